@@ -1,0 +1,178 @@
+//! A synthetic connector that makes no I/O: users whose list rows carry their group grants, and
+//! groups whose list page carries their `member` entitlements. It measures the engine and the
+//! store, nothing else.
+
+use async_trait::async_trait;
+use connector_sdk::{
+    Connector, ConnectorError, ConnectorMetadata, Entitlement, EntitlementId, Grant, ListRequest,
+    Page, PageToken, Purpose, Registry, Resource, ResourceId, ResourceStatus, ResourceSyncer,
+    ResourceTrait, ResourceType, ResourceTypeId, SyncerOptions, UserTrait,
+};
+
+/// The synthetic tenant's size.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    /// Users.
+    pub users: u64,
+    /// Groups.
+    pub groups: u64,
+    /// Group memberships per user.
+    pub grants_per_user: u64,
+    /// Rows per list page.
+    pub page_size: u64,
+}
+
+impl Size {
+    /// Resources in all.
+    pub fn resources(&self) -> u64 {
+        self.users + self.groups
+    }
+
+    /// Grants in all.
+    pub fn grants(&self) -> u64 {
+        self.users * self.grants_per_user.min(self.groups)
+    }
+}
+
+/// A registry for a synthetic tenant of `size`.
+pub fn registry(size: Size) -> Registry {
+    Registry::builder(Synthetic)
+        .syncer(Users(size))
+        .syncer(Groups(size))
+        .build()
+        .unwrap_or_else(|e| unreachable!("the synthetic registration is valid: {e}"))
+}
+
+struct Synthetic;
+
+#[async_trait]
+impl Connector for Synthetic {
+    fn metadata(&self) -> ConnectorMetadata {
+        ConnectorMetadata::new("synthetic", "Synthetic", "Generated data, no I/O")
+    }
+
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+        Ok(Vec::new())
+    }
+}
+
+fn start(request: &ListRequest) -> Result<u64, ConnectorError> {
+    request.token.as_ref().map_or(Ok(0), |t| {
+        t.as_str()
+            .parse()
+            .map_err(|_| ConnectorError::InvalidArgument("bad token".into()))
+    })
+}
+
+/// Offset paging that hands out one token per worker, as a parallel HTTP connector would.
+fn next_tokens(start: u64, rows: u64, size: u64, parallelism: usize) -> Vec<PageToken> {
+    if rows < size {
+        return Vec::new();
+    }
+    let width = parallelism.max(1) as u64;
+    if start == 0 {
+        (1..=width)
+            .map(|k| PageToken::new((k * size).to_string()))
+            .collect()
+    } else {
+        vec![PageToken::new((start + width * size).to_string())]
+    }
+}
+
+struct Users(Size);
+
+#[async_trait]
+impl ResourceSyncer for Users {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::new("user", "User", [ResourceTrait::User])
+    }
+
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::list_only()
+    }
+
+    async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let size = self.0;
+        let start = start(&request)?;
+        let end = (start + size.page_size).min(size.users);
+        let per_user = size.grants_per_user.min(size.groups);
+        let mut users = Vec::new();
+        let mut grants = Vec::new();
+        for u in start..end {
+            let id = ResourceId::new("user", u.to_string());
+            for k in 0..per_user {
+                let group = (u * 7 + k * 13) % size.groups.max(1);
+                grants.push(Grant::new(
+                    EntitlementId::new(ResourceId::new("group", group.to_string()), "member"),
+                    id.clone(),
+                ));
+            }
+            users.push(
+                Resource::new(id, format!("User {u}"))
+                    .with_status(ResourceStatus::Enabled)
+                    .with_user(
+                        UserTrait::new()
+                            .with_login(format!("user{u}"))
+                            .with_email(format!("user{u}@example.com"), true),
+                    ),
+            );
+        }
+        let rows = end.saturating_sub(start);
+        Ok(Page::new(users)
+            .with_grants(grants)
+            .with_next_tokens(next_tokens(
+                start,
+                rows,
+                size.page_size,
+                request.parallelism,
+            )))
+    }
+}
+
+struct Groups(Size);
+
+#[async_trait]
+impl ResourceSyncer for Groups {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::new("group", "Group", [ResourceTrait::Group])
+    }
+
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::list_only()
+    }
+
+    async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let size = self.0;
+        let start = start(&request)?;
+        let end = (start + size.page_size).min(size.groups);
+        let groups: Vec<Resource> = (start..end)
+            .map(|g| {
+                Resource::new(
+                    ResourceId::new("group", g.to_string()),
+                    format!("Group {g}"),
+                )
+            })
+            .collect();
+        let entitlements: Vec<Entitlement> = groups
+            .iter()
+            .map(|g| {
+                Entitlement::new(
+                    g.id.clone(),
+                    "member",
+                    "Member",
+                    Purpose::Assignment,
+                    [ResourceTypeId::new("user")],
+                )
+            })
+            .collect();
+        let rows = end.saturating_sub(start);
+        Ok(Page::new(groups)
+            .with_entitlements(entitlements)
+            .with_next_tokens(next_tokens(
+                start,
+                rows,
+                size.page_size,
+                request.parallelism,
+            )))
+    }
+}

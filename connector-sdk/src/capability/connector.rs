@@ -1,0 +1,44 @@
+//! [`Connector`]: metadata and credential validation.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConnectorError;
+
+/// Who a connector is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConnectorMetadata {
+    /// Stable id, such as `coupa`.
+    pub id: String,
+    /// Name for people.
+    pub display_name: String,
+    /// What it connects to.
+    pub description: String,
+}
+
+impl ConnectorMetadata {
+    /// Metadata from an id, display name and description.
+    pub fn new(
+        id: impl Into<String>,
+        display_name: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            display_name: display_name.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// The connector itself: metadata and a cheap check that its credentials work.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Who the connector is.
+    fn metadata(&self) -> ConnectorMetadata;
+
+    /// Proves the configuration and credentials work with one cheap real call. Returns warnings
+    /// (for example a permission that only some features need) on success.
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError>;
+}

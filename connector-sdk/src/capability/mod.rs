@@ -1,0 +1,15 @@
+//! Capability traits a connector implements, one per capability.
+
+mod account;
+mod action;
+mod connector;
+mod provision;
+mod schema;
+mod syncer;
+
+pub use account::{AccountManager, CreateAccountOutcome};
+pub use action::{Action, ActionSchema};
+pub use connector::{Connector, ConnectorMetadata};
+pub use provision::{GrantOutcome, Provisioner, RevokeOutcome};
+pub use schema::{ArgumentError, Arguments, FieldKind, FieldSpec};
+pub use syncer::{ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer, SyncerOptions};

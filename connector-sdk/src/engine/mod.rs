@@ -1,0 +1,551 @@
+//! The sync engine: drives a connector's syncers through the stages resource types, resources,
+//! entitlements and grants, storing each page with the work it produced in one transaction.
+//!
+//! * **Resume.** Pending work lives in the store. A sync killed at any moment leaves the run
+//!   unfinished; the next [`SyncEngine::run`] picks it up from its last committed page.
+//! * **Bounded memory.** At most `workers` pages are held at once, whatever the tenant's size.
+//! * **Concurrency.** Up to `workers` calls run at once, across resources and across the page
+//!   tokens one listing hands out together.
+//! * **No loops.** A page token repeated within one listing fails the sync, naming the syncer.
+//! * **Retries.** One [`RetryPolicy`] for every call; rate-limit errors wait and retry the page.
+
+mod config;
+mod event;
+mod retry;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{IntegrityMode, SyncConfig};
+pub use event::{Progress, SyncEvent, SyncReport};
+pub use retry::{RetryDecision, RetryPolicy};
+
+use crate::capability::{ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer};
+use crate::error::{ConnectorError, Error, SyncContext};
+use crate::model::{Annotation, Entitlement, Grant, Resource};
+use crate::registry::Registry;
+use crate::store::{NewWork, PageCommit, RunId, RunStatus, Store, StoreError, WorkItem, WorkKind};
+
+/// How many integrity violations an error or report lists in full.
+const INTEGRITY_SAMPLE: usize = 20;
+
+/// A stage of a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Storing the registered resource types.
+    ResourceTypes,
+    /// Listing resources, parents before children.
+    Resources,
+    /// Listing each resource's entitlements.
+    Entitlements,
+    /// Listing each resource's grants.
+    Grants,
+}
+
+impl Stage {
+    pub(crate) fn number(self) -> i64 {
+        match self {
+            Self::ResourceTypes => 0,
+            Self::Resources => 1,
+            Self::Entitlements => 2,
+            Self::Grants => 3,
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ResourceTypes => "resource types",
+            Self::Resources => "resources",
+            Self::Entitlements => "entitlements",
+            Self::Grants => "grants",
+        })
+    }
+}
+
+/// Runs syncs of one registered connector into one store.
+pub struct SyncEngine {
+    registry: Registry,
+    store: Arc<dyn Store>,
+    config: SyncConfig,
+    events: broadcast::Sender<SyncEvent>,
+}
+
+impl fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("registry", &self.registry)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one fetch task brings back.
+struct Fetched {
+    item: WorkItem,
+    outcome: Result<Parts, Failure>,
+    retries: u64,
+    rate_limit_waits: u64,
+    waited: Duration,
+}
+
+struct Failure {
+    error: ConnectorError,
+    calls: u32,
+}
+
+/// The rows of one page, before the engine turns them into a commit.
+#[derive(Default)]
+struct Parts {
+    resources: Vec<Resource>,
+    entitlements: Vec<Entitlement>,
+    grants: Vec<Grant>,
+    warnings: Vec<String>,
+    next: Vec<PageToken>,
+}
+
+impl Parts {
+    fn from_page<T>(page: Page<T>, place: impl FnOnce(&mut Self, Vec<T>)) -> Self {
+        let mut parts = Self {
+            resources: Vec::new(),
+            entitlements: page.entitlements,
+            grants: page.grants,
+            warnings: page.warnings,
+            next: page.next,
+        };
+        place(&mut parts, page.items);
+        parts
+    }
+}
+
+fn context(item: &WorkItem) -> Box<SyncContext> {
+    Box::new(SyncContext {
+        stage: item.kind.stage(),
+        resource_type: item.kind.resource_type().clone(),
+        resource: item.kind.scope().cloned(),
+    })
+}
+
+async fn call(
+    syncer: &dyn ResourceSyncer,
+    item: &WorkItem,
+    parallelism: usize,
+) -> Result<Parts, ConnectorError> {
+    let token = item.token.clone();
+    Ok(match &item.kind {
+        WorkKind::Resources { parent, .. } => {
+            let page = syncer
+                .list(ListRequest::new(parent.clone(), token, parallelism))
+                .await?;
+            Parts::from_page(page, |p, items| p.resources = items)
+        }
+        WorkKind::Entitlements { resource } => {
+            let page = syncer
+                .entitlements(ResourceRequest::new(resource.clone(), token, parallelism))
+                .await?;
+            Parts::from_page(page, |p, items| p.entitlements.extend(items))
+        }
+        WorkKind::Grants { resource } => {
+            let page = syncer
+                .grants(ResourceRequest::new(resource.clone(), token, parallelism))
+                .await?;
+            Parts::from_page(page, |p, items| p.grants.extend(items))
+        }
+    })
+}
+
+/// Fetches one page, retrying by the policy.
+async fn fetch(
+    syncer: Arc<dyn ResourceSyncer>,
+    item: WorkItem,
+    parallelism: usize,
+    policy: RetryPolicy,
+    events: broadcast::Sender<SyncEvent>,
+) -> Fetched {
+    let mut fetched = Fetched {
+        item,
+        outcome: Ok(Parts::default()),
+        retries: 0,
+        rate_limit_waits: 0,
+        waited: Duration::ZERO,
+    };
+    let mut calls = 0u32;
+    let mut failures = 0u32;
+    let mut waits = 0u32;
+    loop {
+        calls += 1;
+        let error = match call(syncer.as_ref(), &fetched.item, parallelism).await {
+            Ok(parts) => {
+                fetched.outcome = Ok(parts);
+                return fetched;
+            }
+            Err(error) => error,
+        };
+        if matches!(error, ConnectorError::Transient { .. }) {
+            failures += 1;
+        }
+        let stage = fetched.item.kind.stage();
+        let resource_type = fetched.item.kind.resource_type().clone();
+        match policy.decide(&error, failures, waits, rand::random::<f64>()) {
+            RetryDecision::Retry {
+                after,
+                rate_limited: true,
+            } => {
+                waits += 1;
+                fetched.rate_limit_waits += 1;
+                fetched.waited += after;
+                tracing::debug!(%stage, %resource_type, wait_ms = after.as_millis() as u64, "rate limited");
+                let _ = events.send(SyncEvent::RateLimited {
+                    stage,
+                    resource_type,
+                    wait: after,
+                });
+                tokio::time::sleep(after).await;
+            }
+            RetryDecision::Retry {
+                after,
+                rate_limited: false,
+            } => {
+                fetched.retries += 1;
+                fetched.waited += after;
+                tracing::warn!(%stage, %resource_type, attempt = failures, error = %error, "retrying");
+                let _ = events.send(SyncEvent::Retrying {
+                    stage,
+                    resource_type,
+                    attempt: failures,
+                    delay: after,
+                    error: error.to_string(),
+                });
+                tokio::time::sleep(after).await;
+            }
+            RetryDecision::GiveUp => {
+                fetched.outcome = Err(Failure { error, calls });
+                return fetched;
+            }
+        }
+    }
+}
+
+impl SyncEngine {
+    /// An engine for `registry`'s connector storing into `store`.
+    pub fn new(registry: Registry, store: Arc<dyn Store>, config: SyncConfig) -> Self {
+        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        Self {
+            registry,
+            store,
+            config,
+            events,
+        }
+    }
+
+    /// Subscribes to progress events. A subscriber that falls more than `event_capacity` events
+    /// behind misses the oldest; the final [`SyncReport`] is always complete.
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: SyncEvent) {
+        let _ = self.events.send(event);
+    }
+
+    async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, Error> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| Error::Internal(format!("store task: {e}")))?
+            .map_err(Error::from)
+    }
+
+    /// Runs a sync to completion: resumes the connector's unfinished run when there is one (and
+    /// `resume` is on), else starts a new run. Cancelling `cancel` stops it promptly; the run can
+    /// be resumed later.
+    pub async fn run(&self, cancel: &CancellationToken) -> Result<SyncReport, Error> {
+        let started = Instant::now();
+        let connector = self.registry.metadata().id.clone();
+        let latest = {
+            let connector = connector.clone();
+            self.store(move |s| s.latest_run(&connector)).await?
+        };
+        let (run, resumed) = match latest {
+            Some(r) if self.config.resume && r.status == RunStatus::Running => {
+                let id = r.id;
+                self.store(move |s| s.release_claims(id)).await?;
+                (id, true)
+            }
+            _ => {
+                let types = self.registry.resource_types();
+                let work: Vec<NewWork> = self
+                    .registry
+                    .syncers()
+                    .filter(|s| s.options.top_level)
+                    .map(|s| NewWork {
+                        kind: WorkKind::Resources {
+                            resource_type: s.resource_type.id.clone(),
+                            parent: None,
+                        },
+                        token: None,
+                    })
+                    .collect();
+                let id = self
+                    .store(move |s| s.start_run(&connector, &types, &work))
+                    .await?;
+                (id, false)
+            }
+        };
+        tracing::info!(%run, resumed, "sync started");
+        self.emit(SyncEvent::Started { run, resumed });
+        if !resumed {
+            self.emit(SyncEvent::StageStarted {
+                stage: Stage::ResourceTypes,
+            });
+        }
+        let progress = self.drain(run, cancel).await?;
+        self.finish(run, resumed, progress, started).await
+    }
+
+    /// Runs work items until none is left.
+    async fn drain(&self, run: RunId, cancel: &CancellationToken) -> Result<Progress, Error> {
+        let workers = self.config.workers.max(1);
+        let mut progress = Progress::default();
+        let mut tasks: JoinSet<Fetched> = JoinSet::new();
+        let mut stage = Stage::ResourceTypes;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            // Every loop turn stores one page, which may have produced new work: top up.
+            if tasks.len() < workers {
+                let want = workers - tasks.len();
+                let items = self.store(move |s| s.claim_work(run, want)).await?;
+                for item in items {
+                    let item_stage = item.kind.stage();
+                    if item_stage > stage {
+                        stage = item_stage;
+                        self.emit(SyncEvent::StageStarted { stage });
+                    }
+                    let syncer =
+                        self.registry
+                            .syncer(item.kind.resource_type())
+                            .ok_or_else(|| {
+                                Error::Registration(format!(
+                                    "pending work for resource type `{}`, which has no syncer",
+                                    item.kind.resource_type()
+                                ))
+                            })?;
+                    tasks.spawn(fetch(
+                        Arc::clone(&syncer.syncer),
+                        item,
+                        workers,
+                        self.config.retry.clone(),
+                        self.events.clone(),
+                    ));
+                }
+            }
+            let joined = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(Error::Cancelled),
+                joined = tasks.join_next() => joined,
+            };
+            let Some(joined) = joined else {
+                // No task in flight and nothing claimable: done.
+                return Ok(progress);
+            };
+            let fetched = joined.map_err(|e| Error::Internal(format!("fetch task: {e}")))?;
+            progress.retries += fetched.retries;
+            progress.rate_limit_waits += fetched.rate_limit_waits;
+            progress.waited += fetched.waited;
+            let item = fetched.item;
+            let parts = match fetched.outcome {
+                Ok(parts) => parts,
+                Err(Failure { error, calls }) => {
+                    let context = context(&item);
+                    return Err(match error {
+                        ConnectorError::Transient { .. } | ConnectorError::RateLimited { .. } => {
+                            Error::RetriesExhausted {
+                                context,
+                                attempts: calls,
+                                source: error,
+                            }
+                        }
+                        _ => Error::Connector {
+                            context,
+                            source: error,
+                        },
+                    });
+                }
+            };
+            let commit = self.build_commit(&item, parts)?;
+            progress.pages += 1;
+            progress.resources += commit.resources.len() as u64;
+            progress.entitlements += commit.entitlements.len() as u64;
+            progress.grants += commit.grants.len() as u64;
+            for message in &commit.warnings {
+                tracing::warn!(warning = %message, "connector warning");
+                self.emit(SyncEvent::Warning {
+                    message: message.clone(),
+                });
+            }
+            let stored = self.store(move |s| s.commit_page(run, &commit)).await;
+            match stored {
+                Err(Error::Store(StoreError::TokenRepeated { token })) => {
+                    return Err(Error::PageTokenRepeated {
+                        syncer: item.kind.resource_type().clone(),
+                        context: context(&item),
+                        token,
+                    });
+                }
+                other => other?,
+            }
+            self.emit(SyncEvent::PageStored {
+                stage: item.kind.stage(),
+                resource_type: item.kind.resource_type().clone(),
+                progress,
+            });
+        }
+    }
+
+    /// Turns a fetched page into rows and new work.
+    fn build_commit(&self, item: &WorkItem, parts: Parts) -> Result<PageCommit, Error> {
+        let fatal = |message: String| Error::Connector {
+            context: context(item),
+            source: ConnectorError::fatal(message),
+        };
+        let mut work: Vec<NewWork> = parts
+            .next
+            .into_iter()
+            .map(|token| NewWork {
+                kind: item.kind.clone(),
+                token: Some(token),
+            })
+            .collect();
+        let mut resources = parts.resources;
+        if let WorkKind::Resources {
+            resource_type,
+            parent,
+        } = &item.kind
+        {
+            for resource in &mut resources {
+                if &resource.id.resource_type != resource_type {
+                    return Err(fatal(format!(
+                        "the `{resource_type}` syncer listed resource `{}` of another type",
+                        resource.id
+                    )));
+                }
+                if resource.parent.is_none() {
+                    resource.parent.clone_from(parent);
+                }
+                let options = self
+                    .registry
+                    .syncer(resource_type)
+                    .map(|s| s.options)
+                    .unwrap_or_default();
+                if options.entitlements && !resource.has_annotation(&Annotation::SkipEntitlements) {
+                    work.push(NewWork {
+                        kind: WorkKind::Entitlements {
+                            resource: resource.id.clone(),
+                        },
+                        token: None,
+                    });
+                }
+                if options.grants && !resource.has_annotation(&Annotation::SkipGrants) {
+                    work.push(NewWork {
+                        kind: WorkKind::Grants {
+                            resource: resource.id.clone(),
+                        },
+                        token: None,
+                    });
+                }
+                for child in resource.child_types() {
+                    if self.registry.syncer(child).is_none() {
+                        return Err(fatal(format!(
+                            "resource `{}` declares child type `{child}`, which has no syncer",
+                            resource.id
+                        )));
+                    }
+                    work.push(NewWork {
+                        kind: WorkKind::Resources {
+                            resource_type: child.clone(),
+                            parent: Some(resource.id.clone()),
+                        },
+                        token: None,
+                    });
+                }
+            }
+        }
+        Ok(PageCommit {
+            done: Some(item.id),
+            resources,
+            entitlements: parts.entitlements,
+            grants: parts.grants,
+            warnings: parts.warnings,
+            work,
+        })
+    }
+
+    async fn finish(
+        &self,
+        run: RunId,
+        resumed: bool,
+        progress: Progress,
+        started: Instant,
+    ) -> Result<SyncReport, Error> {
+        self.store(move |s| s.seal_run(run)).await?;
+        let (violations, issues) = self
+            .store(move |s| s.integrity_issues(run, INTEGRITY_SAMPLE))
+            .await?;
+        if violations > 0 {
+            match self.config.integrity {
+                IntegrityMode::Error => {
+                    self.store(move |s| s.finish_run(run, RunStatus::Failed))
+                        .await?;
+                    return Err(Error::Integrity {
+                        count: violations,
+                        first: issues,
+                    });
+                }
+                IntegrityMode::Warn => {
+                    let mut warnings =
+                        vec![format!("{violations} grant(s) failed integrity checks")];
+                    warnings.extend(issues.iter().map(ToString::to_string));
+                    for message in &warnings {
+                        self.emit(SyncEvent::Warning {
+                            message: message.clone(),
+                        });
+                    }
+                    let commit = PageCommit {
+                        warnings,
+                        ..PageCommit::default()
+                    };
+                    self.store(move |s| s.commit_page(run, &commit)).await?;
+                }
+            }
+        }
+        self.store(move |s| s.finish_run(run, RunStatus::Completed))
+            .await?;
+        let counts = self.store(move |s| s.counts(run)).await?;
+        let warnings = self.store(move |s| s.warnings(run)).await?;
+        tracing::info!(%run, pages = progress.pages, grants = progress.grants, "sync completed");
+        self.emit(SyncEvent::Completed { progress });
+        Ok(SyncReport {
+            run,
+            resumed,
+            progress,
+            counts,
+            warnings,
+            integrity_issues: issues,
+            integrity_violations: violations,
+            duration: started.elapsed(),
+        })
+    }
+}

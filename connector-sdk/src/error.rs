@@ -1,0 +1,192 @@
+//! Errors: [`ConnectorError`] is what connectors return; [`Error`] is what the SDK returns to hosts.
+
+use std::time::Duration;
+
+use crate::capability::ArgumentError;
+use crate::engine::Stage;
+use crate::model::{ResourceId, ResourceTypeId};
+use crate::store::{IntegrityIssue, StoreError};
+
+/// A boxed error source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error a connector reports from a capability call. The variant tells the engine what to do:
+/// wait ([`ConnectorError::RateLimited`]), retry with backoff ([`ConnectorError::Transient`]) or
+/// stop (every other variant).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectorError {
+    /// The upstream service asked us to slow down. The engine waits `retry_after` (or its own
+    /// backoff when absent) and retries the same call.
+    #[error("rate limited by the upstream service")]
+    RateLimited {
+        /// How long the service asked us to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// A failure that may pass: a timeout, a 5xx, a dropped connection. Retried with backoff.
+    #[error("transient failure: {message}")]
+    Transient {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The credentials were rejected.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The credentials lack a permission (for example an OAuth scope).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The object does not exist upstream.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request was refused as invalid: a bad argument, a validation error upstream.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Any other failure; not retried.
+    #[error("{message}")]
+    Fatal {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl ConnectorError {
+    /// A transient error with a message and a source.
+    pub fn transient(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Transient {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A fatal error with a message and no source.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self::Fatal {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A fatal error with a message and a source.
+    pub fn fatal_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Fatal {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// Where in a sync something happened: the stage, the syncer's resource type and the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncContext {
+    /// The stage.
+    pub stage: Stage,
+    /// The resource type whose syncer was called.
+    pub resource_type: ResourceTypeId,
+    /// The resource being listed (the parent for a child listing), if any.
+    pub resource: Option<ResourceId>,
+}
+
+impl std::fmt::Display for SyncContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} stage, resource type `{}`",
+            self.stage, self.resource_type
+        )?;
+        if let Some(resource) = &self.resource {
+            write!(f, ", resource `{resource}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// An error the SDK returns to a host.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A connector call failed with an error that is not retried.
+    #[error("sync failed in the {context}")]
+    Connector {
+        /// Where.
+        context: Box<SyncContext>,
+        /// The connector's error.
+        #[source]
+        source: ConnectorError,
+    },
+    /// A connector call kept failing until the retry policy gave up.
+    #[error("sync gave up after {attempts} attempts in the {context}")]
+    RetriesExhausted {
+        /// Where.
+        context: Box<SyncContext>,
+        /// How many calls were made.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        source: ConnectorError,
+    },
+    /// A syncer returned a page token it had already returned for the same listing: a paging bug
+    /// that would otherwise loop forever.
+    #[error("syncer `{syncer}` repeated page token {token:?} in the {context}")]
+    PageTokenRepeated {
+        /// The resource type of the syncer.
+        syncer: ResourceTypeId,
+        /// Where.
+        context: Box<SyncContext>,
+        /// The repeated token.
+        token: String,
+    },
+    /// Grants that point at missing entitlements or principals, or at principals the entitlement
+    /// is not grantable to.
+    #[error("{count} grant integrity violation(s), first: {}", first.first().map(ToString::to_string).unwrap_or_default())]
+    Integrity {
+        /// How many violations there are in all.
+        count: u64,
+        /// The first few.
+        first: Vec<IntegrityIssue>,
+    },
+    /// The sync was cancelled; it can be resumed.
+    #[error("sync cancelled")]
+    Cancelled,
+    /// The store failed.
+    #[error("store error")]
+    Store(#[from] StoreError),
+    /// The connector's registration is inconsistent.
+    #[error("invalid registration: {0}")]
+    Registration(String),
+    /// Nothing is registered for this resource type and capability.
+    #[error("resource type `{resource_type}` has no {capability}")]
+    Unsupported {
+        /// The resource type asked for.
+        resource_type: ResourceTypeId,
+        /// The missing capability, such as `provisioner`.
+        capability: &'static str,
+    },
+    /// The connector registers no action of this name.
+    #[error("unknown action `{0}`")]
+    UnknownAction(String),
+    /// The connector does not create accounts.
+    #[error("the connector does not create accounts")]
+    AccountCreationUnsupported,
+    /// Arguments of an action or fields of an account failed validation; the connector was not
+    /// called.
+    #[error(transparent)]
+    Argument(#[from] ArgumentError),
+    /// A provisioning, account or action call failed.
+    #[error("{operation} failed")]
+    Operation {
+        /// What was attempted, such as `grant group:7:member to user:42`.
+        operation: String,
+        /// The connector's error.
+        #[source]
+        source: ConnectorError,
+    },
+    /// An engine task ended abnormally.
+    #[error("internal engine error: {0}")]
+    Internal(String),
+}

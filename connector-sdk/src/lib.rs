@@ -1,0 +1,91 @@
+//! A generic SDK for identity-governance connectors.
+//!
+//! A connector tells a host *who has access to what* inside a system, and changes it. This crate
+//! holds everything that is not specific to one system:
+//!
+//! * the [model](model): resource types, resources, entitlements, grants and their typed ids;
+//! * the [capability traits](capability): [`ResourceSyncer`], [`Provisioner`],
+//!   [`AccountManager`], [`Action`] and [`Connector`];
+//! * the [`Registry`] a connector registers them in, and the capability [`Manifest`] derived
+//!   from it;
+//! * the [`SyncEngine`]: concurrent, resumable, bounded in memory, with one retry policy;
+//! * the [`Store`] trait with [`SqliteStore`] (embedded default) and [`MemoryStore`];
+//! * with the `testing` feature, a conformance test kit (`connector_sdk::testing`).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use async_trait::async_trait;
+//! use connector_sdk::{
+//!     Connector, ConnectorError, ConnectorMetadata, ListRequest, Page, Registry, Resource,
+//!     ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SqliteStore, SyncConfig,
+//!     SyncEngine, SyncerOptions,
+//! };
+//! use tokio_util::sync::CancellationToken;
+//!
+//! struct Hello;
+//!
+//! #[async_trait]
+//! impl Connector for Hello {
+//!     fn metadata(&self) -> ConnectorMetadata {
+//!         ConnectorMetadata::new("hello", "Hello", "A connector with one user")
+//!     }
+//!     async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+//!         Ok(Vec::new())
+//!     }
+//! }
+//!
+//! struct Users;
+//!
+//! #[async_trait]
+//! impl ResourceSyncer for Users {
+//!     fn resource_type(&self) -> ResourceType {
+//!         ResourceType::new("user", "User", [ResourceTrait::User])
+//!     }
+//!     fn options(&self) -> SyncerOptions {
+//!         SyncerOptions::list_only()
+//!     }
+//!     async fn list(&self, _request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+//!         Ok(Page::new(vec![Resource::new(ResourceId::new("user", "1"), "Ada")]))
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::builder(Hello).syncer(Users).build()?;
+//! let store = Arc::new(SqliteStore::open("hello.db")?);
+//! let engine = SyncEngine::new(registry, store, SyncConfig::default().with_workers(8));
+//! let report = engine.run(&CancellationToken::new()).await?;
+//! println!("{} resources", report.counts.total_resources());
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod capability;
+pub mod engine;
+mod error;
+pub mod model;
+mod registry;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use capability::{
+    AccountManager, Action, ActionSchema, ArgumentError, Arguments, Connector, ConnectorMetadata,
+    CreateAccountOutcome, FieldKind, FieldSpec, GrantOutcome, ListRequest, Page, PageToken,
+    Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, SyncerOptions,
+};
+pub use engine::{
+    IntegrityMode, Progress, RetryPolicy, Stage, SyncConfig, SyncEngine, SyncEvent, SyncReport,
+};
+pub use error::{BoxError, ConnectorError, Error, SyncContext};
+pub use model::{
+    AccountType, Annotation, Email, Entitlement, EntitlementId, Grant, GrantId, Purpose, Resource,
+    ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId, UserTrait,
+};
+pub use registry::{
+    AccountCreation, Capability, Manifest, ManifestResourceType, Registry, RegistryBuilder,
+};
+pub use store::{
+    MemoryStore, RunCounts, RunId, RunStatus, SqliteStore, Store, StoreError, SyncDiff,
+};

@@ -1,0 +1,379 @@
+//! [`MemoryStore`]: everything in memory, for tests.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{
+    IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId, RunStatus, Store,
+    StoreError, SyncDiff, SyncRun, WorkId, WorkItem, now_ms,
+};
+use crate::model::{
+    Entitlement, EntitlementId, Grant, GrantId, Resource, ResourceId, ResourceType, ResourceTypeId,
+};
+
+/// A store that keeps everything in memory. Same semantics as [`super::SqliteStore`].
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    runs: Vec<SyncRun>,
+    data: BTreeMap<RunId, RunData>,
+    next_work: i64,
+}
+
+type TokenKey = (&'static str, ResourceTypeId, Option<ResourceId>, String);
+
+#[derive(Debug, Default)]
+struct RunData {
+    resource_types: BTreeMap<ResourceTypeId, ResourceType>,
+    resources: BTreeMap<ResourceId, Resource>,
+    entitlements: BTreeMap<EntitlementId, Entitlement>,
+    grants: BTreeMap<GrantId, Grant>,
+    warnings: Vec<String>,
+    work: BTreeMap<WorkId, (WorkItem, bool)>,
+    tokens: HashSet<TokenKey>,
+}
+
+fn token_key(work: &NewWork) -> Option<TokenKey> {
+    work.token.as_ref().map(|t| {
+        (
+            work.kind.tag(),
+            work.kind.resource_type().clone(),
+            work.kind.scope().cloned(),
+            t.as_str().to_owned(),
+        )
+    })
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
+        self.inner.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// Every grant of `run`, ordered by id.
+    pub fn all_grants(&self, run: RunId) -> Result<Vec<Grant>, StoreError> {
+        Ok(self.lock()?.run(run)?.grants.values().cloned().collect())
+    }
+
+    /// Every resource of `run`, ordered by id.
+    pub fn all_resources(&self, run: RunId) -> Result<Vec<Resource>, StoreError> {
+        Ok(self.lock()?.run(run)?.resources.values().cloned().collect())
+    }
+
+    /// Every entitlement of `run`, ordered by id.
+    pub fn all_entitlements(&self, run: RunId) -> Result<Vec<Entitlement>, StoreError> {
+        Ok(self
+            .lock()?
+            .run(run)?
+            .entitlements
+            .values()
+            .cloned()
+            .collect())
+    }
+}
+
+impl Inner {
+    fn run(&self, run: RunId) -> Result<&RunData, StoreError> {
+        self.data.get(&run).ok_or(StoreError::UnknownRun(run))
+    }
+
+    fn run_mut(&mut self, run: RunId) -> Result<&mut RunData, StoreError> {
+        self.data.get_mut(&run).ok_or(StoreError::UnknownRun(run))
+    }
+
+    fn push_work(&mut self, run: RunId, work: &[NewWork]) -> Result<(), StoreError> {
+        let data = self.data.get_mut(&run).ok_or(StoreError::UnknownRun(run))?;
+        let mut fresh = HashSet::new();
+        for item in work {
+            if let Some(key) = token_key(item)
+                && (data.tokens.contains(&key) || !fresh.insert(key.clone()))
+            {
+                return Err(StoreError::TokenRepeated { token: key.3 });
+            }
+        }
+        data.tokens.extend(fresh);
+        for item in work {
+            self.next_work += 1;
+            let id = WorkId(self.next_work);
+            let item = WorkItem {
+                id,
+                kind: item.kind.clone(),
+                token: item.token.clone(),
+            };
+            data.work.insert(id, (item, false));
+        }
+        Ok(())
+    }
+}
+
+impl Store for MemoryStore {
+    fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError> {
+        Ok(self
+            .lock()?
+            .runs
+            .iter()
+            .rev()
+            .find(|r| r.connector == connector)
+            .cloned())
+    }
+
+    fn start_run(
+        &self,
+        connector: &str,
+        resource_types: &[ResourceType],
+        work: &[NewWork],
+    ) -> Result<RunId, StoreError> {
+        let mut inner = self.lock()?;
+        let run = RunId(i64::try_from(inner.runs.len()).unwrap_or(i64::MAX - 1) + 1);
+        let data = RunData {
+            resource_types: resource_types
+                .iter()
+                .map(|rt| (rt.id.clone(), rt.clone()))
+                .collect(),
+            ..RunData::default()
+        };
+        inner.data.insert(run, data);
+        if let Err(e) = inner.push_work(run, work) {
+            inner.data.remove(&run);
+            return Err(e);
+        }
+        inner.runs.push(SyncRun {
+            id: run,
+            connector: connector.to_owned(),
+            started_at_ms: now_ms(),
+            finished_at_ms: None,
+            status: RunStatus::Running,
+        });
+        Ok(run)
+    }
+
+    fn release_claims(&self, run: RunId) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        for (_, claimed) in inner.run_mut(run)?.work.values_mut() {
+            *claimed = false;
+        }
+        Ok(())
+    }
+
+    fn claim_work(&self, run: RunId, limit: usize) -> Result<Vec<WorkItem>, StoreError> {
+        let mut inner = self.lock()?;
+        let data = inner.run_mut(run)?;
+        let Some(stage) = data.work.values().map(|(w, _)| w.kind.stage()).min() else {
+            return Ok(Vec::new());
+        };
+        let mut items = Vec::new();
+        for (item, claimed) in data.work.values_mut() {
+            if items.len() == limit {
+                break;
+            }
+            if !*claimed && item.kind.stage() == stage {
+                *claimed = true;
+                items.push(item.clone());
+            }
+        }
+        Ok(items)
+    }
+
+    fn commit_page(&self, run: RunId, commit: &PageCommit) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.push_work(run, &commit.work)?;
+        let data = inner.run_mut(run)?;
+        for r in &commit.resources {
+            data.resources.insert(r.id.clone(), r.clone());
+        }
+        for e in &commit.entitlements {
+            data.entitlements.insert(e.id.clone(), e.clone());
+        }
+        for g in &commit.grants {
+            data.grants.entry(g.id()).or_insert_with(|| g.clone());
+        }
+        data.warnings.extend(commit.warnings.iter().cloned());
+        if let Some(done) = commit.done {
+            data.work.remove(&done);
+        }
+        Ok(())
+    }
+
+    fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
+        self.lock()?.run(run).map(|_| ())
+    }
+
+    fn integrity_issues(
+        &self,
+        run: RunId,
+        limit: usize,
+    ) -> Result<(u64, Vec<IntegrityIssue>), StoreError> {
+        let inner = self.lock()?;
+        let data = inner.run(run)?;
+        let mut issues = Vec::new();
+        for (id, grant) in &data.grants {
+            match data.entitlements.get(&grant.entitlement) {
+                None => issues.push((id, IntegrityKind::MissingEntitlement)),
+                Some(e) if !e.grantable_to.contains(&grant.principal.resource_type) => {
+                    issues.push((id, IntegrityKind::NotGrantable));
+                }
+                Some(_) => {}
+            }
+            if !data.resources.contains_key(&grant.principal) {
+                issues.push((id, IntegrityKind::MissingPrincipal));
+            }
+        }
+        let count = issues.len() as u64;
+        let mut first: Vec<IntegrityIssue> = issues
+            .into_iter()
+            .map(|(id, kind)| IntegrityIssue {
+                grant: id.clone(),
+                kind,
+            })
+            .collect();
+        first.sort();
+        first.truncate(limit);
+        Ok((count, first))
+    }
+
+    fn finish_run(&self, run: RunId, status: RunStatus) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let data = inner.run_mut(run)?;
+        data.work.clear();
+        data.tokens.clear();
+        if let Some(r) = inner.runs.iter_mut().find(|r| r.id == run) {
+            r.status = status;
+            r.finished_at_ms = Some(now_ms());
+        }
+        Ok(())
+    }
+
+    fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
+        Ok(self.lock()?.runs.clone())
+    }
+
+    fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError> {
+        Ok(self
+            .lock()?
+            .run(run)?
+            .resource_types
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    fn resources(
+        &self,
+        run: RunId,
+        resource_type: &ResourceTypeId,
+    ) -> Result<Vec<Resource>, StoreError> {
+        Ok(self
+            .lock()?
+            .run(run)?
+            .resources
+            .values()
+            .filter(|r| &r.id.resource_type == resource_type)
+            .cloned()
+            .collect())
+    }
+
+    fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError> {
+        Ok(self.lock()?.run(run)?.resources.get(id).cloned())
+    }
+
+    fn entitlements(
+        &self,
+        run: RunId,
+        resource: &ResourceId,
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        Ok(self
+            .lock()?
+            .run(run)?
+            .entitlements
+            .values()
+            .filter(|e| &e.id.resource == resource)
+            .cloned()
+            .collect())
+    }
+
+    fn grants_for_principal(
+        &self,
+        run: RunId,
+        principal: &ResourceId,
+    ) -> Result<Vec<Grant>, StoreError> {
+        Ok(self
+            .lock()?
+            .run(run)?
+            .grants
+            .values()
+            .filter(|g| &g.principal == principal)
+            .cloned()
+            .collect())
+    }
+
+    fn grants_for_entitlement(
+        &self,
+        run: RunId,
+        entitlement: &EntitlementId,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let mut grants: Vec<Grant> = self
+            .lock()?
+            .run(run)?
+            .grants
+            .values()
+            .filter(|g| &g.entitlement == entitlement)
+            .cloned()
+            .collect();
+        grants.sort_by(|a, b| a.principal.cmp(&b.principal));
+        Ok(grants)
+    }
+
+    fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError> {
+        Ok(self.lock()?.run(run)?.warnings.clone())
+    }
+
+    fn counts(&self, run: RunId) -> Result<RunCounts, StoreError> {
+        let inner = self.lock()?;
+        let data = inner.run(run)?;
+        let mut counts = RunCounts::default();
+        for id in data.resources.keys() {
+            *counts
+                .resources
+                .entry(id.resource_type.clone())
+                .or_default() += 1;
+        }
+        for id in data.entitlements.keys() {
+            *counts
+                .entitlements
+                .entry(id.resource.resource_type.clone())
+                .or_default() += 1;
+        }
+        for id in data.grants.keys() {
+            *counts
+                .grants
+                .entry(id.entitlement.resource.resource_type.clone())
+                .or_default() += 1;
+        }
+        Ok(counts)
+    }
+
+    fn diff(&self, old: RunId, new: RunId) -> Result<SyncDiff, StoreError> {
+        let inner = self.lock()?;
+        let (a, b) = (inner.run(old)?, inner.run(new)?);
+        fn minus<K: Ord + Clone, V>(x: &BTreeMap<K, V>, y: &BTreeMap<K, V>) -> Vec<K> {
+            let y: BTreeSet<&K> = y.keys().collect();
+            x.keys().filter(|k| !y.contains(k)).cloned().collect()
+        }
+        Ok(SyncDiff {
+            added_resources: minus(&b.resources, &a.resources),
+            removed_resources: minus(&a.resources, &b.resources),
+            added_entitlements: minus(&b.entitlements, &a.entitlements),
+            removed_entitlements: minus(&a.entitlements, &b.entitlements),
+            added_grants: minus(&b.grants, &a.grants),
+            removed_grants: minus(&a.grants, &b.grants),
+        })
+    }
+}

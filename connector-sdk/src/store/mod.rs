@@ -1,0 +1,277 @@
+//! Where synced data lives: the [`Store`] trait, [`SqliteStore`] (the embedded default) and
+//! [`MemoryStore`] (tests).
+//!
+//! Every row belongs to a sync run, so two completed runs can be compared with [`Store::diff`].
+//! The sync engine's pending work lives in the store too, written in the same transaction as the
+//! rows of the page that produced it: that is what makes a killed sync resumable.
+//!
+//! Store methods are synchronous; the engine calls them from a blocking thread.
+
+mod diff;
+mod memory;
+mod sqlite;
+mod work;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    Entitlement, EntitlementId, Grant, GrantId, Resource, ResourceId, ResourceType, ResourceTypeId,
+};
+
+pub use diff::SyncDiff;
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+pub use work::{NewWork, PageCommit, WorkId, WorkItem, WorkKind};
+
+/// The id of a sync run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RunId(pub i64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The state of a sync run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RunStatus {
+    /// Started and not finished: running now, killed, cancelled, or stopped by an error that a
+    /// retry may fix. Resumable.
+    Running,
+    /// Finished with every page stored.
+    Completed,
+    /// Finished with an error that resuming cannot fix (such as integrity violations); the next
+    /// sync starts a new run.
+    Failed,
+}
+
+impl RunStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "running" => Some(Self::Running),
+            "completed" => Some(Self::Completed),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One sync run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SyncRun {
+    /// Id.
+    pub id: RunId,
+    /// The connector id it synced.
+    pub connector: String,
+    /// Start, in milliseconds since the Unix epoch.
+    pub started_at_ms: i64,
+    /// End, for finished runs.
+    pub finished_at_ms: Option<i64>,
+    /// State.
+    pub status: RunStatus,
+}
+
+/// What is wrong with a stored grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum IntegrityKind {
+    /// No entitlement with the grant's entitlement id was synced.
+    MissingEntitlement,
+    /// No resource with the grant's principal id was synced.
+    MissingPrincipal,
+    /// The principal's resource type is not in the entitlement's `grantable_to`.
+    NotGrantable,
+}
+
+/// A grant that fails an integrity check. A grant with both a missing entitlement and a missing
+/// principal is reported twice, once for each.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IntegrityIssue {
+    /// The grant.
+    pub grant: GrantId,
+    /// What is wrong.
+    pub kind: IntegrityKind,
+}
+
+impl fmt::Display for IntegrityIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            IntegrityKind::MissingEntitlement => "its entitlement was never synced",
+            IntegrityKind::MissingPrincipal => "its principal was never synced",
+            IntegrityKind::NotGrantable => {
+                "the entitlement is not grantable to the principal's type"
+            }
+        };
+        write!(f, "grant `{}`: {what}", self.grant)
+    }
+}
+
+/// Counts of what one run stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunCounts {
+    /// Resources per resource type.
+    pub resources: std::collections::BTreeMap<ResourceTypeId, u64>,
+    /// Entitlements per resource type of the offering resource.
+    pub entitlements: std::collections::BTreeMap<ResourceTypeId, u64>,
+    /// Grants per resource type of the entitlement's resource.
+    pub grants: std::collections::BTreeMap<ResourceTypeId, u64>,
+}
+
+impl RunCounts {
+    /// All resources.
+    pub fn total_resources(&self) -> u64 {
+        self.resources.values().sum()
+    }
+
+    /// All entitlements.
+    pub fn total_entitlements(&self) -> u64 {
+        self.entitlements.values().sum()
+    }
+
+    /// All grants.
+    pub fn total_grants(&self) -> u64 {
+        self.grants.values().sum()
+    }
+}
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("sqlite")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON column could not be read or written.
+    #[error("stored JSON")]
+    Json(#[from] serde_json::Error),
+    /// A stored value is not what the store wrote.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// No run with this id.
+    #[error("no sync run {0}")]
+    UnknownRun(RunId),
+    /// A page token was already handed out in the same listing. Nothing of the page was stored.
+    #[error("page token {token:?} repeated")]
+    TokenRepeated {
+        /// The token's text.
+        token: String,
+    },
+    /// A lock was poisoned by a panic in another thread.
+    #[error("store lock poisoned")]
+    Poisoned,
+}
+
+/// Storage for sync runs, their rows and their pending work.
+///
+/// The work methods (`start_run` to `finish_run`) are the engine's; the query methods are for
+/// hosts. An implementation must apply each [`PageCommit`] atomically.
+pub trait Store: Send + Sync {
+    /// The newest run of `connector`, if any.
+    fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError>;
+
+    /// Starts a run: records it with its resource types and first work items, atomically.
+    fn start_run(
+        &self,
+        connector: &str,
+        resource_types: &[ResourceType],
+        work: &[NewWork],
+    ) -> Result<RunId, StoreError>;
+
+    /// Makes every claimed work item of `run` claimable again (after a crash or cancellation).
+    fn release_claims(&self, run: RunId) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` unclaimed work items of the lowest stage that still has unfinished
+    /// (claimed or unclaimed) items. Items of a later stage are not handed out while an item of an
+    /// earlier stage is unfinished.
+    fn claim_work(&self, run: RunId, limit: usize) -> Result<Vec<WorkItem>, StoreError>;
+
+    /// Stores a page's rows, enqueues its new work and deletes the finished item, atomically. A
+    /// new work item whose token was already handed out for the same listing fails the whole
+    /// commit with [`StoreError::TokenRepeated`].
+    fn commit_page(&self, run: RunId, commit: &PageCommit) -> Result<(), StoreError>;
+
+    /// Makes everything stored for `run` queryable. The engine calls it once no work is left,
+    /// before the integrity check. Until then a store may keep grants out of sight of some query
+    /// methods (the SQLite store builds its grants-by-entitlement table here, in one sorted pass).
+    fn seal_run(&self, run: RunId) -> Result<(), StoreError>;
+
+    /// Counts integrity violations and returns a sorted sample of at most `limit` of them (all
+    /// of them, sorted, when there are at most `limit`).
+    fn integrity_issues(
+        &self,
+        run: RunId,
+        limit: usize,
+    ) -> Result<(u64, Vec<IntegrityIssue>), StoreError>;
+
+    /// Ends `run` with `status` (completed or failed) and drops its pending work.
+    fn finish_run(&self, run: RunId, status: RunStatus) -> Result<(), StoreError>;
+
+    /// Every run, oldest first.
+    fn runs(&self) -> Result<Vec<SyncRun>, StoreError>;
+
+    /// Resource types synced by `run`, ordered by id.
+    fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError>;
+
+    /// Resources of one type, ordered by id.
+    fn resources(
+        &self,
+        run: RunId,
+        resource_type: &ResourceTypeId,
+    ) -> Result<Vec<Resource>, StoreError>;
+
+    /// One resource.
+    fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError>;
+
+    /// Entitlements offered by one resource, ordered by slug.
+    fn entitlements(
+        &self,
+        run: RunId,
+        resource: &ResourceId,
+    ) -> Result<Vec<Entitlement>, StoreError>;
+
+    /// Grants held by one principal, ordered by entitlement.
+    fn grants_for_principal(
+        &self,
+        run: RunId,
+        principal: &ResourceId,
+    ) -> Result<Vec<Grant>, StoreError>;
+
+    /// Grants of one entitlement, ordered by principal.
+    fn grants_for_entitlement(
+        &self,
+        run: RunId,
+        entitlement: &EntitlementId,
+    ) -> Result<Vec<Grant>, StoreError>;
+
+    /// Warnings recorded during `run`, in the order they were stored.
+    fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError>;
+
+    /// Counts of what `run` stored.
+    fn counts(&self, run: RunId) -> Result<RunCounts, StoreError>;
+
+    /// What changed from run `old` to run `new`.
+    fn diff(&self, old: RunId, new: RunId) -> Result<SyncDiff, StoreError>;
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

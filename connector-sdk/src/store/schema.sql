@@ -1,0 +1,106 @@
+-- connector-sdk SqliteStore schema, version 1. Every row belongs to a sync run (`run_id`).
+-- Ids are stored as their raw components; `parent` and `scope` use the documented string form
+-- of a ResourceId (`type:id`, each part percent-encoded).
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sync_runs (
+    id             INTEGER PRIMARY KEY,
+    connector      TEXT    NOT NULL,
+    started_at_ms  INTEGER NOT NULL,
+    finished_at_ms INTEGER,
+    status         TEXT    NOT NULL -- 'running' (also killed or cancelled: resumable) | 'completed' | 'failed'
+);
+
+CREATE TABLE IF NOT EXISTS resource_types (
+    run_id       INTEGER NOT NULL,
+    id           TEXT    NOT NULL,
+    display_name TEXT    NOT NULL,
+    data         TEXT    NOT NULL, -- the ResourceType as JSON
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS resources (
+    run_id        INTEGER NOT NULL,
+    resource_type TEXT    NOT NULL,
+    resource_id   TEXT    NOT NULL,
+    parent        TEXT,            -- string form of the parent ResourceId
+    display_name  TEXT    NOT NULL,
+    status        TEXT,            -- enabled | disabled | deleted
+    login         TEXT,            -- user trait login
+    email         TEXT,            -- user trait primary email
+    data          TEXT    NOT NULL, -- the Resource as JSON
+    PRIMARY KEY (run_id, resource_type, resource_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS entitlements (
+    run_id        INTEGER NOT NULL,
+    resource_type TEXT    NOT NULL,
+    resource_id   TEXT    NOT NULL,
+    slug          TEXT    NOT NULL,
+    display_name  TEXT    NOT NULL,
+    purpose       TEXT    NOT NULL, -- assignment | permission
+    grantable_to  TEXT    NOT NULL, -- ',user,group,': encoded resource type ids between commas
+    data          TEXT    NOT NULL, -- the Entitlement as JSON
+    PRIMARY KEY (run_id, resource_type, resource_id, slug)
+) WITHOUT ROWID;
+
+-- Grants keyed by principal ("grants by principal"). Page commits write here: a users listing
+-- delivers grants grouped by principal, so each commit touches few pages of this tree.
+CREATE TABLE IF NOT EXISTS grants_by_principal (
+    run_id           INTEGER NOT NULL,
+    principal_type   TEXT    NOT NULL,
+    principal_id     TEXT    NOT NULL,
+    entitlement_type TEXT    NOT NULL,
+    entitlement_id   TEXT    NOT NULL,
+    slug             TEXT    NOT NULL,
+    annotations      TEXT,            -- JSON array, NULL when empty
+    PRIMARY KEY (run_id, principal_type, principal_id, entitlement_type, entitlement_id, slug)
+) WITHOUT ROWID;
+
+-- The same grants keyed by entitlement ("grants by entitlement"), filled in key order in one
+-- transaction when the run is sealed (all pages stored). Empty for a run still syncing.
+CREATE TABLE IF NOT EXISTS grants (
+    run_id           INTEGER NOT NULL,
+    entitlement_type TEXT    NOT NULL,
+    entitlement_id   TEXT    NOT NULL,
+    slug             TEXT    NOT NULL,
+    principal_type   TEXT    NOT NULL,
+    principal_id     TEXT    NOT NULL,
+    annotations      TEXT,            -- JSON array, NULL when empty
+    PRIMARY KEY (run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS warnings (
+    id      INTEGER PRIMARY KEY,
+    run_id  INTEGER NOT NULL,
+    message TEXT    NOT NULL
+);
+
+-- The engine's pending work: one row per page still to fetch. Rows are deleted in the transaction
+-- that stores the page's data.
+CREATE TABLE IF NOT EXISTS work (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL,
+    stage         INTEGER NOT NULL, -- 1 resources, 2 entitlements, 3 grants
+    kind          TEXT    NOT NULL, -- resources | entitlements | grants
+    resource_type TEXT    NOT NULL, -- the syncer's resource type
+    scope         TEXT,             -- parent (resources) or resource (others), string form
+    token         TEXT,             -- NULL for a first page
+    claimed       INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE INDEX IF NOT EXISTS work_by_stage ON work (run_id, stage, claimed, id);
+
+-- Every page token handed out, per listing: a repeat is a paging bug, reported instead of looped.
+CREATE TABLE IF NOT EXISTS page_tokens (
+    run_id        INTEGER NOT NULL,
+    kind          TEXT    NOT NULL,
+    resource_type TEXT    NOT NULL,
+    scope         TEXT    NOT NULL, -- '' for a top-level listing
+    token         TEXT    NOT NULL,
+    PRIMARY KEY (run_id, kind, resource_type, scope, token)
+) WITHOUT ROWID;

@@ -1,0 +1,719 @@
+//! [`SqliteStore`]: one SQLite file in WAL mode, one transaction per page.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+
+use super::{
+    IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId, RunStatus, Store,
+    StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkKind, now_ms,
+};
+use crate::capability::PageToken;
+use crate::model::{
+    Annotation, Entitlement, EntitlementId, Grant, GrantId, Purpose, Resource, ResourceId,
+    ResourceStatus, ResourceType, ResourceTypeId,
+};
+
+const SCHEMA: &str = include_str!("schema.sql");
+const SCHEMA_VERSION: &str = "1";
+
+/// The embedded default store: one SQLite file (WAL, `synchronous=NORMAL`), one transaction per
+/// page. The schema is in `connector-sdk/src/store/schema.sql` and documented in
+/// `docs/store.md`, so the file can be queried with `sqlite3`.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn status_str(status: ResourceStatus) -> &'static str {
+    match status {
+        ResourceStatus::Enabled => "enabled",
+        ResourceStatus::Disabled => "disabled",
+        ResourceStatus::Deleted => "deleted",
+    }
+}
+
+fn purpose_str(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Assignment => "assignment",
+        Purpose::Permission => "permission",
+    }
+}
+
+fn parse_resource_id(text: &str) -> Result<ResourceId, StoreError> {
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("stored resource id: {e}")))
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A store in memory (for tests and benchmarks).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        // 32 MiB of page cache: sealing a run sorts its grants through it.
+        conn.pragma_update(None, "cache_size", -32768)?;
+        conn.execute_batch(SCHEMA)?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match version.as_deref() {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION],
+                )?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt(format!(
+                    "schema version {other}, this build reads {SCHEMA_VERSION}"
+                )));
+            }
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    fn check_run(conn: &Connection, run: RunId) -> Result<(), StoreError> {
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE id = ?1)",
+            [run.0],
+            |r| r.get(0),
+        )?;
+        if exists {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownRun(run))
+        }
+    }
+
+    fn insert_work(tx: &Transaction<'_>, run: RunId, work: &[NewWork]) -> Result<(), StoreError> {
+        let mut token_stmt = tx.prepare_cached(
+            "INSERT INTO page_tokens (run_id, kind, resource_type, scope, token)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut work_stmt = tx.prepare_cached(
+            "INSERT INTO work (run_id, stage, kind, resource_type, scope, token)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for item in work {
+            let kind = &item.kind;
+            let scope = kind.scope().map(ToString::to_string);
+            let resource_type = kind.resource_type().to_string();
+            if let Some(token) = &item.token {
+                let inserted = token_stmt.execute(params![
+                    run.0,
+                    kind.tag(),
+                    resource_type,
+                    scope.as_deref().unwrap_or(""),
+                    token.as_str()
+                ]);
+                match inserted {
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == ErrorCode::ConstraintViolation =>
+                    {
+                        return Err(StoreError::TokenRepeated {
+                            token: token.as_str().to_owned(),
+                        });
+                    }
+                    other => {
+                        other?;
+                    }
+                }
+            }
+            work_stmt.execute(params![
+                run.0,
+                kind.stage().number(),
+                kind.tag(),
+                resource_type,
+                scope,
+                item.token.as_ref().map(PageToken::as_str)
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn read_run(
+        row: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<(i64, String, i64, Option<i64>, String)> {
+        Ok((
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+        ))
+    }
+
+    fn to_run(
+        (id, connector, started_at_ms, finished_at_ms, status): (
+            i64,
+            String,
+            i64,
+            Option<i64>,
+            String,
+        ),
+    ) -> Result<SyncRun, StoreError> {
+        Ok(SyncRun {
+            id: RunId(id),
+            connector,
+            started_at_ms,
+            finished_at_ms,
+            status: RunStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?,
+        })
+    }
+
+    fn grants_query(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        let mut grants = Vec::new();
+        for row in rows {
+            let (et, eid, slug, pt, pid, annotations) = row?;
+            let mut grant = Grant::new(
+                EntitlementId::new(ResourceId::new(et.as_str(), eid), slug),
+                ResourceId::new(pt.as_str(), pid),
+            );
+            if let Some(json) = annotations {
+                grant.annotations = serde_json::from_str::<Vec<Annotation>>(&json)?;
+            }
+            grants.push(grant);
+        }
+        Ok(grants)
+    }
+
+    fn id_diff(
+        conn: &Connection,
+        sql: &str,
+        a: RunId,
+        b: RunId,
+        columns: usize,
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map(params![a.0, b.0], |r| {
+            (0..columns)
+                .map(|i| r.get::<_, String>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+impl Store for SqliteStore {
+    fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT id, connector, started_at_ms, finished_at_ms, status FROM sync_runs
+             WHERE connector = ?1 ORDER BY id DESC LIMIT 1",
+            [connector],
+            Self::read_run,
+        )
+        .optional()?
+        .map(Self::to_run)
+        .transpose()
+    }
+
+    fn start_run(
+        &self,
+        connector: &str,
+        resource_types: &[ResourceType],
+        work: &[NewWork],
+    ) -> Result<RunId, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sync_runs (connector, started_at_ms, status) VALUES (?1, ?2, ?3)",
+            params![connector, now_ms(), RunStatus::Running.as_str()],
+        )?;
+        let run = RunId(tx.last_insert_rowid());
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO resource_types (run_id, id, display_name, data) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for rt in resource_types {
+                stmt.execute(params![
+                    run.0,
+                    rt.id.as_str(),
+                    rt.display_name,
+                    serde_json::to_string(rt)?
+                ])?;
+            }
+        }
+        Self::insert_work(&tx, run, work)?;
+        tx.commit()?;
+        Ok(run)
+    }
+
+    fn release_claims(&self, run: RunId) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        Self::check_run(&conn, run)?;
+        conn.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])?;
+        Ok(())
+    }
+
+    fn claim_work(&self, run: RunId, limit: usize) -> Result<Vec<WorkItem>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let stage: Option<i64> = tx.query_row(
+            "SELECT MIN(stage) FROM work WHERE run_id = ?1",
+            [run.0],
+            |r| r.get(0),
+        )?;
+        let Some(stage) = stage else {
+            return Ok(Vec::new());
+        };
+        let mut items = Vec::new();
+        {
+            let mut select = tx.prepare_cached(
+                "SELECT id, kind, resource_type, scope, token FROM work
+                 WHERE run_id = ?1 AND stage = ?2 AND claimed = 0 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = select.query_map(
+                params![run.0, stage, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                },
+            )?;
+            for row in rows {
+                let (id, tag, resource_type, scope, token) = row?;
+                let resource_type: ResourceTypeId = resource_type
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("work resource type: {e}")))?;
+                let scope = scope.as_deref().map(parse_resource_id).transpose()?;
+                let kind = WorkKind::from_parts(&tag, resource_type, scope)
+                    .ok_or_else(|| StoreError::Corrupt(format!("work item {id} kind {tag:?}")))?;
+                items.push(WorkItem {
+                    id: WorkId(id),
+                    kind,
+                    token: token.map(PageToken::new),
+                });
+            }
+            let mut claim = tx.prepare_cached("UPDATE work SET claimed = 1 WHERE id = ?1")?;
+            for item in &items {
+                claim.execute([item.id.0])?;
+            }
+        }
+        tx.commit()?;
+        Ok(items)
+    }
+
+    fn commit_page(&self, run: RunId, commit: &PageCommit) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        Self::insert_work(&tx, run, &commit.work)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO resources
+                 (run_id, resource_type, resource_id, parent, display_name, status, login, email, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for r in &commit.resources {
+                let user = r.user.as_ref();
+                let email = user.and_then(|u| {
+                    u.emails
+                        .iter()
+                        .find(|e| e.primary)
+                        .or(u.emails.first())
+                        .map(|e| e.address.as_str())
+                });
+                stmt.execute(params![
+                    run.0,
+                    r.id.resource_type.as_str(),
+                    r.id.id,
+                    r.parent.as_ref().map(ToString::to_string),
+                    r.display_name,
+                    r.status.map(status_str),
+                    user.and_then(|u| u.login.as_deref()),
+                    email,
+                    serde_json::to_string(r)?
+                ])?;
+            }
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO entitlements
+                 (run_id, resource_type, resource_id, slug, display_name, purpose, grantable_to, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for e in &commit.entitlements {
+                let mut grantable_to = String::from(",");
+                for t in &e.grantable_to {
+                    grantable_to.push_str(&t.to_string());
+                    grantable_to.push(',');
+                }
+                stmt.execute(params![
+                    run.0,
+                    e.id.resource.resource_type.as_str(),
+                    e.id.resource.id,
+                    e.id.slug,
+                    e.display_name,
+                    purpose_str(e.purpose),
+                    grantable_to,
+                    serde_json::to_string(e)?
+                ])?;
+            }
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO grants_by_principal
+                 (run_id, principal_type, principal_id, entitlement_type, entitlement_id, slug, annotations)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for g in &commit.grants {
+                let annotations = if g.annotations.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&g.annotations)?)
+                };
+                stmt.execute(params![
+                    run.0,
+                    g.principal.resource_type.as_str(),
+                    g.principal.id,
+                    g.entitlement.resource.resource_type.as_str(),
+                    g.entitlement.resource.id,
+                    g.entitlement.slug,
+                    annotations
+                ])?;
+            }
+        }
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO warnings (run_id, message) VALUES (?1, ?2)")?;
+            for w in &commit.warnings {
+                stmt.execute(params![run.0, w])?;
+            }
+        }
+        if let Some(done) = commit.done {
+            tx.execute(
+                "DELETE FROM work WHERE id = ?1 AND run_id = ?2",
+                params![done.0, run.0],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        Self::check_run(&tx, run)?;
+        tx.execute("DELETE FROM grants WHERE run_id = ?1", [run.0])?;
+        tx.execute(
+            "INSERT INTO grants
+             (run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id, annotations)
+             SELECT run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id,
+                    annotations
+             FROM grants_by_principal WHERE run_id = ?1
+             ORDER BY entitlement_type, entitlement_id, slug, principal_type, principal_id",
+            [run.0],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn integrity_issues(
+        &self,
+        run: RunId,
+        limit: usize,
+    ) -> Result<(u64, Vec<IntegrityIssue>), StoreError> {
+        let conn = self.conn()?;
+        // Two ordered scans, each joining a table in its own key order: entitlements along
+        // `grants`, resources along `grants_by_principal`.
+        let by_entitlement =
+            "SELECT g.entitlement_type, g.entitlement_id, g.slug, g.principal_type,
+                    g.principal_id, e.grantable_to IS NULL
+             FROM grants g
+             LEFT JOIN entitlements e
+               ON e.run_id = g.run_id AND e.resource_type = g.entitlement_type
+              AND e.resource_id = g.entitlement_id AND e.slug = g.slug
+             WHERE g.run_id = ?1
+               AND (e.grantable_to IS NULL
+                    OR instr(e.grantable_to, ',' || g.principal_type || ',') = 0)";
+        let by_principal = "SELECT p.entitlement_type, p.entitlement_id, p.slug, p.principal_type,
+                    p.principal_id, 2
+             FROM grants_by_principal p
+             WHERE p.run_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM resources r WHERE r.run_id = p.run_id
+                               AND r.resource_type = p.principal_type
+                               AND r.resource_id = p.principal_id)";
+        let mut count = 0u64;
+        let mut first = Vec::new();
+        for sql in [by_entitlement, by_principal] {
+            let mut stmt = conn.prepare(sql)?;
+            let mut rows = stmt.query([run.0])?;
+            let mut taken = 0;
+            while let Some(r) = rows.next()? {
+                count += 1;
+                if taken == limit {
+                    continue;
+                }
+                taken += 1;
+                let kind = match r.get::<_, i64>(5)? {
+                    0 => IntegrityKind::NotGrantable,
+                    1 => IntegrityKind::MissingEntitlement,
+                    _ => IntegrityKind::MissingPrincipal,
+                };
+                let grant = GrantId {
+                    entitlement: EntitlementId::new(
+                        ResourceId::new(r.get::<_, String>(0)?.as_str(), r.get::<_, String>(1)?),
+                        r.get::<_, String>(2)?,
+                    ),
+                    principal: ResourceId::new(
+                        r.get::<_, String>(3)?.as_str(),
+                        r.get::<_, String>(4)?,
+                    ),
+                };
+                first.push(IntegrityIssue { grant, kind });
+            }
+        }
+        first.sort();
+        first.truncate(limit);
+        Ok((count, first))
+    }
+
+    fn finish_run(&self, run: RunId, status: RunStatus) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        Self::check_run(&tx, run)?;
+        tx.execute(
+            "UPDATE sync_runs SET status = ?2, finished_at_ms = ?3 WHERE id = ?1",
+            params![run.0, status.as_str(), now_ms()],
+        )?;
+        tx.execute("DELETE FROM work WHERE run_id = ?1", [run.0])?;
+        tx.execute("DELETE FROM page_tokens WHERE run_id = ?1", [run.0])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, connector, started_at_ms, finished_at_ms, status FROM sync_runs ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], Self::read_run)?;
+        rows.map(|r| Self::to_run(r?)).collect()
+    }
+
+    fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare("SELECT data FROM resource_types WHERE run_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([run.0], |r| r.get::<_, String>(0))?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    fn resources(
+        &self,
+        run: RunId,
+        resource_type: &ResourceTypeId,
+    ) -> Result<Vec<Resource>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT data FROM resources WHERE run_id = ?1 AND resource_type = ?2 ORDER BY resource_id",
+        )?;
+        let rows = stmt.query_map(params![run.0, resource_type.as_str()], |r| {
+            r.get::<_, String>(0)
+        })?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError> {
+        let conn = self.conn()?;
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT data FROM resources WHERE run_id = ?1 AND resource_type = ?2 AND resource_id = ?3",
+                params![run.0, id.resource_type.as_str(), id.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
+    fn entitlements(
+        &self,
+        run: RunId,
+        resource: &ResourceId,
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT data FROM entitlements WHERE run_id = ?1 AND resource_type = ?2 AND resource_id = ?3
+             ORDER BY slug",
+        )?;
+        let rows = stmt.query_map(
+            params![run.0, resource.resource_type.as_str(), resource.id],
+            |r| r.get::<_, String>(0),
+        )?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    fn grants_for_principal(
+        &self,
+        run: RunId,
+        principal: &ResourceId,
+    ) -> Result<Vec<Grant>, StoreError> {
+        self.grants_query(
+            "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id, annotations
+             FROM grants_by_principal
+             WHERE run_id = ?1 AND principal_type = ?2 AND principal_id = ?3
+             ORDER BY entitlement_type, entitlement_id, slug",
+            params![run.0, principal.resource_type.as_str(), principal.id],
+        )
+    }
+
+    fn grants_for_entitlement(
+        &self,
+        run: RunId,
+        entitlement: &EntitlementId,
+    ) -> Result<Vec<Grant>, StoreError> {
+        self.grants_query(
+            "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id, annotations
+             FROM grants WHERE run_id = ?1 AND entitlement_type = ?2 AND entitlement_id = ?3
+               AND slug = ?4
+             ORDER BY principal_type, principal_id",
+            params![
+                run.0,
+                entitlement.resource.resource_type.as_str(),
+                entitlement.resource.id,
+                entitlement.slug
+            ],
+        )
+    }
+
+    fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare("SELECT message FROM warnings WHERE run_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([run.0], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn counts(&self, run: RunId) -> Result<RunCounts, StoreError> {
+        let conn = self.conn()?;
+        Self::check_run(&conn, run)?;
+        let mut counts = RunCounts::default();
+        for (sql, map) in [
+            (
+                "SELECT resource_type, COUNT(*) FROM resources WHERE run_id = ?1 GROUP BY resource_type",
+                &mut counts.resources,
+            ),
+            (
+                "SELECT resource_type, COUNT(*) FROM entitlements WHERE run_id = ?1 GROUP BY resource_type",
+                &mut counts.entitlements,
+            ),
+            (
+                "SELECT entitlement_type, COUNT(*) FROM grants WHERE run_id = ?1 GROUP BY entitlement_type",
+                &mut counts.grants,
+            ),
+        ] {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([run.0], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (t, n) = row?;
+                map.insert(ResourceTypeId::new(t), n.unsigned_abs());
+            }
+        }
+        Ok(counts)
+    }
+
+    fn diff(&self, old: RunId, new: RunId) -> Result<SyncDiff, StoreError> {
+        let conn = self.conn()?;
+        Self::check_run(&conn, old)?;
+        Self::check_run(&conn, new)?;
+        let resources = "SELECT resource_type, resource_id FROM resources WHERE run_id = ?1
+             EXCEPT SELECT resource_type, resource_id FROM resources WHERE run_id = ?2
+             ORDER BY 1, 2";
+        let entitlements =
+            "SELECT resource_type, resource_id, slug FROM entitlements WHERE run_id = ?1
+             EXCEPT SELECT resource_type, resource_id, slug FROM entitlements WHERE run_id = ?2
+             ORDER BY 1, 2, 3";
+        let grants = "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id
+             FROM grants WHERE run_id = ?1
+             EXCEPT SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id
+             FROM grants WHERE run_id = ?2
+             ORDER BY 1, 2, 3, 4, 5";
+        let to_resource = |v: Vec<String>| ResourceId::new(v[0].as_str(), v[1].clone());
+        let to_entitlement = |v: Vec<String>| {
+            EntitlementId::new(ResourceId::new(v[0].as_str(), v[1].clone()), v[2].clone())
+        };
+        let to_grant = |v: Vec<String>| GrantId {
+            entitlement: EntitlementId::new(
+                ResourceId::new(v[0].as_str(), v[1].clone()),
+                v[2].clone(),
+            ),
+            principal: ResourceId::new(v[3].as_str(), v[4].clone()),
+        };
+        Ok(SyncDiff {
+            added_resources: Self::id_diff(&conn, resources, new, old, 2)?
+                .into_iter()
+                .map(to_resource)
+                .collect(),
+            removed_resources: Self::id_diff(&conn, resources, old, new, 2)?
+                .into_iter()
+                .map(to_resource)
+                .collect(),
+            added_entitlements: Self::id_diff(&conn, entitlements, new, old, 3)?
+                .into_iter()
+                .map(to_entitlement)
+                .collect(),
+            removed_entitlements: Self::id_diff(&conn, entitlements, old, new, 3)?
+                .into_iter()
+                .map(to_entitlement)
+                .collect(),
+            added_grants: Self::id_diff(&conn, grants, new, old, 5)?
+                .into_iter()
+                .map(to_grant)
+                .collect(),
+            removed_grants: Self::id_diff(&conn, grants, old, new, 5)?
+                .into_iter()
+                .map(to_grant)
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,228 @@
+//! A conformance test kit for connector authors (feature `testing`).
+//!
+//! [`check_sync`] runs a connector through a full sync into a [`MemoryStore`] and checks that
+//! paging terminates, ids are unique, every grant points at a synced entitlement and an existing
+//! principal of a grantable type, and the manifest matches the registration.
+//! [`check_provisioning`] runs the round trip grant → sync shows it → grant again (already
+//! granted) → revoke → sync shows it gone → revoke again (already revoked).
+//!
+//! ```no_run
+//! # async fn t(registry: connector_sdk::Registry) {
+//! let checked = connector_sdk::testing::check_sync(&registry).await.unwrap();
+//! assert!(checked.report.counts.total_resources() > 0);
+//! # }
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::capability::{GrantOutcome, RevokeOutcome};
+use crate::engine::{IntegrityMode, SyncConfig, SyncEngine, SyncReport};
+use crate::error::Error;
+use crate::model::{EntitlementId, Grant, ResourceId};
+use crate::registry::Registry;
+use crate::store::{MemoryStore, RunId, Store};
+
+/// A failed conformance check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConformanceError {
+    /// A check failed.
+    #[error("conformance check `{check}` failed: {detail}")]
+    Check {
+        /// The check's name.
+        check: &'static str,
+        /// What was found.
+        detail: String,
+    },
+    /// The SDK or the connector returned an error.
+    #[error("conformance run failed")]
+    Sdk(#[from] Error),
+}
+
+fn fail(check: &'static str, detail: impl Into<String>) -> ConformanceError {
+    ConformanceError::Check {
+        check,
+        detail: detail.into(),
+    }
+}
+
+/// What a conformance sync produced, for further assertions.
+#[derive(Debug)]
+pub struct CheckedSync {
+    /// The engine's report.
+    pub report: SyncReport,
+    /// The store the sync wrote.
+    pub store: Arc<MemoryStore>,
+    /// The run.
+    pub run: RunId,
+}
+
+/// How long a conformance sync may take before "paging terminates" fails.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs a full sync into a fresh [`MemoryStore`] and checks conformance.
+pub async fn check_sync(registry: &Registry) -> Result<CheckedSync, ConformanceError> {
+    check_manifest(registry)?;
+    let store = Arc::new(MemoryStore::new());
+    let config = SyncConfig::default()
+        .with_workers(4)
+        .with_integrity(IntegrityMode::Error)
+        .with_resume(false);
+    let engine = SyncEngine::new(registry.clone(), store.clone(), config);
+    let report = tokio::time::timeout(SYNC_TIMEOUT, engine.run(&CancellationToken::new()))
+        .await
+        .map_err(|_| {
+            fail(
+                "paging terminates",
+                format!("the sync did not finish within {SYNC_TIMEOUT:?}"),
+            )
+        })??;
+    let run = report.run;
+    let counts = &report.counts;
+    for (what, emitted, stored) in [
+        (
+            "resource",
+            report.progress.resources,
+            counts.total_resources(),
+        ),
+        (
+            "entitlement",
+            report.progress.entitlements,
+            counts.total_entitlements(),
+        ),
+        ("grant", report.progress.grants, counts.total_grants()),
+    ] {
+        if emitted != stored {
+            return Err(fail(
+                "ids are unique",
+                format!("{emitted} {what}s emitted but {stored} distinct ids stored"),
+            ));
+        }
+    }
+    let stored_types: BTreeSet<String> = store
+        .resource_types(run)
+        .map_err(Error::from)?
+        .into_iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    let manifest_types: BTreeSet<String> = registry
+        .manifest()
+        .resource_types
+        .into_iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    if stored_types != manifest_types {
+        return Err(fail(
+            "manifest matches registration",
+            format!("synced types {stored_types:?}, manifest types {manifest_types:?}"),
+        ));
+    }
+    for resource in store.all_resources(run).map_err(Error::from)? {
+        if !manifest_types.contains(&resource.id.resource_type.to_string()) {
+            return Err(fail(
+                "resources have registered types",
+                format!("resource `{}` has an unregistered type", resource.id),
+            ));
+        }
+    }
+    Ok(CheckedSync { report, store, run })
+}
+
+fn check_manifest(registry: &Registry) -> Result<(), ConformanceError> {
+    let first = registry.manifest().to_json();
+    let second = registry.manifest().to_json();
+    if first != second {
+        return Err(fail("manifest is deterministic", "two manifests differ"));
+    }
+    let parsed: serde_json::Value =
+        serde_json::from_str(&first).map_err(|e| fail("manifest is JSON", e.to_string()))?;
+    let types = parsed["resource_types"].as_array().map_or(0, Vec::len);
+    if types != registry.resource_types().len() {
+        return Err(fail(
+            "manifest matches registration",
+            format!(
+                "{types} types in the manifest, {} registered",
+                registry.resource_types().len()
+            ),
+        ));
+    }
+    let actions = parsed["actions"].as_array().map_or(0, Vec::len);
+    if actions != registry.actions().len() {
+        return Err(fail(
+            "manifest matches registration",
+            format!(
+                "{actions} actions in the manifest, {} registered",
+                registry.actions().len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn holds(
+    registry: &Registry,
+    principal: &ResourceId,
+    entitlement: &EntitlementId,
+) -> Result<bool, ConformanceError> {
+    let checked = check_sync(registry).await?;
+    let grants = checked
+        .store
+        .grants_for_principal(checked.run, principal)
+        .map_err(Error::from)?;
+    Ok(grants.iter().any(|g| &g.entitlement == entitlement))
+}
+
+/// Runs the provisioning round trip for `principal` and `entitlement`. The principal must not
+/// hold the entitlement when called; it does not hold it afterwards either.
+pub async fn check_provisioning(
+    registry: &Registry,
+    principal: &ResourceId,
+    entitlement: &EntitlementId,
+) -> Result<(), ConformanceError> {
+    if holds(registry, principal, entitlement).await? {
+        return Err(fail(
+            "round trip precondition",
+            format!("`{principal}` already holds `{entitlement}`; pick a pair without a grant"),
+        ));
+    }
+    let outcome = registry.grant(principal, entitlement).await?;
+    if outcome != GrantOutcome::Granted {
+        return Err(fail("grant", format!("first grant returned {outcome:?}")));
+    }
+    if !holds(registry, principal, entitlement).await? {
+        return Err(fail(
+            "grant is synced",
+            "the sync after the grant does not show it",
+        ));
+    }
+    let outcome = registry.grant(principal, entitlement).await?;
+    if outcome != GrantOutcome::AlreadyGranted {
+        return Err(fail(
+            "grant is idempotent",
+            format!("second grant returned {outcome:?}"),
+        ));
+    }
+    let grant = Grant::new(entitlement.clone(), principal.clone());
+    let outcome = registry.revoke(&grant).await?;
+    if outcome != RevokeOutcome::Revoked {
+        return Err(fail("revoke", format!("first revoke returned {outcome:?}")));
+    }
+    if holds(registry, principal, entitlement).await? {
+        return Err(fail(
+            "revoke is synced",
+            "the sync after the revoke still shows the grant",
+        ));
+    }
+    let outcome = registry.revoke(&grant).await?;
+    if outcome != RevokeOutcome::AlreadyRevoked {
+        return Err(fail(
+            "revoke is idempotent",
+            format!("second revoke returned {outcome:?}"),
+        ));
+    }
+    Ok(())
+}

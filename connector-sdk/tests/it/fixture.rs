@@ -1,0 +1,478 @@
+//! A synthetic connector with every paging shape the engine supports, and fault switches.
+//!
+//! * `user`: offset pages handing out several tokens at once; each user row carries its `role`
+//!   grant (grants discovered while listing).
+//! * `role`: one page; the `member` entitlements ride on the list page.
+//! * `group`: token-chained pages; per-resource `member` entitlement and paged grants.
+//! * `project`: children of even groups only (not listed at the top level).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_sdk::{
+    Action, ActionSchema, Annotation, Arguments, Connector, ConnectorError, ConnectorMetadata,
+    Entitlement, EntitlementId, FieldKind, FieldSpec, Grant, GrantOutcome, ListRequest, Page,
+    PageToken, Provisioner, Purpose, Registry, Resource, ResourceId, ResourceRequest,
+    ResourceStatus, ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, RevokeOutcome,
+    SyncerOptions, UserTrait,
+};
+
+/// Tenant shape.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub users: u32,
+    pub groups: u32,
+    pub page_size: u32,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            users: 23,
+            groups: 5,
+            page_size: 4,
+        }
+    }
+}
+
+/// Fault switches and counters shared by every syncer.
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub calls: AtomicUsize,
+    /// Fail fatally at this call number (1-based): a "kill" at that page.
+    pub fail_at: Mutex<Option<usize>>,
+    /// Fail the first N calls transiently.
+    pub transient: AtomicUsize,
+    /// Rate-limit the first N calls.
+    pub rate_limited: AtomicUsize,
+    /// Make the group listing repeat its token.
+    pub loop_bug: std::sync::atomic::AtomicBool,
+    /// Fail `grants` of this group with NotFound.
+    pub missing_group: Mutex<Option<u32>>,
+    /// Per-call latency.
+    pub delay: Mutex<Option<Duration>>,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    /// Memberships removed / added by provisioning or by a test: (group, user).
+    pub removed: Mutex<BTreeSet<(u32, u32)>>,
+    pub added: Mutex<BTreeSet<(u32, u32)>>,
+    /// Action calls that reached the connector.
+    pub action_calls: AtomicUsize,
+}
+
+impl Faults {
+    async fn enter(&self) -> Result<Guard<'_>, ConnectorError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let guard = Guard(self);
+        let delay = *self.delay.lock().unwrap();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+        if *self.fail_at.lock().unwrap() == Some(n) {
+            return Err(ConnectorError::fatal(format!("killed at call {n}")));
+        }
+        if take_one(&self.rate_limited) {
+            return Err(ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_millis(5)),
+            });
+        }
+        if take_one(&self.transient) {
+            return Err(ConnectorError::Transient {
+                message: "upstream 503".into(),
+                source: None,
+            });
+        }
+        Ok(guard)
+    }
+}
+
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+struct Guard<'a>(&'a Faults);
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The synthetic tenant's ground truth.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub shape: Shape,
+    pub faults: Arc<Faults>,
+}
+
+impl Tenant {
+    pub fn new(shape: Shape) -> Self {
+        Self {
+            shape,
+            faults: Arc::new(Faults::default()),
+        }
+    }
+
+    pub fn is_member(&self, group: u32, user: u32) -> bool {
+        let base = (user + group).is_multiple_of(3);
+        let removed = self.faults.removed.lock().unwrap().contains(&(group, user));
+        let added = self.faults.added.lock().unwrap().contains(&(group, user));
+        (base && !removed) || added
+    }
+
+    pub fn members(&self, group: u32) -> Vec<u32> {
+        (1..=self.shape.users)
+            .filter(|u| self.is_member(group, *u))
+            .collect()
+    }
+
+    pub fn role_of(user: u32) -> u32 {
+        user % 2 + 1
+    }
+
+    /// Every grant id of the tenant, as strings.
+    pub fn expected_grants(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for u in 1..=self.shape.users {
+            out.insert(format!("role:{}:member:user:{u}", Self::role_of(u)));
+        }
+        for g in 1..=self.shape.groups {
+            for u in self.members(g) {
+                out.insert(format!("group:{g}:member:user:{u}"));
+            }
+        }
+        out
+    }
+
+    pub fn expected_resources(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for u in 1..=self.shape.users {
+            out.insert(format!("user:{u}"));
+        }
+        for r in 1..=2 {
+            out.insert(format!("role:{r}"));
+        }
+        for g in 1..=self.shape.groups {
+            out.insert(format!("group:{g}"));
+            if g.is_multiple_of(2) {
+                out.insert(format!("project:{g}-a"));
+                out.insert(format!("project:{g}-b"));
+            }
+        }
+        out
+    }
+
+    pub fn registry(&self) -> Registry {
+        Registry::builder(Synth)
+            .syncer(Users(self.clone()))
+            .syncer(Roles(self.clone()))
+            .syncer(Groups(self.clone()))
+            .syncer(Projects(self.clone()))
+            .provisioner("group", GroupProvisioner(self.clone()))
+            .action(Touch(self.clone()))
+            .build()
+            .expect("valid registration")
+    }
+}
+
+fn offset(token: Option<&PageToken>) -> Result<u32, ConnectorError> {
+    token.map_or(Ok(0), |t| {
+        t.as_str()
+            .parse()
+            .map_err(|_| ConnectorError::InvalidArgument(format!("bad token {:?}", t.as_str())))
+    })
+}
+
+struct Synth;
+
+#[async_trait]
+impl Connector for Synth {
+    fn metadata(&self) -> ConnectorMetadata {
+        ConnectorMetadata::new(
+            "synth",
+            "Synthetic",
+            "A synthetic directory for engine tests",
+        )
+    }
+
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+        Ok(Vec::new())
+    }
+}
+
+struct Users(Tenant);
+
+#[async_trait]
+impl ResourceSyncer for Users {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::new("user", "User", [ResourceTrait::User])
+    }
+
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::list_only()
+    }
+
+    async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let _guard = self.0.faults.enter().await?;
+        let size = self.0.shape.page_size;
+        let start = offset(request.token.as_ref())?;
+        let ids: Vec<u32> = (start + 1..=self.0.shape.users)
+            .take(size as usize)
+            .collect();
+        let users = ids.iter().map(|u| {
+            Resource::new(ResourceId::new("user", u.to_string()), format!("User {u}"))
+                .with_status(ResourceStatus::Enabled)
+                .with_user(
+                    UserTrait::new()
+                        .with_login(format!("u{u}"))
+                        .with_email(format!("u{u}@example.com"), true),
+                )
+        });
+        let grants = ids.iter().map(|u| {
+            Grant::new(
+                EntitlementId::new(
+                    ResourceId::new("role", Tenant::role_of(*u).to_string()),
+                    "member",
+                ),
+                ResourceId::new("user", u.to_string()),
+            )
+        });
+        let mut page = Page::new(users.collect()).with_grants(grants.collect::<Vec<_>>());
+        if ids.len() as u32 == size {
+            let width = request.parallelism.max(1) as u32;
+            if start == 0 {
+                page = page
+                    .with_next_tokens((1..=width).map(|k| PageToken::new((k * size).to_string())));
+            } else {
+                page = page.with_next(PageToken::new((start + width * size).to_string()));
+            }
+        }
+        Ok(page)
+    }
+}
+
+struct Roles(Tenant);
+
+#[async_trait]
+impl ResourceSyncer for Roles {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::new("role", "Role", [ResourceTrait::Role])
+    }
+
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::list_only()
+    }
+
+    async fn list(&self, _request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let _guard = self.0.faults.enter().await?;
+        let roles: Vec<Resource> = (1..=2)
+            .map(|r| Resource::new(ResourceId::new("role", r.to_string()), format!("Role {r}")))
+            .collect();
+        let entitlements: Vec<Entitlement> = roles
+            .iter()
+            .map(|r| member_entitlement(r.id.clone()))
+            .collect();
+        Ok(Page::new(roles).with_entitlements(entitlements))
+    }
+}
+
+pub fn member_entitlement(resource: ResourceId) -> Entitlement {
+    Entitlement::new(
+        resource,
+        "member",
+        "Member",
+        Purpose::Assignment,
+        [ResourceTypeId::new("user")],
+    )
+}
+
+struct Groups(Tenant);
+
+#[async_trait]
+impl ResourceSyncer for Groups {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::new("group", "Group", [ResourceTrait::Group])
+    }
+
+    async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let _guard = self.0.faults.enter().await?;
+        if self.0.faults.loop_bug.load(Ordering::SeqCst) {
+            return Ok(Page::new(Vec::new()).with_next(PageToken::new("same")));
+        }
+        let start = offset(request.token.as_ref())?;
+        let size = self.0.shape.page_size;
+        let groups: Vec<Resource> = (start + 1..=self.0.shape.groups)
+            .take(size as usize)
+            .map(|g| {
+                let r = Resource::new(
+                    ResourceId::new("group", g.to_string()),
+                    format!("Group {g}"),
+                );
+                if g.is_multiple_of(2) {
+                    r.with_annotation(Annotation::ChildResourceType {
+                        resource_type: ResourceTypeId::new("project"),
+                    })
+                } else {
+                    r
+                }
+            })
+            .collect();
+        let full = groups.len() as u32 == size;
+        let mut page = Page::new(groups);
+        if full {
+            page = page.with_next(PageToken::new((start + size).to_string()));
+        }
+        Ok(page)
+    }
+
+    async fn entitlements(
+        &self,
+        request: ResourceRequest,
+    ) -> Result<Page<Entitlement>, ConnectorError> {
+        let _guard = self.0.faults.enter().await?;
+        Ok(Page::new(vec![member_entitlement(request.resource)]))
+    }
+
+    async fn grants(&self, request: ResourceRequest) -> Result<Page<Grant>, ConnectorError> {
+        let _guard = self.0.faults.enter().await?;
+        let group: u32 = request
+            .resource
+            .id
+            .parse()
+            .map_err(|_| ConnectorError::NotFound(request.resource.to_string()))?;
+        if *self.0.faults.missing_group.lock().unwrap() == Some(group) {
+            return Err(ConnectorError::NotFound(format!("group {group}")));
+        }
+        let start = offset(request.token.as_ref())?;
+        let size = self.0.shape.page_size;
+        let members: Vec<u32> = self
+            .0
+            .members(group)
+            .into_iter()
+            .skip(start as usize)
+            .take(size as usize)
+            .collect();
+        let ent = EntitlementId::new(request.resource.clone(), "member");
+        let full = members.len() as u32 == size;
+        let mut page = Page::new(
+            members
+                .into_iter()
+                .map(|u| Grant::new(ent.clone(), ResourceId::new("user", u.to_string())))
+                .collect(),
+        );
+        if full {
+            page = page.with_next(PageToken::new((start + size).to_string()));
+        }
+        Ok(page)
+    }
+}
+
+struct Projects(Tenant);
+
+#[async_trait]
+impl ResourceSyncer for Projects {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::new("project", "Project", [ResourceTrait::App])
+    }
+
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::list_only().with_top_level(false)
+    }
+
+    async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let _guard = self.0.faults.enter().await?;
+        let parent = request
+            .parent
+            .ok_or_else(|| ConnectorError::fatal("projects are listed under a group"))?;
+        Ok(Page::new(
+            ["a", "b"]
+                .iter()
+                .map(|s| {
+                    Resource::new(
+                        ResourceId::new("project", format!("{}-{s}", parent.id)),
+                        format!("Project {s}"),
+                    )
+                })
+                .collect(),
+        ))
+    }
+}
+
+struct GroupProvisioner(Tenant);
+
+fn ids(principal: &ResourceId, entitlement: &EntitlementId) -> Result<(u32, u32), ConnectorError> {
+    let user = principal
+        .id
+        .parse()
+        .map_err(|_| ConnectorError::NotFound(principal.to_string()))?;
+    let group = entitlement
+        .resource
+        .id
+        .parse()
+        .map_err(|_| ConnectorError::NotFound(entitlement.to_string()))?;
+    Ok((group, user))
+}
+
+#[async_trait]
+impl Provisioner for GroupProvisioner {
+    async fn grant(
+        &self,
+        principal: &ResourceId,
+        entitlement: &EntitlementId,
+    ) -> Result<GrantOutcome, ConnectorError> {
+        let (g, u) = ids(principal, entitlement)?;
+        if self.0.is_member(g, u) {
+            return Ok(GrantOutcome::AlreadyGranted);
+        }
+        self.0.faults.removed.lock().unwrap().remove(&(g, u));
+        self.0.faults.added.lock().unwrap().insert((g, u));
+        Ok(GrantOutcome::Granted)
+    }
+
+    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, ConnectorError> {
+        let (g, u) = ids(&grant.principal, &grant.entitlement)?;
+        if !self.0.is_member(g, u) {
+            return Ok(RevokeOutcome::AlreadyRevoked);
+        }
+        self.0.faults.added.lock().unwrap().remove(&(g, u));
+        self.0.faults.removed.lock().unwrap().insert((g, u));
+        Ok(RevokeOutcome::Revoked)
+    }
+}
+
+struct Touch(Tenant);
+
+#[async_trait]
+impl Action for Touch {
+    fn schema(&self) -> ActionSchema {
+        ActionSchema::new(
+            "touch_user",
+            "Marks a user as touched",
+            vec![
+                FieldSpec::required("user_id", FieldKind::String, "The user's id"),
+                FieldSpec::optional("force", FieldKind::Boolean, "Touch even if touched"),
+            ],
+        )
+    }
+
+    async fn run(
+        &self,
+        arguments: Arguments,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ConnectorError> {
+        self.0.faults.action_calls.fetch_add(1, Ordering::SeqCst);
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "user_id".into(),
+            arguments.str("user_id").unwrap_or_default().into(),
+        );
+        Ok(out)
+    }
+}

@@ -1,0 +1,157 @@
+use std::sync::Arc;
+
+use connector_sdk::{MemoryStore, SqliteStore, Store, SyncConfig, SyncEngine};
+use tokio_util::sync::CancellationToken;
+
+use crate::fixture::{Shape, Tenant};
+
+async fn diff_between_two_syncs(store: Arc<dyn Store>) {
+    let tenant = Tenant::new(Shape {
+        users: 6,
+        groups: 2,
+        page_size: 4,
+    });
+    let engine = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default());
+    let first = engine.run(&CancellationToken::new()).await.unwrap().run;
+    // user 1 leaves group 2, user 2 joins group 2.
+    assert!(tenant.is_member(2, 1));
+    tenant.faults.removed.lock().unwrap().insert((2, 1));
+    tenant.faults.added.lock().unwrap().insert((2, 2));
+    let second = engine.run(&CancellationToken::new()).await.unwrap().run;
+    assert_ne!(first, second);
+
+    let diff = store.diff(first, second).unwrap();
+    let added: Vec<String> = diff.added_grants.iter().map(ToString::to_string).collect();
+    let removed: Vec<String> = diff
+        .removed_grants
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(added, ["group:2:member:user:2"]);
+    assert_eq!(removed, ["group:2:member:user:1"]);
+    assert!(diff.added_resources.is_empty() && diff.removed_resources.is_empty());
+    assert!(diff.added_entitlements.is_empty() && diff.removed_entitlements.is_empty());
+    assert!(store.diff(first, first).unwrap().is_empty());
+
+    // A bigger tenant adds users and a group with its entitlement.
+    let bigger = Tenant::new(Shape {
+        users: 7,
+        groups: 3,
+        page_size: 4,
+    });
+    let engine = SyncEngine::new(bigger.registry(), store.clone(), SyncConfig::default());
+    let third = engine.run(&CancellationToken::new()).await.unwrap().run;
+    let diff = store.diff(first, third).unwrap();
+    let added: Vec<String> = diff
+        .added_resources
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(added, ["group:3", "user:7"]);
+    let added: Vec<String> = diff
+        .added_entitlements
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(added, ["group:3:member"]);
+    let added: Vec<String> = diff.added_grants.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        added,
+        [
+            "group:2:member:user:7",
+            "group:3:member:user:3",
+            "group:3:member:user:6",
+            "role:2:member:user:7"
+        ]
+    );
+    let reverse = store.diff(third, first).unwrap();
+    assert_eq!(reverse.removed_resources, diff.added_resources);
+    assert_eq!(reverse.removed_grants, diff.added_grants);
+    assert_eq!(store.runs().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn sqlite_diff() {
+    diff_between_two_syncs(Arc::new(SqliteStore::in_memory().unwrap())).await;
+}
+
+#[tokio::test]
+async fn memory_diff() {
+    diff_between_two_syncs(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn sqlite_and_memory_stores_answer_queries_alike() {
+    let tenant = Tenant::new(Shape::default());
+    let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
+    let memory = Arc::new(MemoryStore::new());
+    let a = SyncEngine::new(tenant.registry(), sqlite.clone(), SyncConfig::default())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    let b = SyncEngine::new(tenant.registry(), memory.clone(), SyncConfig::default())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::dump(sqlite.as_ref(), a.run),
+        crate::dump(memory.as_ref(), b.run)
+    );
+    assert_eq!(a.counts, b.counts);
+    let user = connector_sdk::ResourceId::new("user", "3");
+    let via_sqlite = sqlite.grants_for_principal(a.run, &user).unwrap();
+    let via_memory = memory.grants_for_principal(b.run, &user).unwrap();
+    assert_eq!(via_sqlite, via_memory);
+    let ids: Vec<String> = via_sqlite
+        .iter()
+        .map(|g| g.entitlement.to_string())
+        .collect();
+    assert_eq!(ids, ["group:3:member", "role:2:member"]);
+}
+
+#[test]
+fn unknown_runs_are_typed_errors() {
+    let store = SqliteStore::in_memory().unwrap();
+    let err = store.counts(connector_sdk::RunId(42)).unwrap_err();
+    assert_eq!(err.to_string(), "no sync run 42");
+    let err = MemoryStore::new()
+        .counts(connector_sdk::RunId(42))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "no sync run 42");
+}
+
+#[test]
+fn the_sqlite_file_is_queryable_with_plain_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let tenant = Tenant::new(Shape::default());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        SyncEngine::new(tenant.registry(), store, SyncConfig::default())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+    });
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let members: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM grants WHERE entitlement_type = 'group' AND entitlement_id = '3'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(members as usize, tenant.members(3).len());
+    let login: String = conn
+        .query_row(
+            "SELECT login FROM resources WHERE resource_type = 'user' AND resource_id = '7'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(login, "u7");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}

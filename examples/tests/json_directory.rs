@@ -1,0 +1,148 @@
+//! The SDK test kit and provisioning round trips on the JSON-directory connector.
+
+use connector_sdk::testing::{check_provisioning, check_sync};
+use connector_sdk::{CreateAccountOutcome, EntitlementId, Error, ResourceId};
+use examples::json_directory::{Directory, registry};
+use serde_json::json;
+
+fn write_directory(dir: &tempfile::TempDir, users: usize) -> std::path::PathBuf {
+    let path = dir.path().join("directory.json");
+    let directory = json!({
+        "users": (0..users).map(|i| json!({
+            "id": format!("u{i}"), "name": format!("User {i}"), "email": format!("u{i}@example.com")
+        })).collect::<Vec<_>>(),
+        "groups": [
+            {"id": "eng", "name": "Engineering", "members": ["u0", "u1", "u2"]},
+            {"id": "ops", "name": "Operations", "members": ["u2"]}
+        ]
+    });
+    std::fs::write(&path, directory.to_string()).unwrap();
+    path
+}
+
+fn read(path: &std::path::Path) -> Directory {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn passes_the_test_kit() {
+    let dir = tempfile::tempdir().unwrap();
+    // 250 users: three user pages.
+    let path = write_directory(&dir, 250);
+    let registry = registry(&path).unwrap();
+    let checked = check_sync(&registry).await.unwrap();
+    let counts = &checked.report.counts;
+    assert_eq!(counts.resources[&"user".into()], 250);
+    assert_eq!(counts.resources[&"group".into()], 2);
+    assert_eq!(counts.grants[&"group".into()], 4);
+
+    check_provisioning(
+        &registry,
+        &ResourceId::new("user", "u7"),
+        &EntitlementId::new(ResourceId::new("group", "ops"), "member"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read(&path).groups[1].members, ["u2"]);
+}
+
+#[tokio::test]
+async fn concurrent_grants_to_one_group_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_directory(&dir, 20);
+    let registry = registry(&path).unwrap();
+    let ops = EntitlementId::new(ResourceId::new("group", "ops"), "member");
+    let grants = (3..13).map(|i| {
+        let registry = registry.clone();
+        let ops = ops.clone();
+        tokio::spawn(async move {
+            registry
+                .grant(&ResourceId::new("user", format!("u{i}")), &ops)
+                .await
+        })
+    });
+    for grant in futures_join(grants).await {
+        grant.unwrap();
+    }
+    let members = &read(&path).groups[1].members;
+    assert_eq!(members.len(), 11, "{members:?}");
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn accounts_and_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_directory(&dir, 2);
+    let registry = registry(&path).unwrap();
+    let fields = json!({"id": "grace", "name": "Grace Hopper", "email": "grace@example.com"});
+    let outcome = registry
+        .create_account(fields.as_object().cloned().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, CreateAccountOutcome::Created(ref r) if r.id == ResourceId::new("user", "grace"))
+    );
+    let outcome = registry
+        .create_account(fields.as_object().cloned().unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, CreateAccountOutcome::AlreadyExists(_)));
+    assert_eq!(read(&path).users.len(), 3);
+
+    let err = registry
+        .create_account(json!({"id": "x"}).as_object().cloned().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "create account: missing required argument `name`"
+    );
+
+    let out = registry
+        .run_action(
+            "set_active",
+            json!({"user_id": "grace", "active": false})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["active"], false);
+    assert!(!read(&path).users[2].active);
+    let err = registry
+        .run_action(
+            "set_active",
+            json!({"user_id": "nobody", "active": false})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Operation { .. }));
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "not found: user:nobody"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("directory.json");
+    std::fs::write(&path, "{not json").unwrap();
+    let err = registry(&path).unwrap().validate().await.unwrap_err();
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        source.ends_with("directory.json is not a directory file"),
+        "{source}"
+    );
+}
