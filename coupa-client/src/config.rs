@@ -1,0 +1,338 @@
+//! Client configuration.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::Error;
+use crate::domain::{DEFAULT_SUFFIXES, base_url_for_domain};
+
+/// OAuth scope sets (COUPA_API §2.2). Scopes are sent space-separated, one word each.
+pub mod scopes {
+    /// Read users, user groups, roles, content groups.
+    pub const READ_ONLY: &[&str] = &[
+        "core.business_entity.read",
+        "core.common.read",
+        "core.user_group.read",
+        "core.user.read",
+        "login",
+        "openid",
+        "profile",
+    ];
+    /// Also change users and group memberships.
+    pub const WRITE: &[&str] = &["core.user_group.write", "core.user.write"];
+    /// Read account groups; only for clients granted it.
+    pub const ACCOUNTING_READ: &str = "core.accounting.read";
+
+    /// The read-only set.
+    pub fn read_only() -> Vec<String> {
+        READ_ONLY.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// The read-write set.
+    pub fn read_write() -> Vec<String> {
+        READ_ONLY
+            .iter()
+            .chain(WRITE)
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+}
+
+/// How client credentials are sent to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CredentialStyle {
+    /// `client_id` and `client_secret` in the form body (documented by Coupa).
+    #[default]
+    Body,
+    /// HTTP Basic authentication, with only `grant_type` and `scope` in the body.
+    Basic,
+}
+
+/// Retry bounds for idempotent requests (see the crate docs for what is retried).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// The first backoff delay.
+    pub initial_backoff: Duration,
+    /// The largest backoff delay.
+    pub max_backoff: Duration,
+    /// Total time a request may spend, waits included, before it is given up.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_elapsed: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// No retries.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the attempts per request (at least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the backoff bounds.
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// Sets the total time bound.
+    pub fn with_max_elapsed(mut self, max: Duration) -> Self {
+        self.max_elapsed = max;
+        self
+    }
+}
+
+/// Everything the client needs to reach one tenant. `Debug` never shows the secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The base URL requests are joined to (`https://acme.coupahost.com/`).
+    pub base_url: Url,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The OAuth client secret.
+    pub client_secret: SecretString,
+    /// Scopes requested with each token.
+    pub scopes: Vec<String>,
+    /// How the credentials are sent.
+    pub credential_style: CredentialStyle,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// Timeout of connecting.
+    pub connect_timeout: Duration,
+    /// Client-side rate limit in requests per second, shared by all clones of the client; `None`
+    /// turns it off. Coupa allows about 25/s; the default is 20.
+    pub rate_limit: Option<NonZeroU32>,
+    /// Retry bounds.
+    pub retry: RetryConfig,
+    /// A token is refreshed this long before it expires (Coupa tokens live 24 h; the default
+    /// of 4 h refreshes at about 20 h, as Coupa advises).
+    pub token_refresh_margin: Duration,
+}
+
+impl Config {
+    /// A configuration for the tenant `domain` (see [`base_url_for_domain`] for what is
+    /// accepted), with the read-only scopes.
+    pub fn new(
+        domain: &str,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+    ) -> Result<Self, Error> {
+        let base_url = base_url_for_domain(domain, DEFAULT_SUFFIXES)?;
+        Self::with_base_url(base_url.as_str(), client_id, client_secret)
+    }
+
+    /// A configuration with an explicit base URL (any http or https URL: a sandbox, a proxy, the
+    /// simulator). The URL is used as given, never inferred.
+    pub fn with_base_url(
+        base_url: &str,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+    ) -> Result<Self, Error> {
+        let mut url = Url::parse(base_url).map_err(|e| Error::InvalidConfig {
+            reason: format!("base URL {base_url:?} is not a URL: {e}"),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+            return Err(Error::InvalidConfig {
+                reason: format!("base URL {base_url:?} must be an http or https URL"),
+            });
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        let client_id = client_id.into();
+        if client_id.trim().is_empty() {
+            return Err(Error::InvalidConfig {
+                reason: "the client id is empty".into(),
+            });
+        }
+        if secrecy::ExposeSecret::expose_secret(&client_secret).is_empty() {
+            return Err(Error::InvalidConfig {
+                reason: "the client secret is empty".into(),
+            });
+        }
+        Ok(Self {
+            base_url: url,
+            client_id,
+            client_secret,
+            scopes: scopes::read_only(),
+            credential_style: CredentialStyle::Body,
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            rate_limit: NonZeroU32::new(20),
+            retry: RetryConfig::default(),
+            token_refresh_margin: Duration::from_secs(4 * 3600),
+        })
+    }
+
+    /// Reads `COUPA_DOMAIN` or `COUPA_BASE_URL` (one is required; the base URL wins),
+    /// `COUPA_CLIENT_ID`, `COUPA_CLIENT_SECRET` and the optional space-separated `COUPA_SCOPES`.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] with a custom variable lookup.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let missing = |name: &str| Error::InvalidConfig {
+            reason: format!("{name} is not set"),
+        };
+        let client_id = get("COUPA_CLIENT_ID").ok_or_else(|| missing("COUPA_CLIENT_ID"))?;
+        let secret = get("COUPA_CLIENT_SECRET").ok_or_else(|| missing("COUPA_CLIENT_SECRET"))?;
+        let secret = SecretString::from(secret);
+        let mut config = match (get("COUPA_BASE_URL"), get("COUPA_DOMAIN")) {
+            (Some(url), _) => Self::with_base_url(&url, client_id, secret)?,
+            (None, Some(domain)) => Self::new(&domain, client_id, secret)?,
+            (None, None) => return Err(missing("COUPA_DOMAIN (or COUPA_BASE_URL)")),
+        };
+        if let Some(scopes) = get("COUPA_SCOPES") {
+            config.scopes = scopes.split_whitespace().map(str::to_owned).collect();
+        }
+        Ok(config)
+    }
+
+    /// Sets the scopes.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds one scope if absent.
+    pub fn add_scope(mut self, scope: &str) -> Self {
+        if !self.scopes.iter().any(|s| s == scope) {
+            self.scopes.push(scope.to_owned());
+        }
+        self
+    }
+
+    /// Sets how credentials are sent.
+    pub fn credential_style(mut self, style: CredentialStyle) -> Self {
+        self.credential_style = style;
+        self
+    }
+
+    /// Sets the client-side rate limit; `None` turns it off.
+    pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
+        self.rate_limit = per_second.and_then(NonZeroU32::new);
+        self
+    }
+
+    /// Sets the retry bounds.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the request timeout.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets how long before expiry a token is refreshed.
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = margin;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn from_env_reads_domain_or_base_url() {
+        let c = Config::from_lookup(env(&[
+            ("COUPA_DOMAIN", "acme"),
+            ("COUPA_CLIENT_ID", "id"),
+            ("COUPA_CLIENT_SECRET", "s3cr3t-value"),
+            ("COUPA_SCOPES", "core.user.read  openid"),
+        ]))
+        .unwrap();
+        assert_eq!(c.base_url.as_str(), "https://acme.coupahost.com/");
+        assert_eq!(c.scopes, ["core.user.read", "openid"]);
+        let c = Config::from_lookup(env(&[
+            ("COUPA_BASE_URL", "http://127.0.0.1:9999/sandbox"),
+            ("COUPA_DOMAIN", "acme"),
+            ("COUPA_CLIENT_ID", "id"),
+            ("COUPA_CLIENT_SECRET", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:9999/sandbox/");
+        let err = Config::from_lookup(env(&[
+            ("COUPA_CLIENT_ID", "id"),
+            ("COUPA_CLIENT_SECRET", "x"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: COUPA_DOMAIN (or COUPA_BASE_URL) is not set"
+        );
+        let err = Config::from_lookup(env(&[("COUPA_DOMAIN", "acme"), ("COUPA_CLIENT_ID", "id")]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: COUPA_CLIENT_SECRET is not set"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let c = Config::new("acme", "id", SecretString::from("s3cr3t-value")).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cr3t-value"), "{debug}");
+        assert!(debug.contains("REDACTED"), "{debug}");
+    }
+
+    #[test]
+    fn base_urls_must_be_http() {
+        let err = Config::with_base_url("ftp://x/", "id", SecretString::from("s")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: base URL \"ftp://x/\" must be an http or https URL"
+        );
+        let err = Config::with_base_url("https://x/", " ", SecretString::from("s")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: the client id is empty"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! User groups, roles, account groups and content groups.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::common::{Record, Reference, null_as_default};
+
+macro_rules! record {
+    ($ty:ident) => {
+        impl Record for $ty {
+            fn id(&self) -> i64 {
+                self.id
+            }
+        }
+    };
+}
+
+/// A user group (`/api/user_groups`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct UserGroup {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Whether the group is active.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Blank for a group, `Project` for a project.
+    #[serde(default, rename = "type")]
+    pub group_type: Option<String>,
+    /// Members, when projected.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub users: Vec<Reference>,
+    /// Other keys.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+record!(UserGroup);
+
+/// A role (`/api/roles`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct Role {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Other keys.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+record!(Role);
+
+/// An account group (`/api/account_groups`; needs `core.accounting.read`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct AccountGroup {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// 1 or 2.
+    #[serde(default)]
+    pub account_group_type: Option<i64>,
+    /// Other keys (account type, segment filters).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+record!(AccountGroup);
+
+/// A content group, called a business group in the API (`/api/business_groups`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct ContentGroup {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Other keys.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+record!(ContentGroup);

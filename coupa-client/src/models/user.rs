@@ -1,0 +1,376 @@
+//! The user record, and the bodies that create and update users.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::common::{IdRef, Record, Reference, null_as_default, string_or_number};
+use super::license::License;
+
+/// A Coupa user. Keys are hyphenated on the wire; fields a projection left out are `None` or
+/// empty. License flags are collected in `licenses`; every other key lands in `extra`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "RawUser")]
+#[non_exhaustive]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// Login (unique).
+    pub login: Option<String>,
+    /// Email (unique).
+    pub email: Option<String>,
+    /// First name.
+    pub firstname: Option<String>,
+    /// Last name.
+    pub lastname: Option<String>,
+    /// Middle name.
+    pub middlename: Option<String>,
+    /// Full name (output only).
+    pub fullname: Option<String>,
+    /// Employee number.
+    pub employee_number: Option<String>,
+    /// SSO identifier.
+    pub sso_identifier: Option<String>,
+    /// Whether the user is active.
+    pub active: Option<bool>,
+    /// Whether this is an API user (output only).
+    pub api_user: Option<bool>,
+    /// `coupa_credentials`, `ldap` or `saml`.
+    pub authentication_method: Option<String>,
+    /// Default locale.
+    pub default_locale: Option<String>,
+    /// Creation time (ISO 8601 with offset).
+    pub created_at: Option<String>,
+    /// Last update time (ISO 8601 with offset).
+    pub updated_at: Option<String>,
+    /// Roles.
+    pub roles: Vec<Reference>,
+    /// User groups.
+    pub user_groups: Vec<Reference>,
+    /// Account groups.
+    pub account_groups: Vec<Reference>,
+    /// Content groups (`content-groups`, formerly `business-groups`).
+    pub content_groups: Vec<Reference>,
+    /// License flags present in the record.
+    pub licenses: BTreeMap<License, bool>,
+    /// Every other key.
+    pub extra: Map<String, Value>,
+}
+
+impl Record for User {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+impl User {
+    /// Whether the user holds `license` (absent flags count as not held).
+    pub fn has_license(&self, license: &License) -> bool {
+        self.licenses.get(license).copied().unwrap_or(false)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawUser {
+    id: i64,
+    #[serde(default)]
+    login: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    firstname: Option<String>,
+    #[serde(default)]
+    lastname: Option<String>,
+    #[serde(default)]
+    middlename: Option<String>,
+    #[serde(default)]
+    fullname: Option<String>,
+    #[serde(default, deserialize_with = "string_or_number")]
+    employee_number: Option<String>,
+    #[serde(default)]
+    sso_identifier: Option<String>,
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    api_user: Option<bool>,
+    #[serde(default)]
+    authentication_method: Option<String>,
+    #[serde(default)]
+    default_locale: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    roles: Vec<Reference>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    user_groups: Vec<Reference>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    account_groups: Vec<Reference>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        alias = "business-groups"
+    )]
+    content_groups: Vec<Reference>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+impl From<RawUser> for User {
+    fn from(raw: RawUser) -> Self {
+        let mut licenses = BTreeMap::new();
+        let mut extra = Map::new();
+        for (key, value) in raw.rest {
+            match (License::from_key(&key), &value) {
+                (Some(license), Value::Bool(held)) => {
+                    licenses.insert(license, *held);
+                }
+                _ => {
+                    extra.insert(key, value);
+                }
+            }
+        }
+        Self {
+            id: raw.id,
+            login: raw.login,
+            email: raw.email,
+            firstname: raw.firstname,
+            lastname: raw.lastname,
+            middlename: raw.middlename,
+            fullname: raw.fullname,
+            employee_number: raw.employee_number,
+            sso_identifier: raw.sso_identifier,
+            active: raw.active,
+            api_user: raw.api_user,
+            authentication_method: raw.authentication_method,
+            default_locale: raw.default_locale,
+            created_at: raw.created_at,
+            updated_at: raw.updated_at,
+            roles: raw.roles,
+            user_groups: raw.user_groups,
+            account_groups: raw.account_groups,
+            content_groups: raw.content_groups,
+            licenses,
+            extra,
+        }
+    }
+}
+
+fn is_empty_map<K, V>(map: &BTreeMap<K, V>) -> bool {
+    map.is_empty()
+}
+
+/// A partial update of a user (`PUT /api/users/{id}`): only the fields set are sent. Lists are
+/// sent in full as `[{"id":N},…]` (an empty list is `[]`, never `null`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct UserUpdate {
+    /// Enable or disable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// The role list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<IdRef>>,
+    /// The user-group list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_groups: Option<Vec<IdRef>>,
+    /// The account-group list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_groups: Option<Vec<IdRef>>,
+    /// The content-group list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_groups: Option<Vec<IdRef>>,
+    /// License flags to set, written with dash keys.
+    #[serde(flatten, skip_serializing_if = "is_empty_map")]
+    pub licenses: BTreeMap<License, bool>,
+    /// Any other keys, sent as given.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn ids(ids: impl IntoIterator<Item = i64>) -> Option<Vec<IdRef>> {
+    Some(ids.into_iter().map(|id| IdRef { id }).collect())
+}
+
+impl UserUpdate {
+    /// An empty update.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `active`.
+    pub fn active(mut self, active: bool) -> Self {
+        self.active = Some(active);
+        self
+    }
+
+    /// Sets the role list.
+    pub fn roles(mut self, roles: impl IntoIterator<Item = i64>) -> Self {
+        self.roles = ids(roles);
+        self
+    }
+
+    /// Sets the user-group list.
+    pub fn user_groups(mut self, groups: impl IntoIterator<Item = i64>) -> Self {
+        self.user_groups = ids(groups);
+        self
+    }
+
+    /// Sets the account-group list.
+    pub fn account_groups(mut self, groups: impl IntoIterator<Item = i64>) -> Self {
+        self.account_groups = ids(groups);
+        self
+    }
+
+    /// Sets the content-group list.
+    pub fn content_groups(mut self, groups: impl IntoIterator<Item = i64>) -> Self {
+        self.content_groups = ids(groups);
+        self
+    }
+
+    /// Sets one license flag.
+    pub fn license(mut self, license: License, held: bool) -> Self {
+        self.licenses.insert(license, held);
+        self
+    }
+}
+
+/// A login reference, as in `"manager": {"login": "boss"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoginRef {
+    /// The login.
+    pub login: String,
+}
+
+/// A currency reference: `{"code": "USD"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeRef {
+    /// The currency code.
+    pub code: String,
+}
+
+/// A new user (`POST /api/users`). Empty optional values are omitted; there is no password.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct NewUser {
+    /// Login (required, unique).
+    pub login: String,
+    /// Email (required, unique).
+    pub email: String,
+    /// First name (required).
+    pub firstname: String,
+    /// Last name (required).
+    pub lastname: String,
+    /// Whether the user starts active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Employee number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
+    /// SSO identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso_identifier: Option<String>,
+    /// `coupa_credentials`, `ldap` or `saml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_method: Option<String>,
+    /// Default locale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_locale: Option<String>,
+    /// Manager, by login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<LoginRef>,
+    /// Default currency, by code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_currency: Option<CodeRef>,
+    /// License flags.
+    #[serde(flatten, skip_serializing_if = "is_empty_map")]
+    pub licenses: BTreeMap<License, bool>,
+}
+
+impl NewUser {
+    /// A user with the four required fields.
+    pub fn new(
+        login: impl Into<String>,
+        email: impl Into<String>,
+        firstname: impl Into<String>,
+        lastname: impl Into<String>,
+    ) -> Self {
+        Self {
+            login: login.into(),
+            email: email.into(),
+            firstname: firstname.into(),
+            lastname: lastname.into(),
+            active: None,
+            employee_number: None,
+            sso_identifier: None,
+            authentication_method: None,
+            default_locale: None,
+            manager: None,
+            default_currency: None,
+            licenses: BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_projected_list_item() {
+        let json = r#"{"id":42,"login":"jdoe","email":"jdoe@example.com","firstname":"J","lastname":"Doe",
+          "fullname":"J Doe","active":true,"purchasing-user":true,"invoicing-user":false,
+          "treasury_user":true,"quantum-user":true,"api-user":false,"employee-number":1234,
+          "roles":[{"id":3,"name":"User"}],"user-groups":null,"business-groups":[{"id":1,"name":"Everyone"}],
+          "account-groups":[],"custom-fields":{"cost-center":"X"}}"#;
+        let user: User = serde_json::from_str(json).unwrap();
+        assert_eq!(user.id, 42);
+        assert_eq!(user.login.as_deref(), Some("jdoe"));
+        assert_eq!(user.employee_number.as_deref(), Some("1234"));
+        assert_eq!(user.roles, [Reference::new(3, Some("User".into()))]);
+        assert!(user.user_groups.is_empty());
+        assert_eq!(user.content_groups[0].id, 1);
+        let licenses: Vec<(String, bool)> = user
+            .licenses
+            .iter()
+            .map(|(l, v)| (l.key().to_owned(), *v))
+            .collect();
+        assert_eq!(
+            licenses,
+            [
+                ("purchasing-user".into(), true),
+                ("treasury-user".into(), true),
+                ("invoicing-user".into(), false),
+                ("quantum-user".into(), true),
+            ]
+        );
+        assert_eq!(user.api_user, Some(false), "api-user is not a license");
+        assert!(user.extra.contains_key("custom-fields"));
+    }
+
+    #[test]
+    fn update_bodies_use_dash_keys_and_never_null() {
+        let update = UserUpdate::new()
+            .roles([])
+            .user_groups([4, 5])
+            .license(License::Treasury, true)
+            .active(false);
+        assert_eq!(
+            serde_json::to_string(&update).unwrap(),
+            r#"{"active":false,"roles":[],"user-groups":[{"id":4},{"id":5}],"treasury-user":true}"#
+        );
+        let mut user = NewUser::new("l", "e@x", "F", "L");
+        user.manager = Some(LoginRef {
+            login: "boss".into(),
+        });
+        assert_eq!(
+            serde_json::to_string(&user).unwrap(),
+            r#"{"login":"l","email":"e@x","firstname":"F","lastname":"L","manager":{"login":"boss"}}"#
+        );
+    }
+}
