@@ -1,0 +1,228 @@
+//! Simulator switches: tokens, scopes, write semantics, load, faults.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::tenant::AccessList;
+
+/// The client id the simulator accepts.
+pub const CLIENT_ID: &str = "sim-client";
+/// The client secret the simulator accepts.
+pub const CLIENT_SECRET: &str = "sim-secret";
+
+/// Every scope a simulated OAuth client can be granted.
+pub const ALL_SCOPES: &[&str] = &[
+    "core.accounting.read",
+    "core.business_entity.read",
+    "core.common.read",
+    "core.user.read",
+    "core.user.write",
+    "core.user_group.read",
+    "core.user_group.write",
+    "email",
+    "login",
+    "openid",
+    "profile",
+];
+
+/// How `PUT /api/users/{id}` treats an access list it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListWrite {
+    /// The list sent replaces the user's list.
+    Replace,
+    /// Ids sent are added; only `[]` clears the list (the documented behaviour for roles).
+    AdditiveUnlessEmpty,
+}
+
+/// What a write naming an id that does not exist does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownIds {
+    /// The id is dropped silently; the call succeeds (documented Coupa behaviour).
+    Ignore,
+    /// The call fails with 404 and changes nothing.
+    NotFound,
+}
+
+/// What the token endpoint does with a requested scope the client is not granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UngrantedScope {
+    /// Leave it out of the token (and of the response's `scope`); calls needing it get 403.
+    Drop,
+    /// Refuse the token request with 400 `invalid_scope`.
+    Reject,
+}
+
+/// Coupa's leaky-bucket rate limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests per second the bucket drains.
+    pub per_second: f64,
+    /// Requests the bucket holds.
+    pub burst: u32,
+    /// Whether a 429 carries `Retry-After` (whole seconds).
+    pub retry_after: bool,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: 25.0,
+            burst: 20,
+            retry_after: true,
+        }
+    }
+}
+
+/// The simulator's switches. Change them on a running simulator with
+/// [`crate::CoupaSim::set_options`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SimOptions {
+    /// `expires_in` of minted tokens.
+    pub token_lifetime: Duration,
+    /// Scopes the OAuth client is granted.
+    pub granted_scopes: BTreeSet<String>,
+    /// What happens to requested scopes outside `granted_scopes`.
+    pub ungranted_scope: UngrantedScope,
+    /// Latency added to every response.
+    pub latency: Duration,
+    /// The leaky bucket, off by default.
+    pub rate_limit: Option<RateLimit>,
+    /// Write semantics per access list.
+    pub list_writes: BTreeMap<AccessList, ListWrite>,
+    /// What unknown ids in writes do.
+    pub unknown_ids: UnknownIds,
+    /// Whether `GET /api/roles` exists (some tenants reportedly lack it).
+    pub serve_roles: bool,
+    /// Keys left out of unprojected responses, as Coupa does with fields added in newer
+    /// releases: they appear only when named in `fields` or a filter.
+    pub hidden_unless_projected: BTreeSet<String>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            token_lifetime: Duration::from_secs(86_399),
+            granted_scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            ungranted_scope: UngrantedScope::Drop,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            list_writes: [
+                (AccessList::Roles, ListWrite::AdditiveUnlessEmpty),
+                (AccessList::UserGroups, ListWrite::Replace),
+                (AccessList::AccountGroups, ListWrite::Replace),
+                (AccessList::ContentGroups, ListWrite::Replace),
+            ]
+            .into(),
+            unknown_ids: UnknownIds::Ignore,
+            serve_roles: true,
+            hidden_unless_projected: BTreeSet::new(),
+        }
+    }
+}
+
+impl SimOptions {
+    /// Sets the token lifetime.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Takes a scope away from the OAuth client.
+    pub fn without_scope(mut self, scope: &str) -> Self {
+        self.granted_scopes.remove(scope);
+        self
+    }
+
+    /// Sets what happens to requested scopes the client lacks.
+    pub fn ungranted_scope(mut self, mode: UngrantedScope) -> Self {
+        self.ungranted_scope = mode;
+        self
+    }
+
+    /// Sets the latency of every response.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Turns the leaky bucket on or off.
+    pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Sets the write semantics of one access list.
+    pub fn list_write(mut self, list: AccessList, mode: ListWrite) -> Self {
+        self.list_writes.insert(list, mode);
+        self
+    }
+
+    /// Sets what unknown ids in writes do.
+    pub fn unknown_ids(mut self, mode: UnknownIds) -> Self {
+        self.unknown_ids = mode;
+        self
+    }
+
+    /// Serves `GET /api/roles` or answers it with 404.
+    pub fn serve_roles(mut self, serve: bool) -> Self {
+        self.serve_roles = serve;
+        self
+    }
+
+    /// Hides a key from unprojected responses.
+    pub fn hide_unless_projected(mut self, key: &str) -> Self {
+        self.hidden_unless_projected.insert(key.to_owned());
+        self
+    }
+}
+
+/// What an injected fault does to the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// An error status with a small JSON body.
+    Status(u16),
+    /// Status 200 with a body that is not JSON.
+    InvalidJson,
+    /// Status 200 with the real body cut in half.
+    TruncatedJson,
+    /// The connection closes before the response body is complete.
+    DropConnection,
+    /// The real response after this extra delay.
+    Delay(Duration),
+}
+
+/// A one-shot fault: the `nth` request (1-based) matching `method` and `path` gets `kind`.
+/// `path` matches exactly, or as a prefix when it ends with `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The method to match, any when `None`.
+    pub method: Option<String>,
+    /// The path to match.
+    pub path: String,
+    /// Which matching request, 1-based.
+    pub nth: usize,
+    /// What happens.
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// The `nth` request with `method` to `path` gets `kind`.
+    pub fn nth(method: &str, path: &str, nth: usize, kind: FaultKind) -> Self {
+        Self {
+            method: Some(method.to_owned()),
+            path: path.to_owned(),
+            nth,
+            kind,
+        }
+    }
+
+    pub(crate) fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.as_deref().is_none_or(|m| m == method)
+            && match self.path.strip_suffix('*') {
+                Some(prefix) => path.starts_with(prefix),
+                None => path == self.path,
+            }
+    }
+}
