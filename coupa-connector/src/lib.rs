@@ -1,6 +1,208 @@
 //! The Coupa connector: Coupa users, user groups, roles, licenses, account groups and content
-//! groups mapped onto the `connector-sdk` model, synced in one users pass and provisioned with
-//! safe, verified writes.
+//! groups on the `connector-sdk` model.
 //!
-//! This is the only crate that knows both the SDK and the Coupa client. It is being built up; its
-//! public surface is empty for now.
+//! * **One users pass.** Users are listed once with a `fields` projection that brings each
+//!   user's roles, user groups, account groups, content groups and license flags; every
+//!   membership grant comes from that pass. The group-like listings bring the resources and
+//!   their `member` entitlements. No request per group, role or license.
+//! * **Account groups** need the scope `core.accounting.read`. Without it (refused by the token
+//!   endpoint, absent from the granted scopes, or a 403) they are skipped with a warning naming
+//!   the scope, and the sync succeeds.
+//! * **Roles** come from `GET /api/roles`, or, when a tenant does not serve it (404), from the
+//!   roles embedded in user records.
+//!
+//! Resource ids are documented in [`ids`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use connector_sdk::{SqliteStore, SyncConfig, SyncEngine};
+//! use coupa_connector::{CoupaConnector, ConnectorConfig};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! let config = ConnectorConfig::new(coupa_client::Config::from_env()?);
+//! let connector = CoupaConnector::new(config)?;
+//! let engine = SyncEngine::new(
+//!     connector.registry()?,
+//!     Arc::new(SqliteStore::open("coupa.db")?),
+//!     SyncConfig::default().with_workers(8),
+//! );
+//! let report = engine.run(&CancellationToken::new()).await?;
+//! println!("{} grants", report.counts.total_grants());
+//! # Ok(()) }
+//! ```
+
+mod errors;
+pub mod ids;
+mod paging;
+mod session;
+mod sync;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_sdk::{Connector, ConnectorError, ConnectorMetadata, Manifest, Registry};
+use coupa_client::{CoupaClient, Fields, scopes};
+
+use crate::errors::to_connector;
+use crate::session::{AccountGroups, Session};
+use crate::sync::{GroupLike, Kind, Licenses, Users};
+
+/// What the connector's HTTP clients did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HttpStats {
+    /// Requests sent, token requests and retries included.
+    pub requests: u64,
+    /// Retries after transient failures.
+    pub retries: u64,
+    /// Waits after 429s.
+    pub rate_limit_waits: u64,
+    /// Tokens minted.
+    pub tokens: u64,
+}
+
+/// How the connector reaches Coupa and what it syncs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectorConfig {
+    /// The client configuration (tenant, credentials, scopes, limits).
+    pub client: coupa_client::Config,
+    /// Sync account groups (needs `core.accounting.read`). On by default; the scope is added to
+    /// the requested scopes when on.
+    pub account_groups: bool,
+}
+
+impl ConnectorConfig {
+    /// A configuration with account groups on.
+    pub fn new(client: coupa_client::Config) -> Self {
+        Self {
+            client,
+            account_groups: true,
+        }
+    }
+
+    /// Turns account groups on or off.
+    pub fn account_groups(mut self, on: bool) -> Self {
+        self.account_groups = on;
+        self
+    }
+}
+
+/// The Coupa connector. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CoupaConnector {
+    session: Arc<Session>,
+}
+
+impl CoupaConnector {
+    /// A connector for `config`. Makes no request.
+    pub fn new(config: ConnectorConfig) -> Result<Self, coupa_client::Error> {
+        let account_groups = config.account_groups;
+        // With account groups on, ask for the accounting scope, and keep a client without it
+        // for OAuth clients whose token request it would make fail.
+        let (primary, fallback) = if account_groups {
+            let with = config.client.clone().add_scope(scopes::ACCOUNTING_READ);
+            let without: Vec<String> = config
+                .client
+                .scopes
+                .iter()
+                .filter(|s| *s != scopes::ACCOUNTING_READ)
+                .cloned()
+                .collect();
+            (with, Some(config.client.clone().scopes(without)))
+        } else {
+            (config.client.clone(), None)
+        };
+        let primary = CoupaClient::new(primary)?;
+        let fallback = fallback.map(CoupaClient::new).transpose()?;
+        Ok(Self {
+            session: Arc::new(Session::new(primary, fallback, account_groups)),
+        })
+    }
+
+    /// The configured client.
+    pub fn client(&self) -> &CoupaClient {
+        self.session.primary()
+    }
+
+    /// HTTP requests, retries and rate-limit waits of every client the connector used.
+    pub fn http_stats(&self) -> HttpStats {
+        let mut stats = HttpStats::default();
+        for client in self.session.clients() {
+            let s = client.stats();
+            stats.requests += s.requests;
+            stats.retries += s.retries;
+            stats.rate_limit_waits += s.rate_limit_waits;
+            stats.tokens += s.tokens;
+        }
+        stats
+    }
+
+    /// The registration: syncers for `user`, `group`, `role`, `license`, `content_group` and,
+    /// when on, `account_group`.
+    pub fn registry(&self) -> Result<Registry, connector_sdk::Error> {
+        let group_like = |kind| GroupLike {
+            session: self.session.clone(),
+            kind,
+        };
+        let mut builder = Registry::builder(self.clone())
+            .syncer(Users {
+                session: self.session.clone(),
+            })
+            .syncer(group_like(Kind::Group))
+            .syncer(group_like(Kind::Role))
+            .syncer(group_like(Kind::ContentGroup))
+            .syncer(Licenses);
+        if self.session.account_groups_on {
+            builder = builder.syncer(group_like(Kind::AccountGroup));
+        }
+        builder.build()
+    }
+}
+
+/// The capability manifest of the default configuration, derived without credentials.
+pub fn manifest() -> Manifest {
+    let config = coupa_client::Config::with_base_url(
+        "https://manifest.invalid/",
+        "manifest",
+        secrecy::SecretString::from("manifest"),
+    )
+    .and_then(|c| CoupaConnector::new(ConnectorConfig::new(c)));
+    match config.map(|c| c.registry()) {
+        Ok(Ok(registry)) => registry.manifest(),
+        Ok(Err(e)) => unreachable!("the Coupa registration is valid: {e}"),
+        Err(e) => unreachable!("the manifest configuration is valid: {e}"),
+    }
+}
+
+#[async_trait]
+impl Connector for CoupaConnector {
+    fn metadata(&self) -> ConnectorMetadata {
+        ConnectorMetadata::new(
+            "coupa",
+            "Coupa",
+            "Coupa users, user groups, roles, licenses, account groups and content groups",
+        )
+    }
+
+    /// One cheap real call (`GET /api/users?limit=1&fields=["id"]`). A missing scope fails with
+    /// an error that names it; a missing accounting scope is a warning.
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+        let client = self.session.client().await?;
+        client
+            .users()
+            .limit(1)
+            .fields(Fields::of(["id"]))
+            .page()
+            .await
+            .map_err(to_connector)?;
+        let mut warnings = Vec::new();
+        if self.session.account_groups_on
+            && let AccountGroups::Unavailable(reason) = self.session.account_groups().await?
+        {
+            warnings.push(reason.clone());
+        }
+        Ok(warnings)
+    }
+}

@@ -33,6 +33,10 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Tokens of further pages of the same listing.
     pub next: Vec<PageToken>,
+    /// Resources of other registered types learned while fetching the page (for example roles
+    /// embedded in user rows, where a system has no role listing). The engine treats them like
+    /// listed resources of their own type.
+    pub resources: Vec<Resource>,
     /// Entitlements learned while fetching the page (for example a `member` entitlement for each
     /// group listed).
     pub entitlements: Vec<Entitlement>,
@@ -48,6 +52,7 @@ impl<T> Page<T> {
         Self {
             items,
             next: Vec::new(),
+            resources: Vec::new(),
             entitlements: Vec::new(),
             grants: Vec::new(),
             warnings: Vec::new(),
@@ -68,6 +73,12 @@ impl<T> Page<T> {
     /// Adds the tokens of further pages, to be fetched concurrently.
     pub fn with_next_tokens(mut self, tokens: impl IntoIterator<Item = PageToken>) -> Self {
         self.next.extend(tokens);
+        self
+    }
+
+    /// Adds resources of other types learned while fetching the page.
+    pub fn with_resources(mut self, resources: impl IntoIterator<Item = Resource>) -> Self {
+        self.resources.extend(resources);
         self
     }
 

@@ -106,6 +106,8 @@ struct Failure {
 #[derive(Default)]
 struct Parts {
     resources: Vec<Resource>,
+    /// Resources of other types carried by the page.
+    related: Vec<Resource>,
     entitlements: Vec<Entitlement>,
     grants: Vec<Grant>,
     warnings: Vec<String>,
@@ -116,6 +118,7 @@ impl Parts {
     fn from_page<T>(page: Page<T>, place: impl FnOnce(&mut Self, Vec<T>)) -> Self {
         let mut parts = Self {
             resources: Vec::new(),
+            related: page.resources,
             entitlements: page.entitlements,
             grants: page.grants,
             warnings: page.warnings,
@@ -445,42 +448,50 @@ impl SyncEngine {
                 if resource.parent.is_none() {
                     resource.parent.clone_from(parent);
                 }
-                let options = self
-                    .registry
-                    .syncer(resource_type)
-                    .map(|s| s.options)
-                    .unwrap_or_default();
-                if options.entitlements && !resource.has_annotation(&Annotation::SkipEntitlements) {
-                    work.push(NewWork {
-                        kind: WorkKind::Entitlements {
-                            resource: resource.id.clone(),
-                        },
-                        token: None,
-                    });
+            }
+        }
+        resources.extend(parts.related);
+        for resource in &resources {
+            let options = self
+                .registry
+                .syncer(&resource.id.resource_type)
+                .map(|s| s.options)
+                .ok_or_else(|| {
+                    fatal(format!(
+                        "resource `{}` has type `{}`, which has no syncer",
+                        resource.id, resource.id.resource_type
+                    ))
+                })?;
+            if options.entitlements && !resource.has_annotation(&Annotation::SkipEntitlements) {
+                work.push(NewWork {
+                    kind: WorkKind::Entitlements {
+                        resource: resource.id.clone(),
+                    },
+                    token: None,
+                });
+            }
+            if options.grants && !resource.has_annotation(&Annotation::SkipGrants) {
+                work.push(NewWork {
+                    kind: WorkKind::Grants {
+                        resource: resource.id.clone(),
+                    },
+                    token: None,
+                });
+            }
+            for child in resource.child_types() {
+                if self.registry.syncer(child).is_none() {
+                    return Err(fatal(format!(
+                        "resource `{}` declares child type `{child}`, which has no syncer",
+                        resource.id
+                    )));
                 }
-                if options.grants && !resource.has_annotation(&Annotation::SkipGrants) {
-                    work.push(NewWork {
-                        kind: WorkKind::Grants {
-                            resource: resource.id.clone(),
-                        },
-                        token: None,
-                    });
-                }
-                for child in resource.child_types() {
-                    if self.registry.syncer(child).is_none() {
-                        return Err(fatal(format!(
-                            "resource `{}` declares child type `{child}`, which has no syncer",
-                            resource.id
-                        )));
-                    }
-                    work.push(NewWork {
-                        kind: WorkKind::Resources {
-                            resource_type: child.clone(),
-                            parent: Some(resource.id.clone()),
-                        },
-                        token: None,
-                    });
-                }
+                work.push(NewWork {
+                    kind: WorkKind::Resources {
+                        resource_type: child.clone(),
+                        parent: Some(resource.id.clone()),
+                    },
+                    token: None,
+                });
             }
         }
         Ok(PageCommit {

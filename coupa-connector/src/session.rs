@@ -1,0 +1,193 @@
+//! What the syncers share: the client, and decisions made once per process (which client
+//! works, whether account groups and the roles endpoint are available).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use connector_sdk::ConnectorError;
+use coupa_client::models::{AccountGroup, Role};
+use coupa_client::{CoupaClient, Error as ClientError, Fields, OAuthError, scopes};
+use tokio::sync::OnceCell;
+
+use crate::errors::to_connector;
+use crate::paging::PAGE_SIZE;
+
+/// The client that authenticated, and the scopes its token was granted when Coupa said.
+#[derive(Debug, Clone)]
+pub(crate) struct Active {
+    pub(crate) client: CoupaClient,
+    pub(crate) scopes: Option<Vec<String>>,
+    /// Why account groups are off, when the token request itself ruled them out.
+    pub(crate) accounting_refused: Option<String>,
+}
+
+/// Whether account groups can be synced; the first page, taken by the account-group syncer.
+#[derive(Debug)]
+pub(crate) enum AccountGroups {
+    Available(Mutex<Option<Vec<AccountGroup>>>),
+    Unavailable(String),
+}
+
+/// Whether `GET /api/roles` is served; the first page, taken by the role syncer.
+#[derive(Debug)]
+pub(crate) enum Roles {
+    Endpoint(Mutex<Option<Vec<Role>>>),
+    FromUsers,
+}
+
+#[derive(Debug)]
+pub(crate) struct Session {
+    primary: CoupaClient,
+    /// The same configuration without `core.accounting.read`, for clients not granted it.
+    fallback: Option<CoupaClient>,
+    pub(crate) account_groups_on: bool,
+    active: OnceCell<Active>,
+    account_groups: OnceCell<AccountGroups>,
+    roles: OnceCell<Roles>,
+    /// Roles already emitted from user rows in the current users pass.
+    pub(crate) roles_seen: Mutex<HashSet<i64>>,
+}
+
+pub(crate) fn role_fields() -> Fields {
+    Fields::of(["id", "name", "description"])
+}
+
+pub(crate) fn account_group_fields() -> Fields {
+    Fields::of(["id", "name", "account-group-type"])
+}
+
+fn missing_scope_warning(detail: &str) -> String {
+    format!(
+        "account groups skipped: {detail}; grant the OAuth client the scope `{}` to sync them",
+        scopes::ACCOUNTING_READ
+    )
+}
+
+impl Session {
+    pub(crate) fn new(
+        primary: CoupaClient,
+        fallback: Option<CoupaClient>,
+        account_groups_on: bool,
+    ) -> Self {
+        Self {
+            primary,
+            fallback,
+            account_groups_on,
+            active: OnceCell::new(),
+            account_groups: OnceCell::new(),
+            roles: OnceCell::new(),
+            roles_seen: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The configured client (it may not be the one in use).
+    pub(crate) fn primary(&self) -> &CoupaClient {
+        &self.primary
+    }
+
+    /// Every client the session may use.
+    pub(crate) fn clients(&self) -> impl Iterator<Item = &CoupaClient> {
+        std::iter::once(&self.primary).chain(self.fallback.as_ref())
+    }
+
+    /// The client in use: the configured one, or the one without the accounting scope when
+    /// the token endpoint refused that scope.
+    pub(crate) async fn active(&self) -> Result<&Active, ConnectorError> {
+        self.active
+            .get_or_try_init(|| async {
+                match self.primary.granted_scopes().await {
+                    Ok(scopes) => Ok(Active {
+                        client: self.primary.clone(),
+                        scopes,
+                        accounting_refused: None,
+                    }),
+                    Err(ClientError::Auth {
+                        code: Some(OAuthError::InvalidScope),
+                        ..
+                    }) if self.fallback.is_some() => {
+                        let client = self
+                            .fallback
+                            .clone()
+                            .unwrap_or_else(|| self.primary.clone());
+                        let scopes = client.granted_scopes().await.map_err(to_connector)?;
+                        Ok(Active {
+                            client,
+                            scopes,
+                            accounting_refused: Some(
+                                "the token endpoint refused the scope (invalid_scope)".into(),
+                            ),
+                        })
+                    }
+                    Err(e) => Err(to_connector(e)),
+                }
+            })
+            .await
+    }
+
+    /// The client in use.
+    pub(crate) async fn client(&self) -> Result<&CoupaClient, ConnectorError> {
+        Ok(&self.active().await?.client)
+    }
+
+    /// Whether account groups are synced, decided once: off by configuration, off when the
+    /// token lacks the scope, else by the first page of the listing (403: off).
+    pub(crate) async fn account_groups(&self) -> Result<&AccountGroups, ConnectorError> {
+        self.account_groups
+            .get_or_try_init(|| async {
+                if !self.account_groups_on {
+                    return Ok(AccountGroups::Unavailable(
+                        "account groups are turned off in the configuration".into(),
+                    ));
+                }
+                let active = self.active().await?;
+                if let Some(reason) = &active.accounting_refused {
+                    return Ok(AccountGroups::Unavailable(missing_scope_warning(reason)));
+                }
+                if let Some(scopes) = &active.scopes
+                    && !scopes.iter().any(|s| s == scopes::ACCOUNTING_READ)
+                {
+                    return Ok(AccountGroups::Unavailable(missing_scope_warning(
+                        "the token was granted without it",
+                    )));
+                }
+                let first = active
+                    .client
+                    .account_groups()
+                    .fields(account_group_fields())
+                    .limit(PAGE_SIZE)
+                    .offset(0)
+                    .page()
+                    .await;
+                match first {
+                    Ok(rows) => Ok(AccountGroups::Available(Mutex::new(Some(rows)))),
+                    Err(ClientError::Forbidden { .. }) => Ok(AccountGroups::Unavailable(
+                        missing_scope_warning("Coupa answered 403 to GET /api/account_groups"),
+                    )),
+                    Err(e) => Err(to_connector(e)),
+                }
+            })
+            .await
+    }
+
+    /// Whether `GET /api/roles` is served, decided once by its first page (404: roles come
+    /// from user rows).
+    pub(crate) async fn roles(&self) -> Result<&Roles, ConnectorError> {
+        self.roles
+            .get_or_try_init(|| async {
+                let client = self.client().await?;
+                let first = client
+                    .roles()
+                    .fields(role_fields())
+                    .limit(PAGE_SIZE)
+                    .offset(0)
+                    .page()
+                    .await;
+                match first {
+                    Ok(rows) => Ok(Roles::Endpoint(Mutex::new(Some(rows)))),
+                    Err(ClientError::NotFound { .. }) => Ok(Roles::FromUsers),
+                    Err(e) => Err(to_connector(e)),
+                }
+            })
+            .await
+    }
+}

@@ -1,0 +1,29 @@
+//! The syncers: one users pass that carries every grant, the group-like listings, licenses.
+
+mod groups;
+mod licenses;
+mod users;
+
+pub(crate) use groups::{GroupLike, Kind};
+pub(crate) use licenses::Licenses;
+pub(crate) use users::Users;
+
+use connector_sdk::{Entitlement, Purpose, ResourceId, ResourceTypeId};
+
+use crate::ids;
+
+/// The `member` entitlement of a group-like resource, grantable to users.
+pub(crate) fn member_entitlement(resource: ResourceId, what: &str) -> Entitlement {
+    Entitlement::new(
+        resource,
+        ids::MEMBER,
+        format!("{what} member"),
+        Purpose::Assignment,
+        [ResourceTypeId::new(ids::USER)],
+    )
+}
+
+/// Takes a first page another syncer fetched to make a decision (`None` once taken).
+pub(crate) fn take_first_page<T>(slot: &std::sync::Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}

@@ -1,0 +1,181 @@
+//! The users pass: users listed once, each row projected with its roles, groups, account groups,
+//! content groups and license flags, so every membership grant comes from this one listing.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_sdk::{
+    ConnectorError, Grant, ListRequest, Page, Resource, ResourceId, ResourceStatus, ResourceSyncer,
+    ResourceTrait, ResourceType, SyncerOptions, UserTrait,
+};
+use coupa_client::{Fields, License, User};
+
+use super::member_entitlement;
+use crate::errors::to_connector;
+use crate::ids;
+use crate::paging::{self, PAGE_SIZE};
+use crate::session::{AccountGroups, Roles, Session};
+
+/// The projection of the users pass: identity, status, every license flag, and the ids of
+/// each access list (role names too, for tenants without a roles listing).
+pub(crate) fn user_fields(account_groups: bool) -> Fields {
+    let mut fields = Fields::of([
+        "id",
+        "login",
+        "email",
+        "firstname",
+        "lastname",
+        "fullname",
+        "employee-number",
+        "active",
+    ]);
+    for license in &License::ALL {
+        fields = fields.key(license.key());
+    }
+    fields = fields
+        .nested("roles", Fields::of(["id", "name"]))
+        .nested("user-groups", Fields::of(["id"]))
+        .nested("content-groups", Fields::of(["id"]));
+    if account_groups {
+        fields = fields.nested("account-groups", Fields::of(["id"]));
+    }
+    fields
+}
+
+/// A user record as a resource.
+pub(crate) fn user_resource(user: &User) -> Resource {
+    let full_name = user
+        .fullname
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| {
+            let joined = [user.firstname.as_deref(), user.lastname.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!joined.is_empty()).then_some(joined)
+        });
+    let display = full_name
+        .clone()
+        .or_else(|| user.login.clone())
+        .unwrap_or_else(|| format!("User {}", user.id));
+    let mut trait_ = UserTrait::new();
+    if let Some(login) = &user.login {
+        trait_ = trait_.with_login(login.clone());
+    }
+    if let Some(email) = &user.email {
+        trait_ = trait_.with_email(email.clone(), true);
+    }
+    if let Some(number) = &user.employee_number {
+        trait_ = trait_.with_employee_id(number.clone());
+    }
+    let status = if user.active.unwrap_or(true) {
+        ResourceStatus::Enabled
+    } else {
+        ResourceStatus::Disabled
+    };
+    let mut resource = Resource::new(ids::user(user.id), display)
+        .with_status(status)
+        .with_user(trait_);
+    for (key, value) in [
+        ("first_name", &user.firstname),
+        ("last_name", &user.lastname),
+        ("full_name", &full_name),
+    ] {
+        if let Some(value) = value {
+            resource = resource.with_profile(key, value.clone());
+        }
+    }
+    resource
+}
+
+pub(crate) struct Users {
+    pub(crate) session: Arc<Session>,
+}
+
+#[async_trait]
+impl ResourceSyncer for Users {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::new(ids::USER, "User", [ResourceTrait::User])
+    }
+
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::list_only()
+    }
+
+    async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let session = &self.session;
+        let offset = paging::offset(request.token.as_ref())?;
+        if offset == 0 {
+            // A users pass starts here: roles seen in an earlier pass are emitted again.
+            session
+                .roles_seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+        let client = session.client().await?;
+        let users = client
+            .users()
+            .fields(user_fields(session.account_groups_on))
+            .limit(PAGE_SIZE)
+            .offset(offset)
+            .page()
+            .await
+            .map_err(to_connector)?;
+        let account_groups = matches!(session.account_groups().await?, AccountGroups::Available(_));
+        let roles_from_users = matches!(session.roles().await?, Roles::FromUsers);
+
+        let mut grants = Vec::new();
+        let mut roles = Vec::new();
+        for user in &users {
+            let principal = ids::user(user.id);
+            let mut grant = |entitlement| grants.push(Grant::new(entitlement, principal.clone()));
+            for role in &user.roles {
+                grant(ids::member_of(ids::ROLE, role.id));
+            }
+            for group in &user.user_groups {
+                grant(ids::member_of(ids::GROUP, group.id));
+            }
+            for group in &user.content_groups {
+                grant(ids::member_of(ids::CONTENT_GROUP, group.id));
+            }
+            if account_groups {
+                for group in &user.account_groups {
+                    grant(ids::member_of(ids::ACCOUNT_GROUP, group.id));
+                }
+            }
+            for (license, held) in &user.licenses {
+                if *held && License::ALL.contains(license) {
+                    grant(ids::license(license));
+                }
+            }
+            if roles_from_users {
+                let mut seen = session.roles_seen.lock().unwrap_or_else(|p| p.into_inner());
+                for role in &user.roles {
+                    if seen.insert(role.id) {
+                        let name = role
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| format!("Role {}", role.id));
+                        roles.push(Resource::new(
+                            ResourceId::new(ids::ROLE, role.id.to_string()),
+                            name,
+                        ));
+                    }
+                }
+            }
+        }
+        let role_entitlements: Vec<_> = roles
+            .iter()
+            .map(|r| member_entitlement(r.id.clone(), "Role"))
+            .collect();
+        let next = paging::next(offset, users.len(), request.parallelism);
+        Ok(Page::new(users.iter().map(user_resource).collect())
+            .with_grants(grants)
+            .with_resources(roles)
+            .with_entitlements(role_entitlements)
+            .with_next_tokens(next))
+    }
+}

@@ -1,0 +1,443 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_sdk::{Error, MemoryStore, ResourceId, ResourceStatus, SqliteStore, Store};
+use coupa_connector::ConnectorConfig;
+use coupa_sim::{CoupaSim, Fault, FaultKind, RateLimit, SimOptions, Sizes, Tenant, UngrantedScope};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    client_config, connector, engine, expected_grants, expected_resources, grants, resources, sync,
+};
+
+#[tokio::test]
+async fn a_full_sync_equals_the_ground_truth() {
+    let tenant = Tenant::generate(11, Sizes::users(640));
+    let sim = CoupaSim::start(tenant.clone()).await;
+    let connector = connector(&sim);
+    let (store, report) = sync(&connector, 4).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
+    assert_eq!(
+        resources(&store, report.run),
+        expected_resources(&tenant, true)
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // Users carry the user trait, status and profile.
+    let (id, sim_user) = tenant.users.iter().find(|(_, u)| !u.active).unwrap();
+    let user = store
+        .resource(report.run, &ResourceId::new("user", id.to_string()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.status, Some(ResourceStatus::Disabled));
+    let trait_ = user.user.unwrap();
+    assert_eq!(trait_.login.as_deref(), Some(sim_user.login.as_str()));
+    assert_eq!(trait_.emails[0].address, sim_user.email);
+    assert_eq!(trait_.employee_id, sim_user.employee_number);
+    assert_eq!(user.profile["first_name"], "Sim");
+    assert_eq!(user.display_name, format!("Sim {}", sim_user.lastname));
+}
+
+#[tokio::test]
+async fn the_fixture_syncs_to_exact_rows() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let (store, report) = sync(&connector(&sim), 2).await;
+    let grants: Vec<String> = grants(&store, report.run).into_iter().collect();
+    assert_eq!(
+        grants,
+        [
+            "account_group:20:member:user:1",
+            "account_group:21:member:user:3",
+            "content_group:30:member:user:1",
+            "content_group:30:member:user:2",
+            "content_group:31:member:user:2",
+            "group:10:member:user:1",
+            "group:10:member:user:2",
+            "group:11:member:user:1",
+            "license:expense-user:assigned:user:1",
+            "license:expense-user:assigned:user:2",
+            "license:purchasing-user:assigned:user:1",
+            "role:1:member:user:1",
+            "role:2:member:user:1",
+            "role:2:member:user:2",
+            "role:2:member:user:3",
+        ]
+    );
+    let group = store
+        .resource(report.run, &ResourceId::new("group", "11"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(group.display_name, "Approvers");
+    let license = store
+        .resource(report.run, &ResourceId::new("license", "aic-user"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(license.display_name, "AI Classification");
+    let counts = &report.counts;
+    assert_eq!(counts.resources[&"license".into()], 19);
+    assert_eq!(counts.entitlements[&"license".into()], 19);
+    assert_eq!(counts.entitlements[&"group".into()], 3);
+}
+
+#[tokio::test]
+async fn the_request_count_is_the_minimum() {
+    let tenant = Tenant::generate(3, Sizes::users(120));
+    let sim = CoupaSim::start(tenant.clone()).await;
+    let connector = connector(&sim);
+    sync(&connector, 1).await;
+    let counts = sim.counts();
+    // One token, ceil(120/50) = 3 user pages, one page per group-like list.
+    assert_eq!(counts["POST /oauth2/token"], 1);
+    assert_eq!(counts["GET /api/users"], 3);
+    assert_eq!(counts["GET /api/user_groups"], 1);
+    assert_eq!(counts["GET /api/roles"], 1);
+    assert_eq!(counts["GET /api/account_groups"], 1);
+    assert_eq!(counts["GET /api/business_groups"], 1);
+    assert_eq!(sim.requests().len(), 8);
+    assert_eq!(connector.http_stats().requests, 8);
+    // Every user page projected the access lists and licenses.
+    let users: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/users")
+        .collect();
+    let offsets: Vec<&str> = users.iter().map(|r| r.param("offset").unwrap()).collect();
+    assert_eq!(offsets, ["0", "50", "100"]);
+    let fields = users[0].param("fields").unwrap();
+    for key in [
+        "\"login\"",
+        "\"expense-user\"",
+        "{\"roles\":[\"id\",\"name\"]}",
+        "{\"user-groups\":[\"id\"]}",
+        "{\"account-groups\":[\"id\"]}",
+        "{\"content-groups\":[\"id\"]}",
+    ] {
+        assert!(fields.contains(key), "{key} not in {fields}");
+    }
+
+    // With 4 workers, pages run in 4 lanes: at most one speculative page per lane.
+    let sim = CoupaSim::start(tenant).await;
+    sync(&crate::connector(&sim), 4).await;
+    let users = sim.counts()["GET /api/users"];
+    assert!((3..=3 + 4).contains(&users), "{users} user pages");
+    assert!(sim.requests().len() <= 8 + 4, "{:?}", sim.counts());
+}
+
+#[tokio::test]
+async fn a_missing_accounting_scope_skips_account_groups_with_a_warning() {
+    let tenant = Tenant::generate(5, Sizes::users(60));
+    for mode in [UngrantedScope::Drop, UngrantedScope::Reject] {
+        let options = SimOptions::default()
+            .without_scope("core.accounting.read")
+            .ungranted_scope(mode);
+        let sim = CoupaSim::start_with(tenant.clone(), options).await;
+        let connector = connector(&sim);
+        let (store, report) = sync(&connector, 2).await;
+        assert_eq!(
+            grants(&store, report.run),
+            expected_grants(&tenant, false),
+            "{mode:?}"
+        );
+        assert_eq!(
+            resources(&store, report.run),
+            expected_resources(&tenant, false)
+        );
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        assert!(
+            report.warnings[0].starts_with("account groups skipped: "),
+            "{}",
+            report.warnings[0]
+        );
+        assert!(
+            report.warnings[0].contains("`core.accounting.read`"),
+            "{}",
+            report.warnings[0]
+        );
+        assert_eq!(sim.count("GET", "/api/account_groups"), 0, "{mode:?}");
+        let warnings = connector_sdk::Connector::validate(&connector)
+            .await
+            .unwrap();
+        assert_eq!(warnings, report.warnings);
+    }
+}
+
+#[tokio::test]
+async fn a_403_on_account_groups_skips_them_too() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let tenant = Tenant::generate(6, Sizes::users(60));
+    let sim = CoupaSim::start(tenant.clone()).await;
+    Mock::given(method("GET"))
+        .and(path("/api/account_groups"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(sim.server())
+        .await;
+    let (store, report) = sync(&connector(&sim), 3).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, false));
+    assert_eq!(
+        report.warnings,
+        [
+            "account groups skipped: Coupa answered 403 to GET /api/account_groups; grant the OAuth client the scope `core.accounting.read` to sync them"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn account_groups_can_be_turned_off() {
+    let tenant = Tenant::fixture();
+    let sim = CoupaSim::start(tenant.clone()).await;
+    let connector = coupa_connector::CoupaConnector::new(
+        ConnectorConfig::new(client_config(&sim)).account_groups(false),
+    )
+    .unwrap();
+    let (store, report) = sync(&connector, 2).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, false));
+    assert!(report.warnings.is_empty());
+    assert!(
+        !report
+            .counts
+            .resources
+            .contains_key(&"account_group".into())
+    );
+    let token = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth2/token")
+        .unwrap();
+    assert_eq!(token.status, 200);
+    assert_eq!(sim.count("GET", "/api/account_groups"), 0);
+}
+
+#[tokio::test]
+async fn roles_come_from_users_when_the_roles_endpoint_is_missing() {
+    let tenant = Tenant::generate(8, Sizes::users(300));
+    let sim = CoupaSim::start_with(tenant.clone(), SimOptions::default().serve_roles(false)).await;
+    let connector = connector(&sim);
+    let (store, report) = sync(&connector, 4).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
+    let held: std::collections::BTreeSet<i64> = tenant
+        .memberships(coupa_sim::AccessList::Roles, |_| true)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let roles: Vec<String> = store
+        .resources(report.run, &"role".into())
+        .unwrap()
+        .iter()
+        .map(|r| r.id.id.clone())
+        .collect();
+    let mut expected: Vec<String> = held.iter().map(|r| r.to_string()).collect();
+    expected.sort();
+    assert_eq!(roles, expected, "every role some user holds");
+    assert_eq!(report.warnings.len(), 1);
+    assert!(
+        report.warnings[0].contains("GET /api/roles is not served"),
+        "{:?}",
+        report.warnings
+    );
+    // A second sync with the same connector emits the roles again.
+    let (store, report) = sync(&connector, 2).await;
+    assert_eq!(
+        store.resources(report.run, &"role".into()).unwrap().len(),
+        expected.len()
+    );
+}
+
+#[tokio::test]
+async fn token_expiry_in_the_middle_of_a_sync() {
+    let tenant = Tenant::generate(9, Sizes::users(400));
+    let sim = CoupaSim::start(tenant.clone()).await;
+    let watcher = sim.clone();
+    tokio::spawn(async move {
+        while watcher.count("GET", "/api/users") < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        watcher.expire_tokens();
+    });
+    sim.set_options(|o| o.latency = Duration::from_millis(5));
+    let (store, report) = sync(&connector(&sim), 2).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
+    assert!(sim.tokens_minted() >= 2, "the token was refreshed");
+    assert!(
+        sim.requests().iter().any(|r| r.status == 401),
+        "a call saw the expired token"
+    );
+}
+
+#[tokio::test]
+async fn a_429_storm_under_the_leaky_bucket() {
+    let tenant = Tenant::generate(10, Sizes::users(1500));
+    let limit = RateLimit {
+        per_second: 25.0,
+        burst: 20,
+        retry_after: true,
+    };
+    let sim = CoupaSim::start_with(
+        tenant.clone(),
+        SimOptions::default().rate_limit(Some(limit)),
+    )
+    .await;
+    // No client-side limit: the workers overrun the bucket and must ride out the 429s.
+    let (store, report) = sync(&connector(&sim), 8).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
+    let limited = sim.requests().iter().filter(|r| r.status == 429).count();
+    assert!(limited > 0, "the storm happened");
+}
+
+#[tokio::test]
+async fn a_500_on_one_page_is_retried() {
+    let tenant = Tenant::generate(12, Sizes::users(200));
+    let sim = CoupaSim::start(tenant.clone()).await;
+    sim.inject(Fault::nth("GET", "/api/users", 2, FaultKind::Status(500)));
+    sim.inject(Fault::nth(
+        "GET",
+        "/api/user_groups",
+        1,
+        FaultKind::DropConnection,
+    ));
+    let connector = connector(&sim);
+    let (store, report) = sync(&connector, 2).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
+    assert_eq!(connector.http_stats().retries, 2);
+}
+
+#[tokio::test]
+async fn a_malformed_user_record_names_the_user_and_the_field() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .and(query_param("offset", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"[{"id":1,"login":"ada","roles":[]},{"id":7,"login":"bad","roles":[{"id":"three"}]}]"#,
+            "application/json",
+        ))
+        .mount(sim.server())
+        .await;
+    let err = engine(&connector(&sim), Arc::new(MemoryStore::new()), 2)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    assert!(
+        chain.starts_with("sync failed in the resources stage, resource type `user`"),
+        "{chain}"
+    );
+    assert!(
+        chain.contains("cannot decode /api/users at `[1].roles[0].id` (record id 7)"),
+        "{chain}"
+    );
+}
+
+#[tokio::test]
+async fn resume_after_an_interruption_gives_the_same_rows() {
+    let tenant = Tenant::generate(13, Sizes::users(500));
+    let baseline_sim = CoupaSim::start(tenant.clone()).await;
+    let (baseline_store, baseline) = sync(&connector(&baseline_sim), 3).await;
+
+    let sim = CoupaSim::start(tenant.clone()).await;
+    // A 400 is not retried: the sync stops at the fifth users page.
+    sim.inject(Fault::nth("GET", "/api/users", 5, FaultKind::Status(400)));
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let connector = connector(&sim);
+    let err = engine(&connector, store.clone(), 3)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connector { .. }), "{err}");
+    let before = sim.count("GET", "/api/users");
+    let report = engine(&connector, store.clone(), 3)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(report.resumed);
+    let after = sim.count("GET", "/api/users") - before;
+    assert!(
+        after < before + 7,
+        "resume did not start over: {after} more pages"
+    );
+    let mut grants_resumed = std::collections::BTreeSet::new();
+    for user in store.resources(report.run, &"user".into()).unwrap() {
+        for g in store.grants_for_principal(report.run, &user.id).unwrap() {
+            grants_resumed.insert(g.id().to_string());
+        }
+    }
+    assert_eq!(grants_resumed, grants(&baseline_store, baseline.run));
+    assert_eq!(report.counts, baseline.counts);
+}
+
+#[tokio::test]
+async fn the_test_kit_passes_the_coupa_connector() {
+    let sim = CoupaSim::start(Tenant::generate(14, Sizes::users(150))).await;
+    connector_sdk::testing::check_sync(&connector(&sim).registry().unwrap())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn validate_proves_credentials_and_names_missing_scopes() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let connector = connector(&sim);
+    assert_eq!(
+        connector_sdk::Connector::validate(&connector)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    let users = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/users")
+        .collect::<Vec<_>>();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].param("limit"), Some("1"));
+    assert_eq!(users[0].param("fields"), Some(r#"["id"]"#));
+
+    let bad = coupa_client::Config::with_base_url(
+        &sim.uri(),
+        "sim-client",
+        secrecy::SecretString::from("wrong"),
+    )
+    .unwrap();
+    let connector = coupa_connector::CoupaConnector::new(ConnectorConfig::new(bad)).unwrap();
+    let err = connector_sdk::Connector::validate(&connector)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unauthenticated: authentication failed (HTTP 400, invalid_client): Client authentication failed"
+    );
+
+    let sim = CoupaSim::start_with(
+        Tenant::fixture(),
+        SimOptions::default().without_scope("core.user.read"),
+    )
+    .await;
+    let err = connector_sdk::Connector::validate(&crate::connector(&sim))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "permission denied: forbidden: GET /api/users (probably missing scope `core.user.read`)"
+    );
+}
+
+#[test]
+fn the_committed_manifest_matches_the_registration() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities.json");
+    let manifest = coupa_connector::manifest().to_json();
+    if std::env::var_os("UPDATE_MANIFEST").is_some() {
+        std::fs::write(&path, &manifest).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        committed, manifest,
+        "run with UPDATE_MANIFEST=1 to regenerate capabilities.json"
+    );
+}
