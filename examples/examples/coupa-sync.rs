@@ -1,14 +1,248 @@
-//! The main job: sync a Coupa tenant into a SQLite file.
+//! The main job: sync a Coupa tenant into a SQLite file and print a summary.
 //!
-//! The Coupa connector this program drives is not part of this version of the workspace yet, so
-//! the program says so and exits with a non-zero status instead of pretending to sync.
+//! ```text
+//! cargo run --release --example coupa-sync                      # simulated tenant
+//! COUPA_DOMAIN=acme COUPA_CLIENT_ID=… COUPA_CLIENT_SECRET=… \
+//!     cargo run --release --example coupa-sync -- --out acme.db
+//! ```
+//!
+//! Running again into the same file after an interruption resumes the sync.
 
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-fn main() -> ExitCode {
-    eprintln!(
-        "coupa-sync: the Coupa connector is not available in this version; \
-         `cargo run --example json-directory -- FILE` runs the same engine on a JSON directory"
+use clap::Parser;
+use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+use coupa_connector::{ConnectorConfig, CoupaConnector, HttpStats};
+use examples::cli::{TenantArgs, one_line};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Sync a Coupa tenant (or a simulated one) into SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "coupa-sync")]
+struct Args {
+    #[command(flatten)]
+    tenant: TenantArgs,
+    /// The SQLite file to write; an interrupted sync in it is resumed.
+    #[arg(long, default_value = "coupa-sync.db")]
+    out: PathBuf,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Skip account groups (no `core.accounting.read` requested).
+    #[arg(long)]
+    no_account_groups: bool,
+    /// Write the summary as JSON to this file.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("coupa-sync: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let target = args.tenant.resolve().await?;
+    if let Some(sim) = &target.sim {
+        eprintln!(
+            "coupa-sync: no Coupa credentials set; syncing a simulated tenant of {} users at {}",
+            args.tenant.sim_users,
+            sim.uri()
+        );
+    }
+    let config = ConnectorConfig::new(target.config).account_groups(!args.no_account_groups);
+    let connector = CoupaConnector::new(config).map_err(|e| one_line(&e))?;
+    let registry = connector.registry().map_err(|e| one_line(&e))?;
+    registry.validate().await.map_err(|e| one_line(&e))?;
+    let store = Arc::new(
+        SqliteStore::open(&args.out)
+            .map_err(|e| format!("cannot open {}: {}", args.out.display(), one_line(&e)))?,
     );
-    ExitCode::FAILURE
+    let engine = SyncEngine::new(
+        registry,
+        store,
+        SyncConfig::default()
+            .with_workers(args.workers)
+            .with_retry(RetryPolicy::default().with_max_attempts(3)),
+    );
+    let progress = tokio::spawn(show_progress(engine.subscribe()));
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let started = Instant::now();
+    let result = engine.run(&cancel).await;
+    drop(engine);
+    let _ = progress.await;
+    let report = match result {
+        Ok(report) => report,
+        Err(connector_sdk::Error::Cancelled) => {
+            return Err(format!(
+                "interrupted; run again with --out {} to resume",
+                args.out.display()
+            ));
+        }
+        Err(e) => return Err(one_line(&e)),
+    };
+    let summary = Summary::new(&report, connector.http_stats(), started.elapsed());
+    summary.print(&args.out);
+    if let Some(path) = &args.summary_json {
+        std::fs::write(path, summary.json())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn show_progress(mut events: tokio::sync::broadcast::Receiver<SyncEvent>) {
+    let terminal = std::io::stderr().is_terminal();
+    let bar = terminal.then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let mut last_line = Instant::now();
+    loop {
+        match events.recv().await {
+            Ok(SyncEvent::PageStored {
+                stage, progress, ..
+            }) => {
+                let line = format!(
+                    "{stage}: {} pages, {} resources, {} grants, {} retries, {} rate-limit waits",
+                    progress.pages,
+                    progress.resources,
+                    progress.grants,
+                    progress.retries,
+                    progress.rate_limit_waits
+                );
+                match &bar {
+                    Some(bar) => bar.set_message(line),
+                    None if last_line.elapsed() >= Duration::from_secs(2) => {
+                        eprintln!("coupa-sync: {line}");
+                        last_line = Instant::now();
+                    }
+                    None => {}
+                }
+            }
+            Ok(SyncEvent::Warning { message }) => match &bar {
+                Some(bar) => bar.println(format!("warning: {message}")),
+                None => eprintln!("coupa-sync: warning: {message}"),
+            },
+            Ok(SyncEvent::Started { resumed: true, run }) => {
+                eprintln!("coupa-sync: resuming run {run}");
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
+/// The summary printed as a table and written as JSON.
+struct Summary {
+    resources: BTreeMap<String, u64>,
+    grants: BTreeMap<String, u64>,
+    http: HttpStats,
+    duration: Duration,
+    warnings: Vec<String>,
+    run: i64,
+    resumed: bool,
+}
+
+const TYPES: [&str; 6] = [
+    "user",
+    "group",
+    "role",
+    "license",
+    "account_group",
+    "content_group",
+];
+
+impl Summary {
+    fn new(report: &SyncReport, http: HttpStats, duration: Duration) -> Self {
+        let pick = |map: &BTreeMap<connector_sdk::ResourceTypeId, u64>, types: &[&str]| {
+            types
+                .iter()
+                .map(|t| ((*t).to_owned(), map.get(&(*t).into()).copied().unwrap_or(0)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        Self {
+            resources: pick(&report.counts.resources, &TYPES),
+            grants: pick(&report.counts.grants, &TYPES[1..]),
+            http,
+            duration,
+            warnings: report.warnings.clone(),
+            run: report.run.0,
+            resumed: report.resumed,
+        }
+    }
+
+    fn print(&self, out: &std::path::Path) {
+        println!(
+            "Synced into {} (run {}{})",
+            out.display(),
+            self.run,
+            if self.resumed { ", resumed" } else { "" }
+        );
+        println!();
+        println!("{:<15} {:>10} {:>10}", "type", "resources", "grants");
+        for t in TYPES {
+            let grants = self.grants.get(t).map_or("-".to_owned(), u64::to_string);
+            println!("{t:<15} {:>10} {grants:>10}", self.resources[t]);
+        }
+        println!();
+        println!("{:<22} {}", "HTTP requests", self.http.requests);
+        println!("{:<22} {}", "retries", self.http.retries);
+        println!("{:<22} {}", "rate-limit waits", self.http.rate_limit_waits);
+        println!("{:<22} {:.2} s", "duration", self.duration.as_secs_f64());
+        for warning in &self.warnings {
+            println!("warning: {warning}");
+        }
+    }
+
+    fn json(&self) -> String {
+        let value = json!({
+            "resources": self.resources,
+            "grants": self.grants,
+            "http_requests": self.http.requests,
+            "retries": self.http.retries,
+            "rate_limit_waits": self.http.rate_limit_waits,
+            "duration_ms": u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+            "warnings": self.warnings,
+            "run": self.run,
+            "resumed": self.resumed,
+        });
+        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        text.push('\n');
+        text
+    }
 }

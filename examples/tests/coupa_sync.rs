@@ -1,0 +1,103 @@
+//! The `coupa-sync` example binary, end to end against its simulated tenant.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The example binary cargo built next to this test's own binary.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples")
+        .join(format!("coupa-sync{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn command() -> Command {
+    let mut command = Command::new(binary());
+    for var in [
+        "COUPA_DOMAIN",
+        "COUPA_BASE_URL",
+        "COUPA_CLIENT_ID",
+        "COUPA_CLIENT_SECRET",
+        "COUPA_SCOPES",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+#[test]
+fn syncs_the_simulated_tenant_and_writes_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.db");
+    let json = dir.path().join("summary.json");
+    let output = command()
+        .args(["--sim-users", "300", "--workers", "4", "--out"])
+        .arg(&db)
+        .arg("--summary-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("syncing a simulated tenant of 300 users"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("HTTP requests"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(summary["resources"]["user"], 300);
+    assert_eq!(summary["resources"]["license"], 19);
+    for key in ["group", "role", "license", "account_group", "content_group"] {
+        assert!(
+            summary["grants"][key].as_u64().unwrap() > 0,
+            "{key}: {summary}"
+        );
+    }
+    // One token, 6 user pages plus at most one speculative page per worker, 5 group-like lists.
+    let requests = summary["http_requests"].as_u64().unwrap();
+    assert!(
+        (1 + 6 + 4..=1 + 6 + 4 + 4 + 1).contains(&requests),
+        "{requests}"
+    );
+    assert_eq!(summary["warnings"], serde_json::json!([]));
+
+    // The same file again: a second, new run.
+    let output = command()
+        .args(["--sim-users", "300", "--out"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("(run 2)"));
+}
+
+#[test]
+fn failures_exit_non_zero_with_one_line() {
+    let output = command()
+        .env("COUPA_DOMAIN", "acme.example.com")
+        .env("COUPA_CLIENT_ID", "id")
+        .env("COUPA_CLIENT_SECRET", "s3cret-value")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("coupa-sync: invalid Coupa domain \"acme.example.com\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-value"));
+
+    let output = command()
+        .env("COUPA_DOMAIN", "acme")
+        .env("COUPA_CLIENT_ID", "id")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "coupa-sync: COUPA_CLIENT_SECRET is not set"
+    );
+}
