@@ -163,6 +163,11 @@ impl Session {
                     Err(ClientError::Forbidden { .. }) => Ok(AccountGroups::Unavailable(
                         missing_scope_warning("Coupa answered 403 to GET /api/account_groups"),
                     )),
+                    Err(ClientError::NotFound { .. }) => Ok(AccountGroups::Unavailable(
+                        "account groups skipped: this tenant does not serve GET /api/account_groups \
+                         (404)"
+                            .into(),
+                    )),
                     Err(e) => Err(to_connector(e)),
                 }
             })

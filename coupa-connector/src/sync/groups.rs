@@ -210,7 +210,9 @@ impl ResourceSyncer for GroupLike {
             Some(rows) => rows,
             None => self.fetch(offset).await?,
         };
-        let next = paging::next(offset, rows.len(), request.parallelism);
+        // Group-like lists are short next to the users pass, which keeps the workers busy: one
+        // lane each, so they never fetch pages past their end.
+        let next = paging::next(offset, rows.len(), 1);
         let what = self.kind.display();
         let resources: Vec<Resource> = rows
             .into_iter()
