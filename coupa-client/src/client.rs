@@ -1,6 +1,7 @@
 //! [`CoupaClient`]: cheap to clone; clones share the token, the rate limiter and the counters.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,6 +10,9 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::error::Error;
+
+/// The burst Coupa's rate limiter allows (COUPA_API §3.7).
+const COUPA_BURST: NonZeroU32 = NonZeroU32::new(20).unwrap();
 
 /// Counters of what the client did, across all clones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,9 +87,11 @@ impl CoupaClient {
             .map_err(|e| Error::InvalidConfig {
                 reason: format!("cannot build the HTTP client: {e}"),
             })?;
-        let limiter = config
-            .rate_limit
-            .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
+        // Coupa's leaky bucket holds 20 requests: a larger burst would earn 429s at start-up.
+        let limiter = config.rate_limit.map(|rate| {
+            let burst = rate.min(COUPA_BURST);
+            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

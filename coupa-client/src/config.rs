@@ -125,7 +125,8 @@ pub struct Config {
     /// Timeout of connecting.
     pub connect_timeout: Duration,
     /// Client-side rate limit in requests per second, shared by all clones of the client; `None`
-    /// turns it off. Coupa allows about 25/s; the default is 20.
+    /// turns it off. Coupa allows about 25/s with a burst of 20; the default is 20/s, and the
+    /// burst never exceeds 20.
     pub rate_limit: Option<NonZeroU32>,
     /// Retry bounds.
     pub retry: RetryConfig,

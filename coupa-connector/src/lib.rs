@@ -35,6 +35,7 @@
 mod errors;
 pub mod ids;
 mod paging;
+mod provision;
 mod session;
 mod sync;
 
@@ -45,6 +46,7 @@ use connector_sdk::{Connector, ConnectorError, ConnectorMetadata, Manifest, Regi
 use coupa_client::{CoupaClient, Fields, scopes};
 
 use crate::errors::to_connector;
+use crate::provision::{Accounts, LicenseProvisioner, ListProvisioner, SetActive};
 use crate::session::{AccountGroups, Session};
 use crate::sync::{GroupLike, Kind, Licenses, Users};
 
@@ -114,10 +116,17 @@ impl CoupaConnector {
         } else {
             (config.client.clone(), None)
         };
+        let mut write_scopes = config.client.scopes.clone();
+        for scope in scopes::WRITE {
+            if !write_scopes.iter().any(|s| s == scope) {
+                write_scopes.push((*scope).to_owned());
+            }
+        }
+        let writer = CoupaClient::new(config.client.clone().scopes(write_scopes))?;
         let primary = CoupaClient::new(primary)?;
         let fallback = fallback.map(CoupaClient::new).transpose()?;
         Ok(Self {
-            session: Arc::new(Session::new(primary, fallback, account_groups)),
+            session: Arc::new(Session::new(primary, fallback, writer, account_groups)),
         })
     }
 
@@ -140,22 +149,50 @@ impl CoupaConnector {
     }
 
     /// The registration: syncers for `user`, `group`, `role`, `license`, `content_group` and,
-    /// when on, `account_group`.
+    /// when on, `account_group`; provisioners for every type but `user`; account creation; the
+    /// actions `enable_user` and `disable_user`.
     pub fn registry(&self) -> Result<Registry, connector_sdk::Error> {
+        let session = &self.session;
         let group_like = |kind| GroupLike {
-            session: self.session.clone(),
+            session: session.clone(),
+            kind,
+        };
+        let lists = |kind| ListProvisioner {
+            session: session.clone(),
             kind,
         };
         let mut builder = Registry::builder(self.clone())
             .syncer(Users {
-                session: self.session.clone(),
+                session: session.clone(),
             })
             .syncer(group_like(Kind::Group))
             .syncer(group_like(Kind::Role))
             .syncer(group_like(Kind::ContentGroup))
-            .syncer(Licenses);
-        if self.session.account_groups_on {
-            builder = builder.syncer(group_like(Kind::AccountGroup));
+            .syncer(Licenses)
+            .provisioner(ids::GROUP, lists(Kind::Group))
+            .provisioner(ids::ROLE, lists(Kind::Role))
+            .provisioner(ids::CONTENT_GROUP, lists(Kind::ContentGroup))
+            .provisioner(
+                ids::LICENSE,
+                LicenseProvisioner {
+                    session: session.clone(),
+                },
+            )
+            .account_manager(Accounts {
+                session: session.clone(),
+            })
+            .action(SetActive {
+                session: session.clone(),
+                active: true,
+            })
+            .action(SetActive {
+                session: session.clone(),
+                active: false,
+            });
+        if session.account_groups_on {
+            builder = builder
+                .syncer(group_like(Kind::AccountGroup))
+                .provisioner(ids::ACCOUNT_GROUP, lists(Kind::AccountGroup));
         }
         builder.build()
     }

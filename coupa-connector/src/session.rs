@@ -38,6 +38,10 @@ pub(crate) enum Roles {
 #[derive(Debug)]
 pub(crate) struct Session {
     primary: CoupaClient,
+    /// A client with the write scopes, for provisioning only: a sync never needs them, and an
+    /// OAuth client without them still syncs.
+    writer: CoupaClient,
+    writer_ready: OnceCell<()>,
     /// The same configuration without `core.accounting.read`, for clients not granted it.
     fallback: Option<CoupaClient>,
     pub(crate) account_groups_on: bool,
@@ -46,6 +50,8 @@ pub(crate) struct Session {
     roles: OnceCell<Roles>,
     /// Roles already emitted from user rows in the current users pass.
     pub(crate) roles_seen: Mutex<HashSet<i64>>,
+    /// Per-user write locks.
+    pub(crate) locks: crate::provision::UserLocks,
 }
 
 pub(crate) fn role_fields() -> Fields {
@@ -67,16 +73,20 @@ impl Session {
     pub(crate) fn new(
         primary: CoupaClient,
         fallback: Option<CoupaClient>,
+        writer: CoupaClient,
         account_groups_on: bool,
     ) -> Self {
         Self {
             primary,
+            writer,
+            writer_ready: OnceCell::new(),
             fallback,
             account_groups_on,
             active: OnceCell::new(),
             account_groups: OnceCell::new(),
             roles: OnceCell::new(),
             roles_seen: Mutex::new(HashSet::new()),
+            locks: crate::provision::UserLocks::default(),
         }
     }
 
@@ -87,7 +97,35 @@ impl Session {
 
     /// Every client the session may use.
     pub(crate) fn clients(&self) -> impl Iterator<Item = &CoupaClient> {
-        std::iter::once(&self.primary).chain(self.fallback.as_ref())
+        [&self.primary, &self.writer]
+            .into_iter()
+            .chain(self.fallback.as_ref())
+    }
+
+    /// The client for writes, once its token is known to carry `core.user.write`.
+    pub(crate) async fn writer(&self) -> Result<&CoupaClient, ConnectorError> {
+        let unavailable = |detail: &str| {
+            ConnectorError::PermissionDenied(format!(
+                "provisioning unavailable: {detail}; grant the OAuth client `{}`",
+                scopes::WRITE.join(" ")
+            ))
+        };
+        self.writer_ready
+            .get_or_try_init(|| async {
+                match self.writer.granted_scopes().await {
+                    Ok(Some(granted)) if !granted.iter().any(|s| s == "core.user.write") => Err(
+                        unavailable("the token was granted without `core.user.write`"),
+                    ),
+                    Ok(_) => Ok(()),
+                    Err(ClientError::Auth {
+                        code: Some(OAuthError::InvalidScope),
+                        ..
+                    }) => Err(unavailable("the token endpoint refused the write scopes")),
+                    Err(e) => Err(to_connector(e)),
+                }
+            })
+            .await?;
+        Ok(&self.writer)
     }
 
     /// The client in use: the configured one, or the one without the accounting scope when

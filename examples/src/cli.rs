@@ -29,6 +29,10 @@ pub struct TenantArgs {
     /// Users in the simulated tenant used when no credentials are set.
     #[arg(long, default_value_t = 5_000)]
     pub sim_users: usize,
+    /// Use the small hand-written simulated tenant (users 1 ada, 2 grace, 3 alan; groups 10-12;
+    /// roles 1-3; account groups 20-21; content groups 30-31) instead of a generated one.
+    #[arg(long)]
+    pub sim_fixture: bool,
     /// Seed of the simulated tenant.
     #[arg(long, default_value_t = 42)]
     pub sim_seed: u64,
@@ -91,7 +95,11 @@ impl TenantArgs {
         if self.sim_rate_limit {
             options = options.rate_limit(Some(RateLimit::default()));
         }
-        let tenant = Tenant::generate(self.sim_seed, Sizes::users(self.sim_users));
+        let tenant = if self.sim_fixture {
+            Tenant::fixture()
+        } else {
+            Tenant::generate(self.sim_seed, Sizes::users(self.sim_users))
+        };
         let sim = CoupaSim::start_with(tenant, options).await;
         let url = base_url.unwrap_or_else(|| sim.uri());
         let config = coupa_client::Config::with_base_url(

@@ -6,7 +6,7 @@ mod users;
 
 pub(crate) use groups::{GroupLike, Kind};
 pub(crate) use licenses::Licenses;
-pub(crate) use users::Users;
+pub(crate) use users::{Users, user_fields, user_resource};
 
 use connector_sdk::{Entitlement, Purpose, ResourceId, ResourceTypeId};
 

@@ -2,6 +2,7 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+mod provision;
 mod sync;
 
 use std::collections::BTreeSet;

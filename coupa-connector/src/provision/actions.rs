@@ -1,0 +1,102 @@
+//! The actions `enable_user` and `disable_user`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_sdk::{Action, ActionSchema, Arguments, ConnectorError, FieldKind, FieldSpec};
+use coupa_client::{Fields, UserUpdate};
+use serde_json::{Map, Value};
+
+use super::parse_id;
+use crate::errors::to_connector;
+use crate::session::Session;
+
+/// `enable_user` (`active: true`) or `disable_user` (`active: false`).
+pub(crate) struct SetActive {
+    pub(crate) session: Arc<Session>,
+    pub(crate) active: bool,
+}
+
+impl SetActive {
+    fn name(&self) -> &'static str {
+        if self.active {
+            "enable_user"
+        } else {
+            "disable_user"
+        }
+    }
+}
+
+fn status(active: bool) -> &'static str {
+    if active { "enabled" } else { "disabled" }
+}
+
+#[async_trait]
+impl Action for SetActive {
+    fn schema(&self) -> ActionSchema {
+        let what = if self.active { "Enables" } else { "Disables" };
+        ActionSchema::new(
+            self.name(),
+            format!("{what} a Coupa user (sets `active`); idempotent"),
+            vec![FieldSpec::required(
+                "user_id",
+                FieldKind::String,
+                "The Coupa user id, a positive integer as a string",
+            )],
+        )
+    }
+
+    async fn run(&self, arguments: Arguments) -> Result<Map<String, Value>, ConnectorError> {
+        let text = arguments.str("user_id").unwrap_or_default();
+        let user = parse_id(text, "user").map_err(|_| {
+            ConnectorError::InvalidArgument(
+                arguments
+                    .invalid("user_id", format!("{text:?} is not a positive integer"))
+                    .to_string(),
+            )
+        })?;
+        let client = self.session.writer().await?;
+        let _held = self.session.locks.lock(user).await;
+        let fields = Fields::of(["id", "active"]);
+        let read = |client: &coupa_client::CoupaClient| {
+            let fields = fields.clone();
+            let client = client.clone();
+            async move {
+                client
+                    .get_user(user, Some(&fields))
+                    .await
+                    .map(|u| u.active.unwrap_or(false))
+                    .map_err(to_connector)
+            }
+        };
+        let before = read(client).await?;
+        let mut changed = false;
+        if before != self.active {
+            let after = match client
+                .update_user(user, &UserUpdate::new().active(self.active))
+                .await
+            {
+                Ok(record) => record.active.unwrap_or(false),
+                Err(error) => {
+                    let now = read(client).await?;
+                    if now != self.active {
+                        return Err(to_connector(error));
+                    }
+                    now
+                }
+            };
+            if after != self.active {
+                return Err(ConnectorError::fatal(format!(
+                    "Coupa did not {} user {user}: `active` reads {after}",
+                    if self.active { "enable" } else { "disable" }
+                )));
+            }
+            changed = true;
+        }
+        let mut out = Map::new();
+        out.insert("user_id".into(), Value::String(user.to_string()));
+        out.insert("status".into(), Value::String(status(self.active).into()));
+        out.insert("changed".into(), Value::Bool(changed));
+        Ok(out)
+    }
+}
