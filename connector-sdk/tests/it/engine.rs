@@ -508,3 +508,92 @@ async fn not_grantable_principals_are_reported() {
     memory.commit_page(run, &commit).unwrap();
     assert_eq!(memory.integrity_issues(run, 5).unwrap(), (count, issues));
 }
+
+#[tokio::test]
+async fn list_pages_may_carry_resources_of_other_types() {
+    use async_trait::async_trait;
+    use connector_sdk::{
+        Connector, ConnectorError, ConnectorMetadata, EntitlementId, Grant, ListRequest, Page,
+        Registry, Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SyncerOptions,
+    };
+
+    struct C;
+    #[async_trait]
+    impl Connector for C {
+        fn metadata(&self) -> ConnectorMetadata {
+            ConnectorMetadata::new("c", "C", "roles found in user rows")
+        }
+        async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+            Ok(Vec::new())
+        }
+    }
+    struct Users(&'static str);
+    #[async_trait]
+    impl ResourceSyncer for Users {
+        fn resource_type(&self) -> ResourceType {
+            ResourceType::new("user", "User", [ResourceTrait::User])
+        }
+        fn options(&self) -> SyncerOptions {
+            SyncerOptions::list_only()
+        }
+        async fn list(&self, _r: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+            let role = ResourceId::new(self.0, "admin");
+            Ok(
+                Page::new(vec![Resource::new(ResourceId::new("user", "1"), "One")])
+                    .with_resources([Resource::new(role.clone(), "Admin")])
+                    .with_entitlements([crate::fixture::member_entitlement(role.clone())])
+                    .with_grants([Grant::new(
+                        EntitlementId::new(role, "member"),
+                        ResourceId::new("user", "1"),
+                    )]),
+            )
+        }
+    }
+    struct Roles;
+    #[async_trait]
+    impl ResourceSyncer for Roles {
+        fn resource_type(&self) -> ResourceType {
+            ResourceType::new("role", "Role", [ResourceTrait::Role])
+        }
+        fn options(&self) -> SyncerOptions {
+            SyncerOptions::list_only()
+        }
+        async fn list(&self, _r: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+            Ok(Page::empty())
+        }
+    }
+    let registry = Registry::builder(C)
+        .syncer(Users("role"))
+        .syncer(Roles)
+        .build()
+        .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let report = SyncEngine::new(registry, store.clone(), SyncConfig::default())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        resource_ids(store.as_ref(), report.run),
+        ["role:admin".to_owned(), "user:1".to_owned()].into()
+    );
+    assert_eq!(report.counts.total_grants(), 1);
+
+    let registry = Registry::builder(C)
+        .syncer(Users("team"))
+        .syncer(Roles)
+        .build()
+        .unwrap();
+    let err = SyncEngine::new(
+        registry,
+        Arc::new(MemoryStore::new()),
+        SyncConfig::default(),
+    )
+    .run(&CancellationToken::new())
+    .await
+    .unwrap_err();
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert_eq!(
+        source,
+        "resource `team:admin` has type `team`, which has no syncer"
+    );
+}
