@@ -130,7 +130,10 @@ fn render(reply: Reply, fault: Option<FaultKind>, latency: Duration) -> Response
             "application/json",
         ),
         (Some(FaultKind::TruncatedJson), Some(body)) => {
-            let cut = body.len() / 2;
+            let mut cut = body.len() / 2;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
             template.set_body_raw(body[..cut].to_owned(), "application/json")
         }
         (Some(FaultKind::DropConnection), body) => {

@@ -8,7 +8,9 @@ use connector_sdk::{
     ConnectorError, ListRequest, Page, Resource, ResourceId, ResourceSyncer, ResourceTrait,
     ResourceType, SyncerOptions,
 };
-use coupa_client::Fields;
+use coupa_client::models::{AccountGroup, ContentGroup, Record, Role, UserGroup};
+use coupa_client::{Fields, ListQuery};
+use serde::de::DeserializeOwned;
 
 use super::{member_entitlement, take_first_page};
 use crate::errors::to_connector;
@@ -52,6 +54,69 @@ struct Row {
     description: Option<String>,
 }
 
+impl From<UserGroup> for Row {
+    fn from(g: UserGroup) -> Self {
+        Self {
+            id: g.id,
+            name: g.name,
+            description: g.description,
+        }
+    }
+}
+
+impl From<Role> for Row {
+    fn from(r: Role) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+        }
+    }
+}
+
+impl From<AccountGroup> for Row {
+    fn from(a: AccountGroup) -> Self {
+        Self {
+            id: a.id,
+            name: a.name,
+            description: None,
+        }
+    }
+}
+
+impl From<ContentGroup> for Row {
+    fn from(c: ContentGroup) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            description: c.description,
+        }
+    }
+}
+
+fn rows<T: Into<Row>>(records: Vec<T>) -> Vec<Row> {
+    records.into_iter().map(Into::into).collect()
+}
+
+/// One page of a listing, projected.
+async fn page<T>(
+    query: ListQuery<T>,
+    fields: Fields,
+    offset: u64,
+) -> Result<Vec<Row>, ConnectorError>
+where
+    T: DeserializeOwned + Record + Send + Into<Row> + 'static,
+{
+    let records = query
+        .fields(fields)
+        .limit(PAGE_SIZE)
+        .offset(offset)
+        .page()
+        .await
+        .map_err(to_connector)?;
+    Ok(rows(records))
+}
+
 pub(crate) struct GroupLike {
     pub(crate) session: Arc<Session>,
     pub(crate) kind: Kind,
@@ -60,100 +125,26 @@ pub(crate) struct GroupLike {
 impl GroupLike {
     async fn fetch(&self, offset: u64) -> Result<Vec<Row>, ConnectorError> {
         let client = self.session.client().await?;
-        let rows = match self.kind {
-            Kind::Group => client
-                .user_groups()
-                .fields(Fields::of(["id", "name", "description"]))
-                .limit(PAGE_SIZE)
-                .offset(offset)
-                .page()
-                .await
-                .map(|rows| {
-                    rows.into_iter()
-                        .map(|g| Row {
-                            id: g.id,
-                            name: g.name,
-                            description: g.description,
-                        })
-                        .collect()
-                }),
-            Kind::Role => client
-                .roles()
-                .fields(role_fields())
-                .limit(PAGE_SIZE)
-                .offset(offset)
-                .page()
-                .await
-                .map(|rows| {
-                    rows.into_iter()
-                        .map(|r| Row {
-                            id: r.id,
-                            name: r.name,
-                            description: r.description,
-                        })
-                        .collect()
-                }),
-            Kind::AccountGroup => client
-                .account_groups()
-                .fields(account_group_fields())
-                .limit(PAGE_SIZE)
-                .offset(offset)
-                .page()
-                .await
-                .map(|rows| {
-                    rows.into_iter()
-                        .map(|a| Row {
-                            id: a.id,
-                            name: a.name,
-                            description: None,
-                        })
-                        .collect()
-                }),
-            Kind::ContentGroup => client
-                .content_groups()
-                .fields(Fields::of(["id", "name", "description"]))
-                .limit(PAGE_SIZE)
-                .offset(offset)
-                .page()
-                .await
-                .map(|rows| {
-                    rows.into_iter()
-                        .map(|c| Row {
-                            id: c.id,
-                            name: c.name,
-                            description: c.description,
-                        })
-                        .collect()
-                }),
-        };
-        rows.map_err(to_connector)
+        let named = || Fields::of(["id", "name", "description"]);
+        match self.kind {
+            Kind::Group => page(client.user_groups(), named(), offset).await,
+            Kind::Role => page(client.roles(), role_fields(), offset).await,
+            Kind::AccountGroup => {
+                page(client.account_groups(), account_group_fields(), offset).await
+            }
+            Kind::ContentGroup => page(client.content_groups(), named(), offset).await,
+        }
     }
 
     /// The first page when another syncer already fetched it to make a decision.
     async fn prefetched(&self) -> Result<Option<Vec<Row>>, ConnectorError> {
         Ok(match self.kind {
             Kind::Role => match self.session.roles().await? {
-                Roles::Endpoint(first) => take_first_page(first).map(|rows| {
-                    rows.into_iter()
-                        .map(|r| Row {
-                            id: r.id,
-                            name: r.name,
-                            description: r.description,
-                        })
-                        .collect()
-                }),
+                Roles::Endpoint(first) => take_first_page(first).map(rows),
                 Roles::FromUsers => None,
             },
             Kind::AccountGroup => match self.session.account_groups().await? {
-                AccountGroups::Available(first) => take_first_page(first).map(|rows| {
-                    rows.into_iter()
-                        .map(|a| Row {
-                            id: a.id,
-                            name: a.name,
-                            description: None,
-                        })
-                        .collect()
-                }),
+                AccountGroups::Available(first) => take_first_page(first).map(rows),
                 AccountGroups::Unavailable(_) => None,
             },
             Kind::Group | Kind::ContentGroup => None,
