@@ -37,6 +37,42 @@ pub(crate) fn next(offset: u64, rows: usize, parallelism: usize) -> Vec<PageToke
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Runs the lanes over a list of `total` rows; returns every offset fetched, sorted.
+    fn walk(total: u64, lanes: usize) -> Vec<u64> {
+        let mut queue = vec![0u64];
+        let mut fetched = Vec::new();
+        while let Some(o) = queue.pop() {
+            fetched.push(o);
+            let rows = total.saturating_sub(o).min(u64::from(PAGE_SIZE)) as usize;
+            queue.extend(
+                next(o, rows, lanes)
+                    .iter()
+                    .map(|t| t.as_str().parse::<u64>().unwrap()),
+            );
+        }
+        fetched.sort();
+        fetched
+    }
+
+    proptest! {
+        #[test]
+        fn every_page_is_fetched_once_and_the_overshoot_is_below_the_lanes(
+            total in 0u64..5_000,
+            lanes in 1usize..20,
+        ) {
+            let fetched = walk(total, lanes);
+            let needed = total / u64::from(PAGE_SIZE) + 1;
+            let mut dedup = fetched.clone();
+            dedup.dedup();
+            prop_assert_eq!(&dedup, &fetched, "no offset twice");
+            for k in 0..needed {
+                prop_assert!(fetched.contains(&(k * u64::from(PAGE_SIZE))), "page {} missing", k);
+            }
+            prop_assert!((fetched.len() as u64) < needed + lanes as u64, "{} pages for {} rows", fetched.len(), total);
+        }
+    }
 
     fn texts(tokens: Vec<PageToken>) -> Vec<String> {
         tokens.iter().map(|t| t.as_str().to_owned()).collect()
