@@ -155,3 +155,75 @@ fn the_sqlite_file_is_queryable_with_plain_sql() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+mod diff_properties {
+    use std::collections::BTreeSet;
+
+    use connector_sdk::store::PageCommit;
+    use connector_sdk::{
+        EntitlementId, Grant, MemoryStore, Resource, ResourceId, RunStatus, SqliteStore, Store,
+    };
+    use proptest::prelude::*;
+
+    fn commit(grants: &BTreeSet<(u8, u8)>, users: &BTreeSet<u8>) -> PageCommit {
+        PageCommit {
+            resources: users
+                .iter()
+                .map(|u| Resource::new(ResourceId::new("user", u.to_string()), "u"))
+                .collect(),
+            grants: grants
+                .iter()
+                .map(|(g, u)| {
+                    Grant::new(
+                        EntitlementId::new(ResourceId::new("group", g.to_string()), "member"),
+                        ResourceId::new("user", u.to_string()),
+                    )
+                })
+                .collect(),
+            ..PageCommit::default()
+        }
+    }
+
+    fn run(
+        store: &dyn Store,
+        grants: &BTreeSet<(u8, u8)>,
+        users: &BTreeSet<u8>,
+    ) -> connector_sdk::RunId {
+        let run = store.start_run("p", &[], &[]).unwrap();
+        store.commit_page(run, &commit(grants, users)).unwrap();
+        store.seal_run(run).unwrap();
+        store.finish_run(run, RunStatus::Completed).unwrap();
+        run
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn both_stores_diff_like_set_difference(
+            a in proptest::collection::btree_set((0u8..6, 0u8..12), 0..40),
+            b in proptest::collection::btree_set((0u8..6, 0u8..12), 0..40),
+            ua in proptest::collection::btree_set(0u8..12, 0..12),
+            ub in proptest::collection::btree_set(0u8..12, 0..12),
+        ) {
+            let sqlite = SqliteStore::in_memory().unwrap();
+            let memory = MemoryStore::new();
+            for store in [&sqlite as &dyn Store, &memory as &dyn Store] {
+                let (old, new) = (run(store, &a, &ua), run(store, &b, &ub));
+                let diff = store.diff(old, new).unwrap();
+                let ids = |set: &BTreeSet<(u8, u8)>| -> BTreeSet<String> {
+                    set.iter().map(|(g, u)| format!("group:{g}:member:user:{u}")).collect()
+                };
+                let added: Vec<String> = ids(&b).difference(&ids(&a)).cloned().collect();
+                let removed: Vec<String> = ids(&a).difference(&ids(&b)).cloned().collect();
+                let got_added: Vec<String> = diff.added_grants.iter().map(ToString::to_string).collect();
+                let got_removed: Vec<String> = diff.removed_grants.iter().map(ToString::to_string).collect();
+                prop_assert_eq!(got_added, added);
+                prop_assert_eq!(got_removed, removed);
+                let users = |set: &BTreeSet<u8>| -> BTreeSet<String> { set.iter().map(|u| format!("user:{u}")).collect() };
+                let added: Vec<String> = users(&ub).difference(&users(&ua)).cloned().collect();
+                let got: Vec<String> = diff.added_resources.iter().map(ToString::to_string).collect();
+                prop_assert_eq!(got, added);
+            }
+        }
+    }
+}
