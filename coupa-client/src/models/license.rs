@@ -134,8 +134,12 @@ impl License {
     /// license flag (not `*-user`, or one of `api-user`, `supplier-user`, `support-user`,
     /// `msp_user`).
     pub fn from_key(key: &str) -> Option<Self> {
-        let dashed = key.replace('_', "-");
-        if !dashed.ends_with("-user") || NOT_LICENSES.contains(&dashed.as_str()) {
+        let dashed: std::borrow::Cow<'_, str> = if key.contains('_') {
+            key.replace('_', "-").into()
+        } else {
+            key.into()
+        };
+        if !dashed.ends_with("-user") || NOT_LICENSES.contains(&dashed.as_ref()) {
             return None;
         }
         Some(
@@ -143,7 +147,7 @@ impl License {
                 .iter()
                 .find(|l| l.key() == dashed)
                 .cloned()
-                .unwrap_or(Self::Other(dashed)),
+                .unwrap_or_else(|| Self::Other(dashed.into_owned())),
         )
     }
 }

@@ -10,8 +10,7 @@ use super::license::License;
 
 /// A Coupa user. Keys are hyphenated on the wire; fields a projection left out are `None` or
 /// empty. License flags are collected in `licenses`; every other key lands in `extra`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(from = "RawUser")]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct User {
     /// Id.
@@ -71,91 +70,98 @@ impl User {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RawUser {
-    id: i64,
-    #[serde(default)]
-    login: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    firstname: Option<String>,
-    #[serde(default)]
-    lastname: Option<String>,
-    #[serde(default)]
-    middlename: Option<String>,
-    #[serde(default)]
-    fullname: Option<String>,
-    #[serde(default, deserialize_with = "string_or_number")]
-    employee_number: Option<String>,
-    #[serde(default)]
-    sso_identifier: Option<String>,
-    #[serde(default)]
-    active: Option<bool>,
-    #[serde(default)]
-    api_user: Option<bool>,
-    #[serde(default)]
-    authentication_method: Option<String>,
-    #[serde(default)]
-    default_locale: Option<String>,
-    #[serde(default)]
-    created_at: Option<String>,
-    #[serde(default)]
-    updated_at: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    roles: Vec<Reference>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    user_groups: Vec<Reference>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    account_groups: Vec<Reference>,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        alias = "business-groups"
-    )]
-    content_groups: Vec<Reference>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
+/// Decodes the user record key by key (no intermediate buffering), collecting license flags and
+/// unknown keys on the way.
+struct UserVisitor;
 
-impl From<RawUser> for User {
-    fn from(raw: RawUser) -> Self {
-        let mut licenses = BTreeMap::new();
-        let mut extra = Map::new();
-        for (key, value) in raw.rest {
-            match (License::from_key(&key), &value) {
-                (Some(license), Value::Bool(held)) => {
-                    licenses.insert(license, *held);
+/// A list that may be `null`.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct NullableRefs(#[serde(deserialize_with = "null_as_default")] Vec<Reference>);
+
+/// An employee number sent as text or as a number.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct LenientString(#[serde(deserialize_with = "string_or_number")] Option<String>);
+
+impl<'de> serde::de::Visitor<'de> for UserVisitor {
+    type Value = User;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a Coupa user object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<User, A::Error> {
+        let mut id = None;
+        let mut user = User {
+            id: 0,
+            login: None,
+            email: None,
+            firstname: None,
+            lastname: None,
+            middlename: None,
+            fullname: None,
+            employee_number: None,
+            sso_identifier: None,
+            active: None,
+            api_user: None,
+            authentication_method: None,
+            default_locale: None,
+            created_at: None,
+            updated_at: None,
+            roles: Vec::new(),
+            user_groups: Vec::new(),
+            account_groups: Vec::new(),
+            content_groups: Vec::new(),
+            licenses: BTreeMap::new(),
+            extra: Map::new(),
+        };
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "id" => id = Some(map.next_value::<i64>()?),
+                "login" => user.login = map.next_value()?,
+                "email" => user.email = map.next_value()?,
+                "firstname" => user.firstname = map.next_value()?,
+                "lastname" => user.lastname = map.next_value()?,
+                "middlename" => user.middlename = map.next_value()?,
+                "fullname" => user.fullname = map.next_value()?,
+                "employee-number" => {
+                    user.employee_number = map.next_value::<LenientString>()?.0;
                 }
-                _ => {
-                    extra.insert(key, value);
+                "sso-identifier" => user.sso_identifier = map.next_value()?,
+                "active" => user.active = map.next_value()?,
+                "api-user" => user.api_user = map.next_value()?,
+                "authentication-method" => user.authentication_method = map.next_value()?,
+                "default-locale" => user.default_locale = map.next_value()?,
+                "created-at" => user.created_at = map.next_value()?,
+                "updated-at" => user.updated_at = map.next_value()?,
+                "roles" => user.roles = map.next_value::<NullableRefs>()?.0,
+                "user-groups" => user.user_groups = map.next_value::<NullableRefs>()?.0,
+                "account-groups" => user.account_groups = map.next_value::<NullableRefs>()?.0,
+                "content-groups" | "business-groups" => {
+                    user.content_groups = map.next_value::<NullableRefs>()?.0;
+                }
+                other => {
+                    let value: Value = map.next_value()?;
+                    match (License::from_key(other), &value) {
+                        (Some(license), Value::Bool(held)) => {
+                            user.licenses.insert(license, *held);
+                        }
+                        _ => {
+                            user.extra.insert(other.to_owned(), value);
+                        }
+                    }
                 }
             }
         }
-        Self {
-            id: raw.id,
-            login: raw.login,
-            email: raw.email,
-            firstname: raw.firstname,
-            lastname: raw.lastname,
-            middlename: raw.middlename,
-            fullname: raw.fullname,
-            employee_number: raw.employee_number,
-            sso_identifier: raw.sso_identifier,
-            active: raw.active,
-            api_user: raw.api_user,
-            authentication_method: raw.authentication_method,
-            default_locale: raw.default_locale,
-            created_at: raw.created_at,
-            updated_at: raw.updated_at,
-            roles: raw.roles,
-            user_groups: raw.user_groups,
-            account_groups: raw.account_groups,
-            content_groups: raw.content_groups,
-            licenses,
-            extra,
-        }
+        user.id = id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
+        Ok(user)
+    }
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(UserVisitor)
     }
 }
 
