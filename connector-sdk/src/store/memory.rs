@@ -265,18 +265,26 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn resources(
+    fn resources_page(
         &self,
         run: RunId,
         resource_type: &ResourceTypeId,
+        after: Option<&str>,
+        limit: usize,
     ) -> Result<Vec<Resource>, StoreError> {
-        Ok(self
-            .lock()?
-            .run(run)?
+        use std::ops::Bound;
+        let inner = self.lock()?;
+        let data = inner.run(run)?;
+        let start = match after {
+            Some(id) => Bound::Excluded(ResourceId::new(resource_type.clone(), id)),
+            None => Bound::Included(ResourceId::new(resource_type.clone(), "")),
+        };
+        Ok(data
             .resources
-            .values()
-            .filter(|r| &r.id.resource_type == resource_type)
-            .cloned()
+            .range((start, Bound::Unbounded))
+            .take_while(|(id, _)| &id.resource_type == resource_type)
+            .take(limit)
+            .map(|(_, r)| r.clone())
             .collect())
     }
 

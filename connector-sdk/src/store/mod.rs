@@ -228,12 +228,35 @@ pub trait Store: Send + Sync {
     /// Resource types synced by `run`, ordered by id.
     fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError>;
 
-    /// Resources of one type, ordered by id.
+    /// Up to `limit` resources of one type whose ids come after `after` (in byte order), ordered
+    /// by id. Pass the last id of a page as `after` to get the next: a large type is read without
+    /// holding it all in memory.
+    fn resources_page(
+        &self,
+        run: RunId,
+        resource_type: &ResourceTypeId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Resource>, StoreError>;
+
+    /// Every resource of one type, ordered by id. Prefer [`Store::resources_page`] for large types.
     fn resources(
         &self,
         run: RunId,
         resource_type: &ResourceTypeId,
-    ) -> Result<Vec<Resource>, StoreError>;
+    ) -> Result<Vec<Resource>, StoreError> {
+        const PAGE: usize = 1_000;
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map(|r: &Resource| r.id.id.clone());
+            let page = self.resources_page(run, resource_type, after.as_deref(), PAGE)?;
+            let done = page.len() < PAGE;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
 
     /// One resource.
     fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError>;

@@ -547,18 +547,28 @@ impl Store for SqliteStore {
         rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
     }
 
-    fn resources(
+    fn resources_page(
         &self,
         run: RunId,
         resource_type: &ResourceTypeId,
+        after: Option<&str>,
+        limit: usize,
     ) -> Result<Vec<Resource>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT data FROM resources WHERE run_id = ?1 AND resource_type = ?2 ORDER BY resource_id",
+            "SELECT data FROM resources
+             WHERE run_id = ?1 AND resource_type = ?2 AND (?3 IS NULL OR resource_id > ?3)
+             ORDER BY resource_id LIMIT ?4",
         )?;
-        let rows = stmt.query_map(params![run.0, resource_type.as_str()], |r| {
-            r.get::<_, String>(0)
-        })?;
+        let rows = stmt.query_map(
+            params![
+                run.0,
+                resource_type.as_str(),
+                after,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
         rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
     }
 

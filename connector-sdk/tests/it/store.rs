@@ -227,3 +227,49 @@ mod diff_properties {
         }
     }
 }
+
+#[tokio::test]
+async fn resources_page_through_a_type_in_both_stores() {
+    let tenant = Tenant::new(Shape {
+        users: 23,
+        groups: 3,
+        page_size: 4,
+    });
+    let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
+    let memory = Arc::new(MemoryStore::new());
+    for store in [sqlite as Arc<dyn Store>, memory as Arc<dyn Store>] {
+        let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap()
+            .run;
+        let user = connector_sdk::ResourceTypeId::new("user");
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .resources_page(run, &user, after.as_deref(), 5)
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 5);
+            after = page.last().map(|r| r.id.id.clone());
+            paged.extend(page.into_iter().map(|r| r.id.id));
+        }
+        let all: Vec<String> = store
+            .resources(run, &user)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id.id)
+            .collect();
+        assert_eq!(paged, all);
+        assert_eq!(all.len(), 23);
+        assert_eq!(&all[..3], ["1", "10", "11"], "byte order");
+        let groups = store
+            .resources_page(run, &"group".into(), Some("1"), 10)
+            .unwrap();
+        let ids: Vec<&str> = groups.iter().map(|r| r.id.id.as_str()).collect();
+        assert_eq!(ids, ["2", "3"]);
+    }
+}
