@@ -3,7 +3,7 @@
 //! A connector tells a host *who has access to what* inside a system, and changes it. This crate
 //! holds everything that is not specific to one system:
 //!
-//! * the [model](model): resource types, resources, entitlements, grants and their typed ids;
+//! * the [`model`]: resource types, resources, entitlements, grants and their typed ids;
 //! * the [capability traits](capability): [`ResourceSyncer`], [`Provisioner`],
 //!   [`AccountManager`], [`Action`] and [`Connector`];
 //! * the [`Registry`] a connector registers them in, and the capability [`Manifest`] derived

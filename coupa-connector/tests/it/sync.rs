@@ -441,3 +441,24 @@ fn the_committed_manifest_matches_the_registration() {
         "run with UPDATE_MANIFEST=1 to regenerate capabilities.json"
     );
 }
+
+#[test]
+fn debug_output_of_the_connector_never_shows_the_secret() {
+    let config = coupa_client::Config::new(
+        "acme",
+        "client-id",
+        secrecy::SecretString::from("t0p-s3cret-v4lue"),
+    )
+    .unwrap();
+    let config = ConnectorConfig::new(config);
+    let connector = coupa_connector::CoupaConnector::new(config.clone()).unwrap();
+    let registry = connector.registry().unwrap();
+    for text in [
+        format!("{config:?}"),
+        format!("{connector:?}"),
+        format!("{registry:?}"),
+    ] {
+        assert!(!text.contains("t0p-s3cret-v4lue"), "{text}");
+    }
+    assert!(format!("{connector:?}").contains("client-id"));
+}
