@@ -13,6 +13,10 @@
 //!
 //! Resource ids are documented in [`ids`].
 //!
+//! HTTP-level retries (429, 5xx, timeouts, with `Retry-After`) happen in the client; errors that
+//! outlast them reach the engine as rate-limit or transient errors, and its retry policy adds a
+//! few slower attempts. Writes are never retried blindly: see `docs/provisioning.md`.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
