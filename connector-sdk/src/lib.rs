@@ -89,3 +89,8 @@ pub use registry::{
 pub use store::{
     MemoryStore, RunCounts, RunId, RunStatus, SqliteStore, Store, StoreError, SyncDiff,
 };
+
+/// The workspace README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
