@@ -20,6 +20,8 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     runs: Vec<SyncRun>,
+    /// The last run id handed out (ids are never reused, even after a delete).
+    last_run: i64,
     data: BTreeMap<RunId, RunData>,
     next_work: i64,
 }
@@ -132,7 +134,8 @@ impl Store for MemoryStore {
         work: &[NewWork],
     ) -> Result<RunId, StoreError> {
         let mut inner = self.lock()?;
-        let run = RunId(i64::try_from(inner.runs.len()).unwrap_or(i64::MAX - 1) + 1);
+        inner.last_run += 1;
+        let run = RunId(inner.last_run);
         let data = RunData {
             resource_types: resource_types
                 .iter()
@@ -248,6 +251,13 @@ impl Store for MemoryStore {
             r.status = status;
             r.finished_at_ms = Some(now_ms());
         }
+        Ok(())
+    }
+
+    fn delete_run(&self, run: RunId) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.data.remove(&run).ok_or(StoreError::UnknownRun(run))?;
+        inner.runs.retain(|r| r.id != run);
         Ok(())
     }
 

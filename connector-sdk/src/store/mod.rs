@@ -225,6 +225,9 @@ pub trait Store: Send + Sync {
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError>;
 
+    /// Deletes a run and every row it holds (for pruning old runs).
+    fn delete_run(&self, run: RunId) -> Result<(), StoreError>;
+
     /// Resource types synced by `run`, ordered by id.
     fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError>;
 

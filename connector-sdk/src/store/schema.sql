@@ -7,8 +7,9 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
+-- AUTOINCREMENT: a deleted run's id is never handed out again.
 CREATE TABLE IF NOT EXISTS sync_runs (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     connector      TEXT    NOT NULL,
     started_at_ms  INTEGER NOT NULL,
     finished_at_ms INTEGER,

@@ -530,6 +530,27 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn delete_run(&self, run: RunId) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        Self::check_run(&tx, run)?;
+        for table in [
+            "resource_types",
+            "resources",
+            "entitlements",
+            "grants",
+            "grants_by_principal",
+            "warnings",
+            "work",
+            "page_tokens",
+        ] {
+            tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])?;
+        }
+        tx.execute("DELETE FROM sync_runs WHERE id = ?1", [run.0])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(

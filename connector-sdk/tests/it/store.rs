@@ -273,3 +273,36 @@ async fn resources_page_through_a_type_in_both_stores() {
         assert_eq!(ids, ["2", "3"]);
     }
 }
+
+#[tokio::test]
+async fn deleting_a_run_removes_its_rows_and_never_reuses_its_id() {
+    let tenant = Tenant::new(Shape::default());
+    let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
+    let memory = Arc::new(MemoryStore::new());
+    for store in [sqlite as Arc<dyn Store>, memory as Arc<dyn Store>] {
+        let engine = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default());
+        let first = engine.run(&CancellationToken::new()).await.unwrap().run;
+        let second = engine.run(&CancellationToken::new()).await.unwrap().run;
+        store.delete_run(second).unwrap();
+        assert_eq!(
+            store
+                .runs()
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>(),
+            [first]
+        );
+        assert!(matches!(
+            store.counts(second),
+            Err(connector_sdk::StoreError::UnknownRun(_))
+        ));
+        assert!(
+            store.counts(first).unwrap().total_grants() > 0,
+            "the other run is intact"
+        );
+        let third = engine.run(&CancellationToken::new()).await.unwrap().run;
+        assert!(third > second, "{third} after deleting {second}");
+        assert!(store.delete_run(second).is_err());
+    }
+}
