@@ -20,9 +20,9 @@ const COUPA_BURST: NonZeroU32 = NonZeroU32::new(20).unwrap();
 pub struct ClientStats {
     /// HTTP requests sent, token requests and retries included.
     pub requests: u64,
-    /// Retries after a transient failure.
+    /// Retries after a transient failure other than a 429.
     pub retries: u64,
-    /// Waits after a 429.
+    /// Retries after a 429.
     pub rate_limit_waits: u64,
     /// Tokens minted.
     pub tokens: u64,

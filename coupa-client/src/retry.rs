@@ -10,8 +10,9 @@
 //! | 500, 502, 503, 504 | yes, honouring `Retry-After` | no |
 //! | anything else | no | no |
 //!
-//! A write that fails after it may have reached the server is never repeated blindly: the caller
-//! re-reads and decides. Retries stop at `max_attempts` or when the next wait would pass
+//! The token request counts as idempotent: minting a token changes nothing. A write that fails
+//! after it may have reached the server is never repeated blindly: the caller re-reads and
+//! decides. Retries stop at `max_attempts` or when the next wait would pass
 //! `max_elapsed`.
 
 use std::time::{Duration, SystemTime};

@@ -64,6 +64,11 @@ impl Request {
     fn is_token(&self) -> bool {
         matches!(self.body, Body::TokenForm)
     }
+
+    /// GETs, and the token request (which changes nothing), may be repeated blindly.
+    fn idempotent(&self) -> bool {
+        self.method == Method::GET || self.is_token()
+    }
 }
 
 fn classify(error: &reqwest::Error) -> Failure {
@@ -133,7 +138,6 @@ impl Inner {
 
     /// Sends `request` and returns the body of a 2xx response. Every API call goes through here.
     pub(crate) async fn send(&self, request: &Request) -> Result<Bytes, Error> {
-        let idempotent = request.method == Method::GET || request.is_token();
         let method = request.method.as_str();
         let path = format!("/{}", request.path);
         let started = Instant::now();
@@ -205,51 +209,46 @@ impl Inner {
             };
             match self.wait(
                 request,
-                idempotent,
                 failure,
                 attempts,
                 started,
                 retry_after,
                 &mut backoff,
-                &path,
             ) {
-                Some(wait) => {
-                    if failure == Failure::Status(429) {
-                        self.counters.record_rate_limit_wait();
-                    }
-                    tokio::time::sleep(wait).await;
-                }
+                Some(wait) => tokio::time::sleep(wait).await,
                 None => return Err(error),
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The wait before retrying `request`, or `None` to give up; counts and logs the retry.
     fn wait(
         &self,
         request: &Request,
-        idempotent: bool,
         failure: Failure,
         attempts: u32,
         started: Instant,
         retry_after: Option<std::time::Duration>,
         backoff: &mut impl Iterator<Item = std::time::Duration>,
-        path: &str,
     ) -> Option<std::time::Duration> {
         let next = backoff.next().unwrap_or(self.config.retry.max_backoff);
         let wait = next_wait(
             &self.config.retry,
-            idempotent,
+            request.idempotent(),
             failure,
             attempts,
             started.elapsed(),
             retry_after,
             next,
         )?;
-        self.counters.record_retry();
+        if failure == Failure::Status(429) {
+            self.counters.record_rate_limit_wait();
+        } else {
+            self.counters.record_retry();
+        }
         tracing::warn!(
             method = request.method.as_str(),
-            path,
+            path = %format_args!("/{}", request.path),
             failure = ?failure,
             attempt = attempts,
             wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),

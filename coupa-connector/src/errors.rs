@@ -14,7 +14,8 @@ pub(crate) fn to_connector(error: Error) -> ConnectorError {
         Error::Api(ref api) if api.status >= 500 => ConnectorError::transient(message, error),
         Error::Auth { .. } => ConnectorError::Unauthenticated(message),
         Error::Forbidden { .. } => ConnectorError::PermissionDenied(message),
-        Error::NotFound { .. } => ConnectorError::NotFound(message),
+        // The variant already says "not found": keep only what was not found.
+        Error::NotFound { method, path } => ConnectorError::NotFound(format!("{method} {path}")),
         Error::Api(_) | Error::InvalidDomain { .. } | Error::InvalidConfig { .. } => {
             ConnectorError::InvalidArgument(message)
         }
