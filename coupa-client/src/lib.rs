@@ -39,7 +39,7 @@
 //!     .pages());
 //! while let Some(users) = pages.try_next().await? {
 //!     for user in users {
-//!         println!("{} {:?} {} roles", user.id, user.login, user.roles.len());
+//!         println!("{} {:?} {} roles", user.id, user.login, user.roles.map_or(0, |r| r.len()));
 //!     }
 //! }
 //! # Ok(())
@@ -65,4 +65,4 @@ pub use domain::{DEFAULT_SUFFIXES, base_url_for_domain};
 pub use endpoints::{ListQuery, MAX_PAGE_SIZE};
 pub use error::{ApiError, Error};
 pub use fields::Fields;
-pub use models::{License, NewUser, User, UserUpdate};
+pub use models::{AccessList, License, NewUser, User, UserUpdate};

@@ -47,3 +47,36 @@ pub fn member_of(resource_type: &str, id: i64) -> EntitlementId {
 pub fn license(license: &License) -> EntitlementId {
     EntitlementId::new(ResourceId::new(LICENSE, license.key()), ASSIGNED)
 }
+
+/// The Coupa id `text` spells, when it is a positive integer written canonically: digits only,
+/// no sign, no leading zero. So `+7` and `007` are refused rather than taken as 7, and the id a
+/// caller names is the id written.
+pub fn canonical_id(text: &str) -> Option<i64> {
+    let canonical =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    canonical.then(|| text.parse::<i64>().ok()).flatten()
+}
+#[cfg(test)]
+mod tests {
+    use super::canonical_id;
+
+    #[test]
+    fn ids_are_canonical_positive_integers() {
+        assert_eq!(canonical_id("7"), Some(7));
+        assert_eq!(canonical_id("9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            "",
+            "0",
+            "007",
+            "+7",
+            "-7",
+            " 7",
+            "7 ",
+            "7a",
+            "9223372036854775808",
+            "٣",
+        ] {
+            assert_eq!(canonical_id(bad), None, "{bad:?}");
+        }
+    }
+}

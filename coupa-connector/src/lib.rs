@@ -38,6 +38,7 @@
 
 mod errors;
 pub mod ids;
+mod kinds;
 mod paging;
 mod provision;
 mod session;
@@ -50,9 +51,12 @@ use connector_sdk::{Connector, ConnectorError, ConnectorMetadata, Manifest, Regi
 use coupa_client::{CoupaClient, Fields, scopes};
 
 use crate::errors::to_connector;
+use crate::kinds::Kind;
 use crate::provision::{Accounts, LicenseProvisioner, ListProvisioner, SetActive};
 use crate::session::{AccountGroups, Session};
-use crate::sync::{GroupLike, Kind, Licenses, Users};
+use crate::sync::{GroupLike, Licenses, Users};
+
+pub use crate::provision::WriteError;
 
 /// What the connector's HTTP clients did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,17 +124,20 @@ impl CoupaConnector {
         } else {
             (config.client.clone(), None)
         };
-        let mut write_scopes = config.client.scopes.clone();
+        // Writes use their own clients with the write scopes, so a read-only OAuth client still
+        // syncs; account-group writes also ask for the accounting scope.
+        let mut write = config.client.clone();
         for scope in scopes::WRITE {
-            if !write_scopes.iter().any(|s| s == scope) {
-                write_scopes.push((*scope).to_owned());
-            }
+            write = write.add_scope(scope);
         }
-        let writer = CoupaClient::new(config.client.clone().scopes(write_scopes))?;
+        let accounting_writer = account_groups
+            .then(|| CoupaClient::new(write.clone().add_scope(scopes::ACCOUNTING_READ)))
+            .transpose()?;
+        let writer = CoupaClient::new(write)?;
         let primary = CoupaClient::new(primary)?;
         let fallback = fallback.map(CoupaClient::new).transpose()?;
         Ok(Self {
-            session: Arc::new(Session::new(primary, fallback, writer, account_groups)),
+            session: Arc::new(Session::new(primary, fallback, writer, accounting_writer)),
         })
     }
 

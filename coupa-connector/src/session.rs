@@ -6,10 +6,11 @@ use std::sync::Mutex;
 
 use connector_sdk::ConnectorError;
 use coupa_client::models::{AccountGroup, Role};
-use coupa_client::{CoupaClient, Error as ClientError, Fields, OAuthError, scopes};
+use coupa_client::{AccessList, CoupaClient, Error as ClientError, OAuthError, scopes};
 use tokio::sync::OnceCell;
 
 use crate::errors::to_connector;
+use crate::kinds::{account_group_fields, role_fields};
 use crate::paging::PAGE_SIZE;
 
 /// The client that authenticated, and the scopes its token was granted when Coupa said.
@@ -42,6 +43,13 @@ pub(crate) struct Session {
     /// OAuth client without them still syncs.
     writer: CoupaClient,
     writer_ready: OnceCell<()>,
+    /// The write client that also asks for `core.accounting.read`, for account-group writes
+    /// (reading a user's account groups may need it). `None` with account groups off.
+    accounting_writer: Option<CoupaClient>,
+    accounting_writer_ready: OnceCell<()>,
+    /// Access lists this tenant was seen to only grow on a write (a shorter list kept the
+    /// removed id): their removals go straight to clear-then-set.
+    grows_only: Mutex<HashSet<AccessList>>,
     /// The same configuration without `core.accounting.read`, for clients not granted it.
     fallback: Option<CoupaClient>,
     pub(crate) account_groups_on: bool,
@@ -52,14 +60,6 @@ pub(crate) struct Session {
     pub(crate) roles_seen: Mutex<HashSet<i64>>,
     /// Per-user write locks.
     pub(crate) locks: crate::provision::UserLocks,
-}
-
-pub(crate) fn role_fields() -> Fields {
-    Fields::of(["id", "name", "description"])
-}
-
-pub(crate) fn account_group_fields() -> Fields {
-    Fields::of(["id", "name", "account-group-type"])
 }
 
 fn missing_scope_warning(detail: &str) -> String {
@@ -74,12 +74,16 @@ impl Session {
         primary: CoupaClient,
         fallback: Option<CoupaClient>,
         writer: CoupaClient,
-        account_groups_on: bool,
+        accounting_writer: Option<CoupaClient>,
     ) -> Self {
+        let account_groups_on = accounting_writer.is_some();
         Self {
             primary,
             writer,
             writer_ready: OnceCell::new(),
+            accounting_writer,
+            accounting_writer_ready: OnceCell::new(),
+            grows_only: Mutex::new(HashSet::new()),
             fallback,
             account_groups_on,
             active: OnceCell::new(),
@@ -100,19 +104,29 @@ impl Session {
         [&self.primary, &self.writer]
             .into_iter()
             .chain(self.fallback.as_ref())
+            .chain(self.accounting_writer.as_ref())
     }
 
-    /// The client for writes, once its token is known to carry `core.user.write`.
-    pub(crate) async fn writer(&self) -> Result<&CoupaClient, ConnectorError> {
+    /// The client for writes, once its token is known to carry `core.user.write`; with
+    /// `accounting`, the one that also asks for `core.accounting.read` (account-group writes).
+    pub(crate) async fn writer(&self, accounting: bool) -> Result<&CoupaClient, ConnectorError> {
+        let (client, ready) = match (&self.accounting_writer, accounting) {
+            (Some(client), true) => (client, &self.accounting_writer_ready),
+            _ => (&self.writer, &self.writer_ready),
+        };
         let unavailable = |detail: &str| {
+            let mut wanted: Vec<&str> = scopes::WRITE.to_vec();
+            if accounting {
+                wanted.push(scopes::ACCOUNTING_READ);
+            }
             ConnectorError::PermissionDenied(format!(
                 "provisioning unavailable: {detail}; grant the OAuth client `{}`",
-                scopes::WRITE.join(" ")
+                wanted.join(" ")
             ))
         };
-        self.writer_ready
+        ready
             .get_or_try_init(|| async {
-                match self.writer.granted_scopes().await {
+                match client.granted_scopes().await {
                     Ok(Some(granted)) if !granted.iter().any(|s| s == "core.user.write") => Err(
                         unavailable("the token was granted without `core.user.write`"),
                     ),
@@ -120,12 +134,28 @@ impl Session {
                     Err(ClientError::Auth {
                         code: Some(OAuthError::InvalidScope),
                         ..
-                    }) => Err(unavailable("the token endpoint refused the write scopes")),
+                    }) => Err(unavailable("the token endpoint refused the scopes")),
                     Err(e) => Err(to_connector(e)),
                 }
             })
             .await?;
-        Ok(&self.writer)
+        Ok(client)
+    }
+
+    /// Whether `list` was seen to only grow on a write in this tenant.
+    pub(crate) fn grows_only(&self, list: AccessList) -> bool {
+        self.grows_only
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&list)
+    }
+
+    /// Remembers that `list` only grows on a write.
+    pub(crate) fn remember_grows_only(&self, list: AccessList) {
+        self.grows_only
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(list);
     }
 
     /// The client in use: the configured one, or the one without the accounting scope when

@@ -95,7 +95,7 @@ pub(crate) fn route(
         ("GET", collection, None) => list(state, collection, query),
         ("GET", Collection::Users, Some(id)) => match state.tenant.users.get(&id) {
             Some(user) => {
-                let record = render::user(&state.tenant, user);
+                let record = user_record(state, user);
                 Reply::json(200, Value::Object(shape(state, record, fields.as_ref())))
             }
             None => Reply::empty(404),
@@ -119,6 +119,15 @@ pub(crate) fn route(
     }
 }
 
+/// A user as the tenant serves it: the full record less the omitted keys.
+fn user_record(state: &State, user: &crate::tenant::SimUser) -> Map<String, Value> {
+    let mut record = render::user(&state.tenant, user);
+    for key in &state.options.omitted_user_keys {
+        record.remove(key);
+    }
+    record
+}
+
 /// Projects a record, or hides the "newer" keys when there is no projection.
 fn shape(state: &State, record: Map<String, Value>, fields: Option<&Value>) -> Map<String, Value> {
     match fields {
@@ -133,9 +142,14 @@ fn shape(state: &State, record: Map<String, Value>, fields: Option<&Value>) -> M
     }
 }
 
+/// Shapes the user record of a write's answer as a read would: omitted keys left out, then
+/// projected or with the newer keys hidden.
 fn reshape(state: &State, reply: Reply, fields: Option<&Value>) -> Reply {
     match reply.body {
-        Some(Value::Object(record)) if reply.status < 300 => {
+        Some(Value::Object(mut record)) if reply.status < 300 => {
+            for key in &state.options.omitted_user_keys {
+                record.remove(key);
+            }
             Reply::json(reply.status, Value::Object(shape(state, record, fields)))
         }
         _ => reply,
@@ -282,7 +296,7 @@ fn list(state: &mut State, collection: Collection, pairs: &[(String, String)]) -
         .take(query.limit)
         .filter_map(|id| {
             let record = match &collection {
-                Collection::Users => render::user(&state.tenant, state.tenant.users.get(id)?),
+                Collection::Users => user_record(state, state.tenant.users.get(id)?),
                 Collection::Named(kind) => {
                     render::named(state.tenant.objects(*kind).get(id)?, *kind)
                 }

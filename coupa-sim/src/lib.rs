@@ -51,8 +51,8 @@ mod tenant;
 mod writes;
 
 pub use options::{
-    ALL_SCOPES, CLIENT_ID, CLIENT_SECRET, Fault, FaultKind, ListWrite, RateLimit, SimOptions,
-    UngrantedScope, UnknownIds,
+    ALL_SCOPES, CLIENT_ID, CLIENT_SECRET, Fault, FaultKind, ListWrite, NEWER_LICENSE_KEYS,
+    RateLimit, SimOptions, UngrantedScope, UnknownIds,
 };
 pub use server::CoupaSim;
 pub use state::LoggedRequest;

@@ -97,7 +97,14 @@ pub struct SimOptions {
     /// Keys left out of unprojected responses, as Coupa does with fields added in newer
     /// releases: they appear only when named in `fields` or a filter.
     pub hidden_unless_projected: BTreeSet<String>,
+    /// Keys left out of every user record, projected or not, in reads and in write answers: a
+    /// tenant whose records lack a key (a list the token may not see, a key a release dropped).
+    pub omitted_user_keys: BTreeSet<String>,
 }
+
+/// License flags added in recent Coupa releases: a real tenant sends them only when they are
+/// named in `fields` (see [`SimOptions::hide_newer_licenses`]).
+pub const NEWER_LICENSE_KEYS: &[&str] = &["intake-user", "coupa-navi-ai-agent-user"];
 
 impl Default for SimOptions {
     fn default() -> Self {
@@ -117,6 +124,7 @@ impl Default for SimOptions {
             unknown_ids: UnknownIds::Ignore,
             serve_roles: true,
             hidden_unless_projected: BTreeSet::new(),
+            omitted_user_keys: BTreeSet::new(),
         }
     }
 }
@@ -170,9 +178,22 @@ impl SimOptions {
         self
     }
 
-    /// Hides a key from unprojected responses.
+    /// Hides a key from unprojected responses (reads and write answers alike).
     pub fn hide_unless_projected(mut self, key: &str) -> Self {
         self.hidden_unless_projected.insert(key.to_owned());
+        self
+    }
+
+    /// Hides the [`NEWER_LICENSE_KEYS`] from unprojected responses, as Coupa does.
+    pub fn hide_newer_licenses(self) -> Self {
+        NEWER_LICENSE_KEYS
+            .iter()
+            .fold(self, |options, key| options.hide_unless_projected(key))
+    }
+
+    /// Leaves `key` out of every user record, even when projected.
+    pub fn omit_user_key(mut self, key: &str) -> Self {
+        self.omitted_user_keys.insert(key.to_owned());
         self
     }
 }

@@ -9,4 +9,4 @@ mod user;
 pub use common::{IdRef, Record, Reference};
 pub use groups::{AccountGroup, ContentGroup, Role, UserGroup};
 pub use license::License;
-pub use user::{CodeRef, LoginRef, NewUser, User, UserUpdate};
+pub use user::{AccessList, CodeRef, LoginRef, NewUser, User, UserUpdate};

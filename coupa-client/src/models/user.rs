@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 use super::common::{IdRef, Record, Reference, null_as_default, string_or_number};
 use super::license::License;
 
-/// A Coupa user. Keys are hyphenated on the wire; fields a projection left out are `None` or
-/// empty. License flags are collected in `licenses`; every other key lands in `extra`.
+/// A Coupa user. Keys are hyphenated on the wire; a key the answer did not carry is `None` (an
+/// access list that is absent is `None`, never an empty list: absent is not empty). License flags
+/// present in the answer are collected in `licenses`; every other key lands in `extra`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct User {
@@ -43,14 +44,14 @@ pub struct User {
     pub created_at: Option<String>,
     /// Last update time (ISO 8601 with offset).
     pub updated_at: Option<String>,
-    /// Roles.
-    pub roles: Vec<Reference>,
-    /// User groups.
-    pub user_groups: Vec<Reference>,
-    /// Account groups.
-    pub account_groups: Vec<Reference>,
-    /// Content groups (`content-groups`, formerly `business-groups`).
-    pub content_groups: Vec<Reference>,
+    /// Roles (`None` when the answer did not carry the key; `null` reads as empty).
+    pub roles: Option<Vec<Reference>>,
+    /// User groups (`None` when the answer did not carry the key; `null` reads as empty).
+    pub user_groups: Option<Vec<Reference>>,
+    /// Account groups (`None` when the answer did not carry the key; `null` reads as empty).
+    pub account_groups: Option<Vec<Reference>>,
+    /// Content groups (`content-groups`, formerly `business-groups`; `None` when absent).
+    pub content_groups: Option<Vec<Reference>>,
     /// License flags present in the record.
     pub licenses: BTreeMap<License, bool>,
     /// Every other key.
@@ -64,9 +65,60 @@ impl Record for User {
 }
 
 impl User {
-    /// Whether the user holds `license` (absent flags count as not held).
+    /// Whether the user holds `license` (absent flags count as not held). A decision that must
+    /// tell "not held" from "not in the answer" uses [`User::license`].
     pub fn has_license(&self, license: &License) -> bool {
         self.licenses.get(license).copied().unwrap_or(false)
+    }
+
+    /// The flag of `license`, or `None` when the answer did not carry it (Coupa leaves newer
+    /// flags out unless they are named in `fields`).
+    pub fn license(&self, license: &License) -> Option<bool> {
+        self.licenses.get(license).copied()
+    }
+
+    /// One access list, or `None` when the answer did not carry its key.
+    pub fn list(&self, list: AccessList) -> Option<&[Reference]> {
+        match list {
+            AccessList::Roles => self.roles.as_deref(),
+            AccessList::UserGroups => self.user_groups.as_deref(),
+            AccessList::AccountGroups => self.account_groups.as_deref(),
+            AccessList::ContentGroups => self.content_groups.as_deref(),
+        }
+    }
+}
+
+/// The access lists of a user record, each written in full by `PUT /api/users/{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum AccessList {
+    /// `roles`
+    Roles,
+    /// `user-groups`
+    UserGroups,
+    /// `account-groups` (reading them may need `core.accounting.read`)
+    AccountGroups,
+    /// `content-groups`
+    ContentGroups,
+}
+
+impl AccessList {
+    /// Every access list.
+    pub const ALL: [AccessList; 4] = [
+        Self::Roles,
+        Self::UserGroups,
+        Self::AccountGroups,
+        Self::ContentGroups,
+    ];
+
+    /// The JSON key, as in a `fields` projection and an update body.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Roles => "roles",
+            Self::UserGroups => "user-groups",
+            Self::AccountGroups => "account-groups",
+            Self::ContentGroups => "content-groups",
+        }
     }
 }
 
@@ -78,6 +130,13 @@ struct UserVisitor;
 #[derive(Deserialize)]
 #[serde(transparent)]
 struct NullableRefs(#[serde(deserialize_with = "null_as_default")] Vec<Reference>);
+
+impl NullableRefs {
+    /// A present key: `null` reads as the empty list.
+    fn present(self) -> Option<Vec<Reference>> {
+        Some(self.0)
+    }
+}
 
 /// An employee number sent as text or as a number.
 #[derive(Deserialize)]
@@ -109,10 +168,10 @@ impl<'de> serde::de::Visitor<'de> for UserVisitor {
             default_locale: None,
             created_at: None,
             updated_at: None,
-            roles: Vec::new(),
-            user_groups: Vec::new(),
-            account_groups: Vec::new(),
-            content_groups: Vec::new(),
+            roles: None,
+            user_groups: None,
+            account_groups: None,
+            content_groups: None,
             licenses: BTreeMap::new(),
             extra: Map::new(),
         };
@@ -135,11 +194,13 @@ impl<'de> serde::de::Visitor<'de> for UserVisitor {
                 "default-locale" => user.default_locale = map.next_value()?,
                 "created-at" => user.created_at = map.next_value()?,
                 "updated-at" => user.updated_at = map.next_value()?,
-                "roles" => user.roles = map.next_value::<NullableRefs>()?.0,
-                "user-groups" => user.user_groups = map.next_value::<NullableRefs>()?.0,
-                "account-groups" => user.account_groups = map.next_value::<NullableRefs>()?.0,
+                "roles" => user.roles = map.next_value::<NullableRefs>()?.present(),
+                "user-groups" => user.user_groups = map.next_value::<NullableRefs>()?.present(),
+                "account-groups" => {
+                    user.account_groups = map.next_value::<NullableRefs>()?.present();
+                }
                 "content-groups" | "business-groups" => {
-                    user.content_groups = map.next_value::<NullableRefs>()?.0;
+                    user.content_groups = map.next_value::<NullableRefs>()?.present();
                 }
                 other => {
                     let value: Value = map.next_value()?;
@@ -236,6 +297,16 @@ impl UserUpdate {
     pub fn content_groups(mut self, groups: impl IntoIterator<Item = i64>) -> Self {
         self.content_groups = ids(groups);
         self
+    }
+
+    /// Sets one access list.
+    pub fn list(self, list: AccessList, ids: impl IntoIterator<Item = i64>) -> Self {
+        match list {
+            AccessList::Roles => self.roles(ids),
+            AccessList::UserGroups => self.user_groups(ids),
+            AccessList::AccountGroups => self.account_groups(ids),
+            AccessList::ContentGroups => self.content_groups(ids),
+        }
     }
 
     /// Sets one license flag.
@@ -338,9 +409,14 @@ mod tests {
         assert_eq!(user.id, 42);
         assert_eq!(user.login.as_deref(), Some("jdoe"));
         assert_eq!(user.employee_number.as_deref(), Some("1234"));
-        assert_eq!(user.roles, [Reference::new(3, Some("User".into()))]);
-        assert!(user.user_groups.is_empty());
-        assert_eq!(user.content_groups[0].id, 1);
+        assert_eq!(
+            user.roles,
+            Some(vec![Reference::new(3, Some("User".into()))])
+        );
+        assert_eq!(user.user_groups, Some(Vec::new()), "null is an empty list");
+        assert_eq!(user.list(AccessList::ContentGroups).unwrap()[0].id, 1);
+        assert_eq!(user.license(&License::Purchasing), Some(true));
+        assert_eq!(user.license(&License::Expense), None, "absent is not false");
         let licenses: Vec<(String, bool)> = user
             .licenses
             .iter()
@@ -357,6 +433,19 @@ mod tests {
         );
         assert_eq!(user.api_user, Some(false), "api-user is not a license");
         assert!(user.extra.contains_key("custom-fields"));
+    }
+
+    #[test]
+    fn absent_lists_are_none_not_empty() {
+        let user: User = serde_json::from_str(r#"{"id":7,"roles":[]}"#).unwrap();
+        assert_eq!(user.list(AccessList::Roles), Some(&[][..]));
+        for list in [
+            AccessList::UserGroups,
+            AccessList::AccountGroups,
+            AccessList::ContentGroups,
+        ] {
+            assert_eq!(user.list(list), None, "{list:?}");
+        }
     }
 
     #[test]

@@ -159,7 +159,7 @@ async fn get_user_sends_the_projection_as_a_query_parameter_not_in_the_path() {
         )
         .await
         .unwrap();
-    assert_eq!(user.roles[0].id, 1);
+    assert_eq!(user.roles.as_ref().unwrap()[0].id, 1);
     let request = &seen(&server, "/api/users/5").await[0];
     assert_eq!(
         query(request),

@@ -131,7 +131,7 @@ async fn writes_are_not_retried_on_5xx_or_429() {
         .await;
     let client = client(&server);
     let err = client
-        .update_user(5, &UserUpdate::new().active(false))
+        .update_user(5, &UserUpdate::new().active(false), None)
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(500));

@@ -109,7 +109,7 @@ impl AccountManager for Accounts {
         fields: Arguments,
     ) -> Result<CreateAccountOutcome, ConnectorError> {
         let user = new_user(&fields)?;
-        let client = self.session.writer().await?;
+        let client = self.session.writer(false).await?;
         if let Some(found) = existing(client, &user.login, &user.email).await? {
             return Ok(CreateAccountOutcome::AlreadyExists(user_resource(&found)));
         }

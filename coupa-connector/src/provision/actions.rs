@@ -4,11 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{Action, ActionSchema, Arguments, ConnectorError, FieldKind, FieldSpec};
-use coupa_client::{Fields, UserUpdate};
 use serde_json::{Map, Value};
 
+use super::converge::{Active, Converged, Target};
 use super::parse_id;
-use crate::errors::to_connector;
 use crate::session::Session;
 
 /// `enable_user` (`active: true`) or `disable_user` (`active: false`).
@@ -55,44 +54,24 @@ impl Action for SetActive {
                     .to_string(),
             )
         })?;
-        let client = self.session.writer().await?;
+        let client = self.session.writer(false).await?.clone();
         let _held = self.session.locks.lock(user).await;
-        let fields = Fields::of(["id", "active"]);
-        let read = |client: &coupa_client::CoupaClient| {
-            let fields = fields.clone();
-            let client = client.clone();
-            async move {
-                client
-                    .get_user(user, Some(&fields))
-                    .await
-                    .map(|u| u.active.unwrap_or(false))
-                    .map_err(to_connector)
-            }
+        let target = Target {
+            client,
+            user,
+            attribute: Active,
         };
-        let before = read(client).await?;
-        let mut changed = false;
-        if before != self.active {
-            let after = match client
-                .update_user(user, &UserUpdate::new().active(self.active))
-                .await
-            {
-                Ok(record) => record.active.unwrap_or(false),
-                Err(error) => {
-                    let now = read(client).await?;
-                    if now != self.active {
-                        return Err(to_connector(error));
-                    }
-                    now
-                }
-            };
-            if after != self.active {
+        let active = self.active;
+        let changed = match target.converge(|now| *now == active, |_| active).await? {
+            Converged::Already => false,
+            Converged::Changed => true,
+            Converged::NotApplied { answer, .. } => {
                 return Err(ConnectorError::fatal(format!(
-                    "Coupa did not {} user {user}: `active` reads {after}",
-                    if self.active { "enable" } else { "disable" }
+                    "Coupa did not {} user {user}: `active` reads {answer}",
+                    if active { "enable" } else { "disable" }
                 )));
             }
-            changed = true;
-        }
+        };
         let mut out = Map::new();
         out.insert("user_id".into(), Value::String(user.to_string()));
         out.insert("status".into(), Value::String(status(self.active).into()));

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use connector_sdk::{
     ConnectorError, EntitlementId, Grant, GrantOutcome, Provisioner, ResourceId, RevokeOutcome,
 };
-use coupa_client::{CoupaClient, Fields, License, UserUpdate};
+use coupa_client::License;
 
+use super::converge::{Converged, Flag, Target};
 use super::user_id;
-use crate::errors::to_connector;
 use crate::ids;
 use crate::session::Session;
 
@@ -29,15 +29,6 @@ fn license(entitlement: &EntitlementId) -> Result<License, ConnectorError> {
     }
 }
 
-async fn read(client: &CoupaClient, user: i64, license: &License) -> Result<bool, ConnectorError> {
-    let fields = Fields::of(["id", license.key()]);
-    let record = client
-        .get_user(user, Some(&fields))
-        .await
-        .map_err(to_connector)?;
-    Ok(record.has_license(license))
-}
-
 impl LicenseProvisioner {
     /// Sets the flag to `held` unless it already is; returns whether a write was made.
     async fn set(
@@ -48,31 +39,22 @@ impl LicenseProvisioner {
     ) -> Result<bool, ConnectorError> {
         let license = license(entitlement)?;
         let user = user_id(principal)?;
-        let client = self.session.writer().await?;
+        let client = self.session.writer(false).await?.clone();
         let _held = self.session.locks.lock(user).await;
-        if read(client, user, &license).await? == held {
-            return Ok(false);
-        }
-        let update = UserUpdate::new().license(license.clone(), held);
-        let after = match client.update_user(user, &update).await {
-            Ok(record) => record.has_license(&license),
-            // The response was lost or refused: the flag as it now stands decides.
-            Err(error) => {
-                let now = read(client, user, &license).await?;
-                if now != held {
-                    return Err(to_connector(error));
-                }
-                now
-            }
+        let target = Target {
+            client,
+            user,
+            attribute: Flag(license),
         };
-        if after != held {
-            return Err(ConnectorError::fatal(format!(
-                "Coupa did not apply `{}` = {held} to user {user} (the flag reads {after}; it may \
-                 be output-only or not revocable in this tenant)",
-                license.key()
-            )));
+        match target.converge(|now| *now == held, |_| held).await? {
+            Converged::Already => Ok(false),
+            Converged::Changed => Ok(true),
+            Converged::NotApplied { answer, .. } => Err(ConnectorError::fatal(format!(
+                "Coupa did not apply `{}` = {held} to user {user} (the flag reads {answer}; it \
+                 may be output-only or not revocable in this tenant)",
+                target.key()
+            ))),
         }
-        Ok(true)
     }
 }
 

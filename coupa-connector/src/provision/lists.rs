@@ -1,4 +1,5 @@
-//! Group, role, account-group and content-group membership: full-list writes to the user.
+//! Group, role, account-group and content-group membership: full-list writes to the user,
+//! through the converge helper; Coupa's documented clear-then-set for lists that only grow.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -7,50 +8,13 @@ use async_trait::async_trait;
 use connector_sdk::{
     ConnectorError, EntitlementId, Grant, GrantOutcome, Provisioner, ResourceId, RevokeOutcome,
 };
-use coupa_client::{CoupaClient, Fields, User, UserUpdate};
+use coupa_client::AccessList;
 
-use super::{parse_id, user_id};
-use crate::errors::to_connector;
+use super::converge::{Converged, List, Target};
+use super::{WriteError, parse_id, user_id};
 use crate::ids;
+use crate::kinds::Kind;
 use crate::session::Session;
-use crate::sync::Kind;
-
-impl Kind {
-    /// The user's JSON key for this list.
-    fn key(self) -> &'static str {
-        match self {
-            Self::Group => "user-groups",
-            Self::Role => "roles",
-            Self::AccountGroup => "account-groups",
-            Self::ContentGroup => "content-groups",
-        }
-    }
-
-    fn ids(self, user: &User) -> BTreeSet<i64> {
-        let list = match self {
-            Self::Group => &user.user_groups,
-            Self::Role => &user.roles,
-            Self::AccountGroup => &user.account_groups,
-            Self::ContentGroup => &user.content_groups,
-        };
-        list.iter().map(|r| r.id).collect()
-    }
-
-    fn update(self, ids: &BTreeSet<i64>) -> UserUpdate {
-        let ids = ids.iter().copied();
-        match self {
-            Self::Group => UserUpdate::new().user_groups(ids),
-            Self::Role => UserUpdate::new().roles(ids),
-            Self::AccountGroup => UserUpdate::new().account_groups(ids),
-            Self::ContentGroup => UserUpdate::new().content_groups(ids),
-        }
-    }
-}
-
-fn show(ids: &BTreeSet<i64>) -> String {
-    let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    format!("[{}]", list.join(", "))
-}
 
 /// Grants and revokes membership of one group-like resource type.
 pub(crate) struct ListProvisioner {
@@ -58,167 +22,7 @@ pub(crate) struct ListProvisioner {
     pub(crate) kind: Kind,
 }
 
-/// One user's list, read and written.
-struct Target<'a> {
-    client: &'a CoupaClient,
-    kind: Kind,
-    user: i64,
-}
-
-impl Target<'_> {
-    async fn read(&self) -> Result<BTreeSet<i64>, ConnectorError> {
-        let fields = Fields::of(["id"]).nested(self.kind.key(), Fields::of(["id"]));
-        let user = self
-            .client
-            .get_user(self.user, Some(&fields))
-            .await
-            .map_err(to_connector)?;
-        Ok(self.kind.ids(&user))
-    }
-
-    /// Writes `ids`; returns the list Coupa answered with, or the write's error.
-    async fn write(&self, ids: &BTreeSet<i64>) -> Result<BTreeSet<i64>, coupa_client::Error> {
-        let user = self
-            .client
-            .update_user(self.user, &self.kind.update(ids))
-            .await?;
-        Ok(self.kind.ids(&user))
-    }
-
-    /// Writes `ids`. On a failed write, re-reads: a write whose response was lost may have
-    /// been applied. Returns the list as it now stands, or the write's error when the re-read
-    /// shows it was not applied.
-    async fn write_and_check(&self, ids: &BTreeSet<i64>) -> Result<BTreeSet<i64>, ConnectorError> {
-        match self.write(ids).await {
-            Ok(now) => Ok(now),
-            Err(error) => {
-                let now = self.read().await?;
-                if &now == ids {
-                    tracing::warn!(
-                        user = self.user,
-                        list = self.kind.key(),
-                        "write applied though its response failed"
-                    );
-                    Ok(now)
-                } else {
-                    Err(to_connector(error))
-                }
-            }
-        }
-    }
-
-    fn what(&self) -> String {
-        format!("user {}'s {}", self.user, self.kind.key())
-    }
-
-    /// Adds `id`. The list is the only state touched.
-    async fn add(&self, id: i64) -> Result<GrantOutcome, ConnectorError> {
-        let before = self.read().await?;
-        if before.contains(&id) {
-            return Ok(GrantOutcome::AlreadyGranted);
-        }
-        let mut intended = before.clone();
-        intended.insert(id);
-        let after = self.write_and_check(&intended).await?;
-        if !after.contains(&id) {
-            return Err(ConnectorError::NotFound(format!(
-                "Coupa ignored {} id {id} when writing {} (it does not exist); {} is unchanged",
-                self.kind.key(),
-                self.what(),
-                show(&after)
-            )));
-        }
-        if !before.is_subset(&after) {
-            return Err(ConnectorError::fatal(format!(
-                "after adding {id}, {} is {} where {} was expected",
-                self.what(),
-                show(&after),
-                show(&intended)
-            )));
-        }
-        Ok(GrantOutcome::Granted)
-    }
-
-    /// Removes `id`: a plain full-list write, or Coupa's documented clear-then-set for roles
-    /// and for any list where the plain write left the id in place.
-    async fn remove(&self, id: i64) -> Result<RevokeOutcome, ConnectorError> {
-        let before = self.read().await?;
-        if !before.contains(&id) {
-            return Ok(RevokeOutcome::AlreadyRevoked);
-        }
-        let mut intended = before.clone();
-        intended.remove(&id);
-        if self.kind != Kind::Role {
-            let after = self.write_and_check(&intended).await?;
-            if after == intended {
-                return Ok(RevokeOutcome::Revoked);
-            }
-            if !after.contains(&id) || !intended.is_subset(&after) {
-                return Err(ConnectorError::fatal(format!(
-                    "after removing {id}, {} is {} where {} was expected",
-                    self.what(),
-                    show(&after),
-                    show(&intended)
-                )));
-            }
-            // The list is additive here too: fall through to clear-then-set.
-        }
-        self.clear_then_set(&before, &intended).await?;
-        Ok(RevokeOutcome::Revoked)
-    }
-
-    /// Step one clears the list, step two sets what stays. A failed step two is retried once;
-    /// if it still fails the original list is restored and the failure reported.
-    async fn clear_then_set(
-        &self,
-        before: &BTreeSet<i64>,
-        intended: &BTreeSet<i64>,
-    ) -> Result<(), ConnectorError> {
-        let empty = BTreeSet::new();
-        let cleared = self.write_and_check(&empty).await?;
-        if !cleared.is_empty() {
-            return Err(ConnectorError::fatal(format!(
-                "clearing {} left {}",
-                self.what(),
-                show(&cleared)
-            )));
-        }
-        if intended.is_empty() {
-            return Ok(());
-        }
-        let mut last_error = None;
-        for _ in 0..2 {
-            match self.write_and_check(intended).await {
-                Ok(after) if &after == intended => return Ok(()),
-                Ok(after) => {
-                    last_error = Some(format!("Coupa answered {}", show(&after)));
-                }
-                Err(e) => last_error = Some(e.to_string()),
-            }
-        }
-        let reason = last_error.unwrap_or_default();
-        // Restore: never leave the user with less than before but the one revoked.
-        let restored = self.write_and_check(before).await;
-        let state = self
-            .read()
-            .await
-            .map(|now| show(&now))
-            .unwrap_or_else(|e| format!("unknown ({e})"));
-        Err(ConnectorError::fatal(match restored {
-            Ok(_) => format!(
-                "setting {} to {} failed ({reason}); the original list was restored, now {state}",
-                self.what(),
-                show(intended)
-            ),
-            Err(e) => format!(
-                "setting {} to {} failed ({reason}) and restoring {} failed ({e}); now {state}",
-                self.what(),
-                show(intended),
-                show(before)
-            ),
-        }))
-    }
-}
+type Ids = BTreeSet<i64>;
 
 impl ListProvisioner {
     fn object_id(&self, entitlement: &EntitlementId) -> Result<i64, ConnectorError> {
@@ -235,18 +39,164 @@ impl ListProvisioner {
         )
     }
 
-    async fn target(&self, principal: &ResourceId) -> Result<(i64, Target<'_>), ConnectorError> {
+    /// Runs `operation` on the user's list in a task of its own that holds the user's lock, so
+    /// a write sequence finishes (or restores) even when the caller stops waiting.
+    async fn spawn<T, F>(
+        &self,
+        principal: &ResourceId,
+        operation: impl FnOnce(Arc<Session>, Target<List>) -> F,
+    ) -> Result<T, ConnectorError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, ConnectorError>> + Send + 'static,
+    {
         let user = user_id(principal)?;
-        let client = self.session.writer().await?;
-        Ok((
+        let list = self.kind.spec().list;
+        let client = self
+            .session
+            .writer(list == AccessList::AccountGroups)
+            .await?
+            .clone();
+        let target = Target {
+            client,
             user,
-            Target {
-                client,
-                kind: self.kind,
-                user,
-            },
-        ))
+            attribute: List(list),
+        };
+        let held = self.session.locks.lock(user).await;
+        let session = self.session.clone();
+        let work = operation(session, target);
+        tokio::spawn(async move {
+            let result = work.await;
+            drop(held);
+            result
+        })
+        .await
+        .map_err(|e| ConnectorError::fatal(format!("the write task for user {user} ended: {e}")))?
     }
+}
+
+async fn add(target: Target<List>, id: i64) -> Result<GrantOutcome, ConnectorError> {
+    let converged = target
+        .converge(|ids| ids.contains(&id), |ids| with(ids, id))
+        .await?;
+    match converged {
+        Converged::Already => Ok(GrantOutcome::AlreadyGranted),
+        Converged::Changed => Ok(GrantOutcome::Granted),
+        Converged::NotApplied { answer, .. } => Err(ConnectorError::NotFound(format!(
+            "Coupa ignored {key} id {id} when writing user {user}'s {key} (it does not exist); \
+             the list reads {now}",
+            key = target.key(),
+            user = target.user,
+            now = target.show(&answer),
+        ))),
+    }
+}
+
+async fn remove(
+    session: Arc<Session>,
+    target: Target<List>,
+    id: i64,
+) -> Result<RevokeOutcome, ConnectorError> {
+    let list = target.attribute.0;
+    if session.grows_only(list) {
+        let before = target.read().await?;
+        if !before.contains(&id) {
+            return Ok(RevokeOutcome::AlreadyRevoked);
+        }
+        return clear_then_set(&target, &before, id).await;
+    }
+    let converged = target
+        .converge(|ids| !ids.contains(&id), |ids| without(ids, id))
+        .await?;
+    match converged {
+        Converged::Already => Ok(RevokeOutcome::AlreadyRevoked),
+        Converged::Changed => Ok(RevokeOutcome::Revoked),
+        // Coupa kept the removed id and everything else: this list only grows on a write, as
+        // documented for roles. Remember it, and use the documented clear-then-set.
+        Converged::NotApplied { intended, answer }
+            if answer.contains(&id) && intended.is_subset(&answer) =>
+        {
+            tracing::info!(
+                list = list.key(),
+                "Coupa kept a removed id: this list only grows; using clear-then-set"
+            );
+            session.remember_grows_only(list);
+            clear_then_set(&target, &answer, id).await
+        }
+        Converged::NotApplied { intended, answer } => {
+            let error = WriteError::NotApplied {
+                user: target.user,
+                key: list.key().to_owned(),
+                intended: target.show(&intended),
+                now: target.show(&answer),
+            };
+            Err(ConnectorError::fatal_with(error.to_string(), error))
+        }
+    }
+}
+
+fn with(ids: &Ids, id: i64) -> Ids {
+    let mut ids = ids.clone();
+    ids.insert(id);
+    ids
+}
+
+fn without(ids: &Ids, id: i64) -> Ids {
+    let mut ids = ids.clone();
+    ids.remove(&id);
+    ids
+}
+
+/// Coupa's documented removal for a list that only grows: write `[]`, then the list without
+/// `id`. Setting what stays is safe whether or not the clear landed (on a list that grows it
+/// only re-adds what is there), so an uncertain clear is followed by the set; the set is tried
+/// twice, and if the list still is not right the original list is written back. Every failure
+/// says exactly what the user is left with.
+async fn clear_then_set(
+    target: &Target<List>,
+    before: &Ids,
+    id: i64,
+) -> Result<RevokeOutcome, ConnectorError> {
+    let intended = without(before, id);
+    let done = |ids: &Ids| !ids.contains(&id) && intended.is_subset(ids);
+    if let Err(error) = target.put(&Ids::new()).await {
+        // Nothing changed when the list still reads as before: report the write's error.
+        if target.read().await.is_ok_and(|now| &now == before) {
+            return Err(crate::errors::to_connector(error));
+        }
+    }
+    let mut set_error = None;
+    if !intended.is_empty() {
+        for _ in 0..2 {
+            match target.put(&intended).await {
+                Ok(_) => {
+                    set_error = None;
+                    break;
+                }
+                Err(e) => set_error = Some(e.to_string()),
+            }
+        }
+    }
+    let read = match target.read().await {
+        Ok(now) if done(&now) => return Ok(RevokeOutcome::Revoked),
+        Ok(now) => format!("after clear-then-set the list reads {}", target.show(&now)),
+        Err(e) => format!("the list could not be read back: {e}"),
+    };
+    let reason = match set_error {
+        Some(e) => format!("setting {} failed: {e}; {read}", target.show(&intended)),
+        None => read,
+    };
+    let restored = target.put(before).await.is_ok();
+    let now = target.read().await.ok();
+    let error = WriteError::PartialRemoval {
+        user: target.user,
+        key: target.key().to_owned(),
+        reason,
+        before: target.show(before),
+        restored,
+        now: now.as_ref().map(|n| target.show(n)),
+    };
+    Err(ConnectorError::fatal_with(error.to_string(), error))
 }
 
 #[async_trait]
@@ -257,15 +207,15 @@ impl Provisioner for ListProvisioner {
         entitlement: &EntitlementId,
     ) -> Result<GrantOutcome, ConnectorError> {
         let id = self.object_id(entitlement)?;
-        let (user, target) = self.target(principal).await?;
-        let _held = self.session.locks.lock(user).await;
-        target.add(id).await
+        self.spawn(principal, move |_, target| add(target, id))
+            .await
     }
 
     async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, ConnectorError> {
         let id = self.object_id(&grant.entitlement)?;
-        let (user, target) = self.target(&grant.principal).await?;
-        let _held = self.session.locks.lock(user).await;
-        target.remove(id).await
+        self.spawn(&grant.principal, move |session, target| {
+            remove(session, target, id)
+        })
+        .await
     }
 }

@@ -1,25 +1,30 @@
 //! Changing access safely: grants, revokes, account creation and actions.
 //!
-//! Every write to a user follows the same discipline:
+//! Every write to a user goes through one helper ([`converge`]):
 //!
-//! 1. **Serialise.** Writes to one user take that user's lock, so concurrent grants in this
+//! 1. **Serialise.** Writes to one user take that user's lock, so concurrent writes in this
 //!    process never lose an update.
-//! 2. **Re-read** the list (or flag) right before writing, with a `fields` projection.
-//! 3. **Skip** the write when the state is already the intended one (already granted/revoked).
-//! 4. **Write** the full list with `PUT /api/users/{id}`.
-//! 5. **Verify** the list Coupa sends back: an id Coupa silently dropped (it does not exist) is an
-//!    error that says so.
-//! 6. **On a failed write, re-read**: a write whose response was lost may still have been applied.
-//!    Converge to the intended state, or restore the original one, and report what happened.
+//! 2. **Read projected.** The key is named in `fields`; a record without it is an error and
+//!    nothing is written (absent is not empty).
+//! 3. **Decide.** When the state already holds, nothing is written (already granted/revoked).
+//! 4. **Write** the full list (or flag) with `PUT /api/users/{id}`, asking for the key in the
+//!    answer; an answer without it is followed by a projected read.
+//! 5. **Verify** by a projected read: an id Coupa silently dropped is reported, and a change
+//!    another writer made after ours is converged again (a bounded number of times).
+//! 6. **On a failed write, re-read**: a write whose answer was lost may still have been applied.
 //!
-//! Across processes nothing serialises two writers: Coupa has no version check on `PUT`. The
-//! re-read narrows the window to one round trip, and verification reports any write whose
-//! result is not what was intended.
+//! Lists that only grow on a write (roles, as documented) are removed with Coupa's
+//! clear-then-set, in a task that finishes or restores even when the caller stops waiting.
+//! `docs/provisioning.md` says what is guaranteed within a process and across processes.
 
 mod accounts;
 mod actions;
+mod converge;
+mod error;
 mod licenses;
 mod lists;
+
+pub use error::WriteError;
 
 pub(crate) use accounts::Accounts;
 pub(crate) use actions::SetActive;
@@ -31,7 +36,7 @@ use std::sync::{Arc, Mutex};
 
 use connector_sdk::{ConnectorError, ResourceId};
 
-use crate::ids;
+use crate::ids::{self, canonical_id};
 
 /// One async lock per user id, so writes to one user never interleave in this process.
 #[derive(Debug, Default)]
@@ -52,14 +57,14 @@ impl UserLocks {
     }
 }
 
-/// A positive Coupa id from its text.
+/// A Coupa id from its canonical text: digits only, no sign, no leading zero, so the id written
+/// is the id named (`+7` and `007` are refused, never taken as user 7).
 pub(crate) fn parse_id(text: &str, what: &str) -> Result<i64, ConnectorError> {
-    match text.parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
-        _ => Err(ConnectorError::InvalidArgument(format!(
-            "{what} id {text:?} is not a positive integer"
-        ))),
-    }
+    canonical_id(text).ok_or_else(|| {
+        ConnectorError::InvalidArgument(format!(
+            "{what} id {text:?} is not a positive integer in canonical form"
+        ))
+    })
 }
 
 /// The Coupa user id of a principal, which must be a `user` resource.

@@ -4,7 +4,7 @@ mod groups;
 mod licenses;
 mod users;
 
-pub(crate) use groups::{GroupLike, Kind};
+pub(crate) use groups::GroupLike;
 pub(crate) use licenses::Licenses;
 pub(crate) use users::{Users, user_fields, user_resource};
 

@@ -8,11 +8,13 @@ use connector_sdk::{
     ConnectorError, Grant, ListRequest, Page, Resource, ResourceId, ResourceStatus, ResourceSyncer,
     ResourceTrait, ResourceType, SyncerOptions, UserTrait,
 };
-use coupa_client::{Fields, License, User};
+use coupa_client::models::Reference;
+use coupa_client::{AccessList, Fields, License, User};
 
 use super::member_entitlement;
 use crate::errors::to_connector;
 use crate::ids;
+use crate::kinds::Kind;
 use crate::paging::{self, PAGE_SIZE};
 use crate::session::{AccountGroups, Roles, Session};
 
@@ -90,6 +92,19 @@ pub(crate) fn user_resource(user: &User) -> Resource {
     resource
 }
 
+/// A list the users pass projected. Absent is not empty: a row without the key cannot say whom
+/// the user's memberships are, so the page fails rather than drop them.
+fn projected(user: &User, list: AccessList) -> Result<&[Reference], ConnectorError> {
+    user.list(list).ok_or_else(|| {
+        ConnectorError::fatal(format!(
+            "Coupa's answer for user {} has no `{}` although it was projected; refusing to \
+             take it as an empty list",
+            user.id,
+            list.key()
+        ))
+    })
+}
+
 pub(crate) struct Users {
     pub(crate) session: Arc<Session>,
 }
@@ -131,29 +146,24 @@ impl ResourceSyncer for Users {
         let mut roles = Vec::new();
         for user in &users {
             let principal = ids::user(user.id);
-            let mut grant = |entitlement| grants.push(Grant::new(entitlement, principal.clone()));
-            for role in &user.roles {
-                grant(ids::member_of(ids::ROLE, role.id));
-            }
-            for group in &user.user_groups {
-                grant(ids::member_of(ids::GROUP, group.id));
-            }
-            for group in &user.content_groups {
-                grant(ids::member_of(ids::CONTENT_GROUP, group.id));
-            }
-            if account_groups {
-                for group in &user.account_groups {
-                    grant(ids::member_of(ids::ACCOUNT_GROUP, group.id));
+            for kind in Kind::ALL {
+                let spec = kind.spec();
+                if kind == Kind::AccountGroup && !account_groups {
+                    continue;
+                }
+                for object in projected(user, spec.list)? {
+                    let entitlement = ids::member_of(spec.type_id, object.id);
+                    grants.push(Grant::new(entitlement, principal.clone()));
                 }
             }
             for (license, held) in &user.licenses {
                 if *held && License::ALL.contains(license) {
-                    grant(ids::license(license));
+                    grants.push(Grant::new(ids::license(license), principal.clone()));
                 }
             }
             if roles_from_users {
                 let mut seen = session.roles_seen.lock().unwrap_or_else(|p| p.into_inner());
-                for role in &user.roles {
+                for role in projected(user, AccessList::Roles)? {
                     if seen.insert(role.id) {
                         let name = role
                             .name

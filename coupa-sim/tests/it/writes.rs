@@ -153,3 +153,42 @@ async fn post_creates_users_and_validates() {
     assert_eq!(reply.status, 400);
     assert_eq!(sim.tenant().users.len(), 4);
 }
+
+#[tokio::test]
+async fn newer_licenses_are_hidden_from_unprojected_write_answers_too() {
+    let options = SimOptions::default().hide_newer_licenses();
+    let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
+    let t = token(&sim, READ_WRITE).await;
+    let reply = put(&sim, &t, 1, json!({"intake-user": true})).await;
+    assert_eq!(reply.status, 200);
+    let body = reply.json();
+    assert!(body.get("intake-user").is_none(), "{body}");
+    assert!(body.get("coupa-navi-ai-agent-user").is_none(), "{body}");
+    assert_eq!(body["expense-user"], json!(false), "older flags stay");
+    assert!(sim.tenant().users[&1].licenses.contains("intake-user"));
+    let projected = call(
+        &sim,
+        Method::PUT,
+        Some(&t),
+        "/api/users/1",
+        &[("fields", r#"["id","intake-user"]"#)],
+        Some(json!({"intake-user": false})),
+    )
+    .await;
+    assert_eq!(projected.json(), json!({"id": 1, "intake-user": false}));
+}
+
+#[tokio::test]
+async fn omitted_user_keys_are_absent_even_when_projected() {
+    let options = SimOptions::default().omit_user_key("account-groups");
+    let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
+    let t = token(&sim, READ_WRITE).await;
+    let fields = [("fields", r#"["id",{"account-groups":["id"]}]"#)];
+    let read = call(&sim, Method::GET, Some(&t), "/api/users/1", &fields, None).await;
+    assert_eq!(read.json(), json!({"id": 1}));
+    let list = call(&sim, Method::GET, Some(&t), "/api/users", &fields, None).await;
+    assert_eq!(list.json()[0], json!({"id": 1}));
+    let reply = put(&sim, &t, 1, json!({"active": false})).await;
+    assert!(reply.json().get("account-groups").is_none());
+    assert!(reply.json().get("user-groups").is_some());
+}
