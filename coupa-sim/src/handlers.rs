@@ -150,6 +150,7 @@ fn reshape(state: &State, reply: Reply, fields: Option<&Value>) -> Reply {
             for key in &state.options.omitted_user_keys {
                 record.remove(key);
             }
+            let fields = fields.filter(|_| state.options.project_write_answers);
             Reply::json(reply.status, Value::Object(shape(state, record, fields)))
         }
         _ => reply,

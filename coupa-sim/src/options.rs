@@ -100,6 +100,10 @@ pub struct SimOptions {
     /// Keys left out of every user record, projected or not, in reads and in write answers: a
     /// tenant whose records lack a key (a list the token may not see, a key a release dropped).
     pub omitted_user_keys: BTreeSet<String>,
+    /// Whether `fields=` shapes the answer of `PUT`/`POST` (on by default). Off: the answer is
+    /// the unprojected record, as from a tenant that honours only `return_object` on writes
+    /// (unconfirmed which tenants do).
+    pub project_write_answers: bool,
 }
 
 /// License flags added in recent Coupa releases: a real tenant sends them only when they are
@@ -125,6 +129,7 @@ impl Default for SimOptions {
             serve_roles: true,
             hidden_unless_projected: BTreeSet::new(),
             omitted_user_keys: BTreeSet::new(),
+            project_write_answers: true,
         }
     }
 }
@@ -189,6 +194,12 @@ impl SimOptions {
         NEWER_LICENSE_KEYS
             .iter()
             .fold(self, |options, key| options.hide_unless_projected(key))
+    }
+
+    /// Whether `fields=` shapes the answer of writes.
+    pub fn project_write_answers(mut self, on: bool) -> Self {
+        self.project_write_answers = on;
+        self
     }
 
     /// Leaves `key` out of every user record, even when projected.

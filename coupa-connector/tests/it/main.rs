@@ -4,6 +4,7 @@
 
 mod provision;
 mod sync;
+mod write_safety;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
