@@ -1,5 +1,5 @@
-//! Change access in a Coupa tenant (or a simulated one): grant, revoke, create accounts, run
-//! actions. Each command prints its outcome in one line.
+//! Change access in a Coupa tenant (or a simulated one, by flag): grant, revoke, create
+//! accounts, run actions. Each outcome is one line (`--json`: one JSON object).
 //!
 //! ```text
 //! cargo run --example coupa-provision -- grant group 7 42
@@ -7,19 +7,25 @@
 //! cargo run --example coupa-provision -- create-account --login kat --email kat@example.com \
 //!     --first-name Katherine --last-name Johnson --license expense-user
 //! cargo run --example coupa-provision -- action disable_user --user-id 42
+//! cargo run --example coupa-provision -- --sim-fixture grant group 11 3
 //! ```
 //!
-//! Credentials come from the environment as for `coupa-sync`; with none, a simulated tenant is
-//! started (`--sim-fixture` for the small hand-written one).
+//! Credentials come from the environment as for `coupa-sync`. Without them the program refuses
+//! to run (exit 2) unless `--sim` or `--sim-fixture` asks for a simulated tenant.
+//!
+//! Exit codes: 0 done or already so, 1 failed, 2 usage or configuration. Ctrl-C while a write is
+//! in flight lets it finish (or restore) before the program exits.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connector_sdk::{
-    CreateAccountOutcome, EntitlementId, Grant, GrantOutcome, ResourceId, RevokeOutcome,
+    CreateAccountOutcome, EntitlementId, Error, Grant, GrantOutcome, Registry, ResourceId,
+    RevokeOutcome,
 };
-use coupa_connector::{ConnectorConfig, CoupaConnector};
-use examples::cli::{TenantArgs, one_line};
+use coupa_client::License;
+use coupa_connector::{ConnectorConfig, CoupaConnector, ids};
+use examples::cli::{CliError, TenantArgs, WithoutCredentials, coupa_id, one_line};
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Parser)]
@@ -27,6 +33,9 @@ use serde_json::{Map, Value, json};
 struct Args {
     #[command(flatten)]
     tenant: TenantArgs,
+    /// Print each outcome as one JSON object.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,16 +51,37 @@ enum Kind {
 }
 
 impl Kind {
-    fn entitlement(self, id: &str) -> EntitlementId {
-        let (resource_type, slug) = match self {
-            Self::Group => ("group", "member"),
-            Self::Role => ("role", "member"),
-            Self::License => ("license", "assigned"),
-            Self::AccountGroup => ("account_group", "member"),
-            Self::ContentGroup => ("content_group", "member"),
+    /// The entitlement `id` names, validated: a canonical id, or a known license key.
+    fn entitlement(self, id: &str) -> Result<EntitlementId, CliError> {
+        let member = |resource_type: &str| -> Result<EntitlementId, CliError> {
+            let id = coupa_id(id, resource_type)?;
+            Ok(ids::member_of(resource_type, id))
         };
-        EntitlementId::new(ResourceId::new(resource_type, id), slug)
+        match self {
+            Self::Group => member(ids::GROUP),
+            Self::Role => member(ids::ROLE),
+            Self::AccountGroup => member(ids::ACCOUNT_GROUP),
+            Self::ContentGroup => member(ids::CONTENT_GROUP),
+            Self::License => License::ALL
+                .iter()
+                .find(|l| l.key() == id)
+                .map(ids::license)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = License::ALL.iter().map(License::key).collect();
+                    CliError::Usage(format!(
+                        "unknown license {id:?}; known: {}",
+                        known.join(", ")
+                    ))
+                }),
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum ActionName {
+    EnableUser,
+    DisableUser,
 }
 
 /// The fields of `create-account`.
@@ -107,119 +137,218 @@ enum Command {
     /// Run `enable_user` or `disable_user`.
     Action {
         /// enable_user or disable_user
-        name: String,
+        name: ActionName,
         #[arg(long)]
         user_id: String,
     },
 }
 
+/// One outcome, for people and for scripts.
+struct Outcome {
+    line: String,
+    json: Value,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args).await {
-        Ok(line) => {
-            println!("{line}");
+    let json = args.json;
+    // The operation runs in a task of its own, so Ctrl-C cannot cut a write in half: the first
+    // Ctrl-C is acknowledged and the write finishes (or restores) before the program exits.
+    let mut operation = tokio::spawn(run(args));
+    let result = tokio::select! {
+        result = &mut operation => result,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("coupa-provision: interrupted; finishing the write in flight");
+            operation.await
+        }
+    };
+    let result = result.unwrap_or_else(|e| Err(CliError::Failed(format!("internal error: {e}"))));
+    match result {
+        Ok(outcome) => {
+            if json {
+                println!("{}", outcome.json);
+            } else {
+                println!("{}", outcome.line);
+            }
             ExitCode::SUCCESS
         }
-        Err(message) => {
-            eprintln!("coupa-provision: {message}");
-            ExitCode::FAILURE
+        Err(error) => {
+            if json {
+                let kind = match error {
+                    CliError::Usage(_) => "usage",
+                    CliError::Failed(_) => "failed",
+                };
+                println!(
+                    "{}",
+                    json!({"outcome": "error", "error": {"kind": kind, "message": error.message()}})
+                );
+            }
+            eprintln!("coupa-provision: {}", error.message());
+            error.exit_code()
         }
     }
 }
 
-async fn run(args: Args) -> Result<String, String> {
-    let target = args.tenant.resolve().await?;
-    let connector =
-        CoupaConnector::new(ConnectorConfig::new(target.config)).map_err(|e| one_line(&e))?;
-    let registry = connector.registry().map_err(|e| one_line(&e))?;
-    let err = |e: connector_sdk::Error| one_line(&e);
-    Ok(match args.command {
-        Command::Grant {
-            kind,
-            resource_id,
-            user_id,
-        } => {
-            let entitlement = kind.entitlement(&resource_id);
-            let user = ResourceId::new("user", user_id);
-            match registry.grant(&user, &entitlement).await.map_err(err)? {
-                GrantOutcome::Granted => format!("granted {entitlement} to {user}"),
-                _ => format!("already granted {entitlement} to {user}"),
-            }
+/// A failed operation: argument errors are usage (2), everything else failed (1).
+fn failed(error: Error) -> CliError {
+    match error {
+        Error::Argument(_) | Error::UnknownAction(_) | Error::Unsupported { .. } => {
+            CliError::Usage(one_line(&error))
         }
-        Command::Revoke {
-            kind,
-            resource_id,
-            user_id,
-        } => {
-            let grant = Grant::new(
-                kind.entitlement(&resource_id),
-                ResourceId::new("user", user_id),
-            );
-            match registry.revoke(&grant).await.map_err(err)? {
-                RevokeOutcome::Revoked => format!("revoked {}", grant.id()),
-                _ => format!("already revoked {}", grant.id()),
-            }
-        }
-        Command::CreateAccount(account) => {
-            let NewAccount {
-                login,
-                email,
-                first_name,
-                last_name,
-                employee_number,
-                sso_identifier,
-                authentication_method,
-                default_locale,
-                manager_login,
-                default_currency,
-                licenses,
-            } = *account;
-            let mut fields = Map::new();
-            for (key, value) in [
-                ("login", Some(login)),
-                ("email", Some(email)),
-                ("first_name", Some(first_name)),
-                ("last_name", Some(last_name)),
-                ("employee_number", employee_number),
-                ("sso_identifier", sso_identifier),
-                ("authentication_method", authentication_method),
-                ("default_locale", default_locale),
-                ("manager_login", manager_login),
-                ("default_currency", default_currency),
-            ] {
-                if let Some(value) = value {
-                    fields.insert(key.into(), Value::String(value));
+        _ => CliError::Failed(one_line(&error)),
+    }
+}
+
+async fn run(args: Args) -> Result<Outcome, CliError> {
+    // Everything the command names is checked before any tenant is contacted.
+    let request = Request::parse(args.command)?;
+    let target = args.tenant.resolve(WithoutCredentials::Refuse).await?;
+    let connector = CoupaConnector::new(ConnectorConfig::new(target.config))
+        .map_err(|e| CliError::Usage(one_line(&e)))?;
+    let registry = connector
+        .registry()
+        .map_err(|e| CliError::Failed(one_line(&e)))?;
+    request.run(&registry).await
+}
+
+/// A validated command.
+enum Request {
+    Grant(EntitlementId, ResourceId),
+    Revoke(Grant),
+    CreateAccount(Map<String, Value>),
+    Action(ActionName, i64),
+}
+
+impl Request {
+    fn parse(command: Command) -> Result<Self, CliError> {
+        let user = |id: &str| coupa_id(id, "user").map(ids::user);
+        Ok(match command {
+            Command::Grant {
+                kind,
+                resource_id,
+                user_id,
+            } => Self::Grant(kind.entitlement(&resource_id)?, user(&user_id)?),
+            Command::Revoke {
+                kind,
+                resource_id,
+                user_id,
+            } => Self::Revoke(Grant::new(kind.entitlement(&resource_id)?, user(&user_id)?)),
+            Command::CreateAccount(account) => Self::CreateAccount(account_fields(*account)),
+            Command::Action { name, user_id } => Self::Action(name, coupa_id(&user_id, "user")?),
+        })
+    }
+
+    async fn run(self, registry: &Registry) -> Result<Outcome, CliError> {
+        Ok(match self {
+            Self::Grant(entitlement, user) => {
+                let outcome = registry.grant(&user, &entitlement).await.map_err(failed)?;
+                let (word, key) = match outcome {
+                    GrantOutcome::Granted => ("granted", "granted"),
+                    _ => ("already granted", "already_granted"),
+                };
+                Outcome {
+                    line: format!("{word} {entitlement} to {user}"),
+                    json: json!({"outcome": key, "entitlement": entitlement.to_string(),
+                        "principal": user.to_string()}),
                 }
             }
-            if !licenses.is_empty() {
-                fields.insert("licenses".into(), json!(licenses));
-            }
-            match registry.create_account(fields).await.map_err(err)? {
-                CreateAccountOutcome::Created(user) => {
-                    format!("created {} ({})", user.id, user.display_name)
+            Self::Revoke(grant) => {
+                let outcome = registry.revoke(&grant).await.map_err(failed)?;
+                let (word, key) = match outcome {
+                    RevokeOutcome::Revoked => ("revoked", "revoked"),
+                    _ => ("already revoked", "already_revoked"),
+                };
+                Outcome {
+                    line: format!("{word} {} from {}", grant.entitlement, grant.principal),
+                    json: json!({"outcome": key, "entitlement": grant.entitlement.to_string(),
+                        "principal": grant.principal.to_string()}),
                 }
-                CreateAccountOutcome::AlreadyExists(user) => {
-                    format!("exists {} ({})", user.id, user.display_name)
+            }
+            Self::CreateAccount(fields) => {
+                let outcome = registry.create_account(fields).await.map_err(failed)?;
+                let (word, key, user) = match outcome {
+                    CreateAccountOutcome::Created(user) => ("created", "created", user),
+                    CreateAccountOutcome::AlreadyExists(user) => {
+                        ("already exists", "already_exists", user)
+                    }
+                    other => {
+                        return Err(CliError::Failed(format!(
+                            "unexpected account outcome {other:?}"
+                        )));
+                    }
+                };
+                Outcome {
+                    line: format!("{word} {} ({})", user.id, user.display_name),
+                    json: json!({"outcome": key, "principal": user.id.to_string(),
+                        "display_name": user.display_name}),
                 }
-                other => format!("{other:?}"),
             }
-        }
-        Command::Action { name, user_id } => {
-            let mut arguments = Map::new();
-            arguments.insert("user_id".into(), Value::String(user_id));
-            let out = registry.run_action(&name, arguments).await.map_err(err)?;
-            let status = out.get("status").and_then(Value::as_str).unwrap_or("done");
-            let user = out
-                .get("user_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let changed = out.get("changed").and_then(Value::as_bool).unwrap_or(true);
-            if changed {
-                format!("{status} user:{user}")
-            } else {
-                format!("{status} user:{user} (already)")
+            Self::Action(name, user) => {
+                let (action, done) = match name {
+                    ActionName::EnableUser => ("enable_user", "enabled"),
+                    ActionName::DisableUser => ("disable_user", "disabled"),
+                };
+                let mut arguments = Map::new();
+                arguments.insert("user_id".into(), Value::String(user.to_string()));
+                let out = registry
+                    .run_action(action, arguments)
+                    .await
+                    .map_err(failed)?;
+                let changed = out.get("changed").and_then(Value::as_bool).ok_or_else(|| {
+                    CliError::Failed(format!("`{action}` answered without `changed`: {out:?}"))
+                })?;
+                let principal = ids::user(user);
+                let (line, key) = if changed {
+                    (format!("{done} {principal}"), done.to_owned())
+                } else {
+                    (
+                        format!("already {done} {principal}"),
+                        format!("already_{done}"),
+                    )
+                };
+                Outcome {
+                    line,
+                    json: json!({"outcome": key, "principal": principal.to_string()}),
+                }
             }
+        })
+    }
+}
+
+fn account_fields(account: NewAccount) -> Map<String, Value> {
+    let NewAccount {
+        login,
+        email,
+        first_name,
+        last_name,
+        employee_number,
+        sso_identifier,
+        authentication_method,
+        default_locale,
+        manager_login,
+        default_currency,
+        licenses,
+    } = account;
+    let mut fields = Map::new();
+    for (key, value) in [
+        ("login", Some(login)),
+        ("email", Some(email)),
+        ("first_name", Some(first_name)),
+        ("last_name", Some(last_name)),
+        ("employee_number", employee_number),
+        ("sso_identifier", sso_identifier),
+        ("authentication_method", authentication_method),
+        ("default_locale", default_locale),
+        ("manager_login", manager_login),
+        ("default_currency", default_currency),
+    ] {
+        if let Some(value) = value {
+            fields.insert(key.into(), Value::String(value));
         }
-    })
+    }
+    if !licenses.is_empty() {
+        fields.insert("licenses".into(), json!(licenses));
+    }
+    fields
 }

@@ -6,7 +6,10 @@
 //!     cargo run --release --example coupa-sync -- --out acme.db
 //! ```
 //!
-//! Running again into the same file after an interruption resumes the sync.
+//! Running again into the same file after an interruption resumes the sync. With no credentials
+//! (and no `--sim`), it syncs a simulated tenant and says so.
+//!
+//! Exit codes: 0 synced, 1 failed, 2 usage or configuration.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig, SyncEngine, SyncEvent, SyncReport};
 use coupa_connector::{ConnectorConfig, CoupaConnector, HttpStats};
-use examples::cli::{TenantArgs, one_line};
+use examples::cli::{CliError, TenantArgs, WithoutCredentials, one_line};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -55,30 +58,43 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("coupa-sync: {message}");
-            ExitCode::FAILURE
+        Err(error) => {
+            eprintln!("coupa-sync: {}", error.message());
+            error.exit_code()
         }
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let target = args.tenant.resolve().await?;
+async fn run(args: Args) -> Result<(), CliError> {
+    let failed = |e: &dyn std::error::Error| CliError::Failed(one_line(e));
+    let target = args.tenant.resolve(WithoutCredentials::Demo).await?;
     if let Some(sim) = &target.sim {
+        let what = if args.tenant.sim_fixture {
+            "fixture tenant".to_owned()
+        } else {
+            format!("tenant of {} users", args.tenant.sim_users)
+        };
+        let why = if args.tenant.simulated() {
+            "as asked"
+        } else {
+            "no Coupa credentials set"
+        };
         eprintln!(
-            "coupa-sync: no Coupa credentials set; syncing a simulated tenant of {} users at {}",
-            args.tenant.sim_users,
+            "coupa-sync: {why}; syncing a SIMULATED {what} at {} (not Coupa)",
             sim.uri()
         );
     }
     let config = ConnectorConfig::new(target.config).account_groups(!args.no_account_groups);
-    let connector = CoupaConnector::new(config).map_err(|e| one_line(&e))?;
-    let registry = connector.registry().map_err(|e| one_line(&e))?;
-    registry.validate().await.map_err(|e| one_line(&e))?;
-    let store = Arc::new(
-        SqliteStore::open(&args.out)
-            .map_err(|e| format!("cannot open {}: {}", args.out.display(), one_line(&e)))?,
-    );
+    let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
+    let registry = connector.registry().map_err(|e| failed(&e))?;
+    registry.validate().await.map_err(|e| failed(&e))?;
+    let store = Arc::new(SqliteStore::open(&args.out).map_err(|e| {
+        CliError::Failed(format!(
+            "cannot open {}: {}",
+            args.out.display(),
+            one_line(&e)
+        ))
+    })?);
     let engine = SyncEngine::new(
         registry,
         store,
@@ -101,18 +117,18 @@ async fn run(args: Args) -> Result<(), String> {
     let report = match result {
         Ok(report) => report,
         Err(connector_sdk::Error::Cancelled) => {
-            return Err(format!(
+            return Err(CliError::Failed(format!(
                 "interrupted; run again with --out {} to resume",
                 args.out.display()
-            ));
+            )));
         }
-        Err(e) => return Err(one_line(&e)),
+        Err(e) => return Err(failed(&e)),
     };
     let summary = Summary::new(&report, connector.http_stats(), started.elapsed());
     summary.print(&args.out);
     if let Some(path) = &args.summary_json {
         std::fs::write(path, summary.json())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! What the Coupa example programs share: where the tenant is (real or simulated), and how a
-//! failure is printed.
+//! What the Coupa example programs share: where the tenant is (real, or simulated when asked),
+//! ids read from the command line, exit codes, and how a failure is printed.
 
+use std::ffi::OsString;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use coupa_sim::{CoupaSim, RateLimit, SimOptions, Sizes, Tenant};
@@ -13,7 +15,7 @@ pub struct TenantArgs {
     /// Tenant domain (`acme` or `acme.coupahost.com`) [env: COUPA_DOMAIN]
     #[arg(long)]
     pub domain: Option<String>,
-    /// Explicit base URL (sandbox, proxy, simulator) [env: COUPA_BASE_URL]
+    /// Explicit base URL (sandbox, proxy) [env: COUPA_BASE_URL]
     #[arg(long)]
     pub base_url: Option<String>,
     /// OAuth client id [env: COUPA_CLIENT_ID]
@@ -26,14 +28,17 @@ pub struct TenantArgs {
     /// about 25), or off against a simulated tenant without `--sim-rate-limit`.
     #[arg(long)]
     pub rate_limit: Option<u32>,
-    /// Users in the simulated tenant used when no credentials are set.
-    #[arg(long, default_value_t = 5_000)]
-    pub sim_users: usize,
-    /// Use the small hand-written simulated tenant (users 1 ada, 2 grace, 3 alan; groups 10-12;
-    /// roles 1-3; account groups 20-21; content groups 30-31) instead of a generated one.
+    /// Act on a generated simulated tenant on loopback, not on Coupa.
+    #[arg(long, conflicts_with = "sim_fixture")]
+    pub sim: bool,
+    /// Act on the small hand-written simulated tenant (users 1 ada, 2 grace, 3 alan; groups
+    /// 10-12; roles 1-3; account groups 20-21; content groups 30-31).
     #[arg(long)]
     pub sim_fixture: bool,
-    /// Seed of the simulated tenant.
+    /// Users in the generated simulated tenant.
+    #[arg(long, default_value_t = 5_000)]
+    pub sim_users: usize,
+    /// Seed of the generated simulated tenant.
     #[arg(long, default_value_t = 42)]
     pub sim_seed: u64,
     /// Latency of every simulated response, in milliseconds.
@@ -48,37 +53,138 @@ pub struct TenantArgs {
 pub struct Target {
     /// The client configuration.
     pub config: coupa_client::Config,
-    /// The simulator, when no credentials were set.
+    /// The simulator, when the tenant is simulated.
     pub sim: Option<CoupaSim>,
 }
 
-impl TenantArgs {
-    /// Resolves the tenant: flags over environment; with no credentials at all, a simulated
-    /// tenant on loopback.
-    pub async fn resolve(&self) -> Result<Target, String> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let domain = self.domain.clone().or_else(|| env("COUPA_DOMAIN"));
-        let base_url = self.base_url.clone().or_else(|| env("COUPA_BASE_URL"));
-        let client_id = self.client_id.clone().or_else(|| env("COUPA_CLIENT_ID"));
-        let secret = env("COUPA_CLIENT_SECRET");
-        let scopes = self.scopes.clone().or_else(|| env("COUPA_SCOPES"));
-        let anything = domain.is_some() || client_id.is_some() || secret.is_some();
-        if !anything {
-            let mut target = self.simulated(base_url).await;
-            let default = if self.sim_rate_limit { 20 } else { 0 };
-            target.config = target
-                .config
-                .rate_limit(Some(self.rate_limit.unwrap_or(default)));
-            return Ok(target);
+/// What to do when no credentials and no simulator flag are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithoutCredentials {
+    /// Refuse: a program that changes access must never act on a tenant nobody named.
+    Refuse,
+    /// Start the generated simulated tenant (the read-only demo of `coupa-sync`).
+    Demo,
+}
+
+/// A failure, with the exit code it maps to: 1 when an operation failed, 2 for usage or
+/// configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliError {
+    /// Usage or configuration: exit 2.
+    Usage(String),
+    /// The operation failed: exit 1.
+    Failed(String),
+}
+
+impl CliError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            Self::Usage(_) => 2,
+            Self::Failed(_) => 1,
+        })
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Usage(m) | Self::Failed(m) => m,
         }
-        let client_id = client_id.ok_or("COUPA_CLIENT_ID (or --client-id) is not set")?;
-        let secret = SecretString::from(secret.ok_or("COUPA_CLIENT_SECRET is not set")?);
+    }
+}
+
+/// An environment variable: `None` when unset or blank, an error when not UTF-8.
+fn env(name: &str) -> Result<Option<String>, CliError> {
+    read_env(name, std::env::var_os(name))
+}
+
+fn read_env(name: &str, value: Option<OsString>) -> Result<Option<String>, CliError> {
+    match value.map(OsString::into_string) {
+        None => Ok(None),
+        Some(Ok(text)) => Ok(Some(text).filter(|v| !v.trim().is_empty())),
+        Some(Err(_)) => Err(CliError::Usage(format!("{name} is not valid UTF-8"))),
+    }
+}
+
+fn usage(error: impl std::fmt::Display) -> CliError {
+    CliError::Usage(error.to_string())
+}
+
+impl TenantArgs {
+    /// Whether a simulator flag was given.
+    pub fn simulated(&self) -> bool {
+        self.sim || self.sim_fixture
+    }
+
+    /// Resolves the tenant: flags over environment. A simulated tenant only on `--sim` or
+    /// `--sim-fixture` (or, for [`WithoutCredentials::Demo`], when nothing at all is set).
+    /// Missing or partial credentials name what is missing; a base URL without credentials is
+    /// refused before any request.
+    pub async fn resolve(&self, without: WithoutCredentials) -> Result<Target, CliError> {
+        let domain = self.domain.clone().or(env("COUPA_DOMAIN")?);
+        let base_url = self.base_url.clone().or(env("COUPA_BASE_URL")?);
+        let client_id = self.client_id.clone().or(env("COUPA_CLIENT_ID")?);
+        let secret = env("COUPA_CLIENT_SECRET")?;
+        let scopes = self.scopes.clone().or(env("COUPA_SCOPES")?);
+        let named: Vec<&str> = [
+            domain.as_ref().map(|_| "COUPA_DOMAIN"),
+            base_url.as_ref().map(|_| "COUPA_BASE_URL"),
+            client_id.as_ref().map(|_| "COUPA_CLIENT_ID"),
+            secret.as_ref().map(|_| "COUPA_CLIENT_SECRET"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if self.simulated() {
+            if !named.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "--sim and --sim-fixture act on a simulated tenant, but {} {} set: unset \
+                     {} or drop the flag",
+                    named.join(", "),
+                    if named.len() == 1 { "is" } else { "are" },
+                    if named.len() == 1 { "it" } else { "them" },
+                )));
+            }
+            return Ok(self.start_simulator().await);
+        }
+        if named.is_empty() {
+            return match without {
+                WithoutCredentials::Demo => Ok(self.start_simulator().await),
+                WithoutCredentials::Refuse => Err(CliError::Usage(
+                    "no Coupa tenant given: set COUPA_DOMAIN (or COUPA_BASE_URL), \
+                     COUPA_CLIENT_ID and COUPA_CLIENT_SECRET, or pass --sim or --sim-fixture to \
+                     act on a simulated tenant"
+                        .into(),
+                )),
+            };
+        }
+        let mut missing = Vec::new();
+        if domain.is_none() && base_url.is_none() {
+            missing.push("COUPA_DOMAIN (or COUPA_BASE_URL)");
+        }
+        if client_id.is_none() {
+            missing.push("COUPA_CLIENT_ID");
+        }
+        if secret.is_none() {
+            missing.push("COUPA_CLIENT_SECRET");
+        }
+        if !missing.is_empty() {
+            return Err(CliError::Usage(format!(
+                "{} {} not set",
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" }
+            )));
+        }
+        let (Some(client_id), Some(secret)) = (client_id, secret) else {
+            unreachable!("both were checked above");
+        };
+        let secret = SecretString::from(secret);
         let config = match (base_url, domain) {
             (Some(url), _) => coupa_client::Config::with_base_url(&url, client_id, secret),
             (None, Some(domain)) => coupa_client::Config::new(&domain, client_id, secret),
-            (None, None) => return Err("COUPA_DOMAIN (or --domain, --base-url) is not set".into()),
+            (None, None) => unreachable!("checked above"),
         }
-        .map_err(|e| e.to_string())?;
+        .map_err(usage)?;
         let config = match scopes {
             Some(s) => config.scopes(s.split_whitespace()),
             None => config,
@@ -90,8 +196,10 @@ impl TenantArgs {
         Ok(Target { config, sim: None })
     }
 
-    async fn simulated(&self, base_url: Option<String>) -> Target {
-        let mut options = SimOptions::default().latency(Duration::from_millis(self.sim_latency_ms));
+    async fn start_simulator(&self) -> Target {
+        let mut options = SimOptions::default()
+            .latency(Duration::from_millis(self.sim_latency_ms))
+            .hide_newer_licenses();
         if self.sim_rate_limit {
             options = options.rate_limit(Some(RateLimit::default()));
         }
@@ -101,18 +209,29 @@ impl TenantArgs {
             Tenant::generate(self.sim_seed, Sizes::users(self.sim_users))
         };
         let sim = CoupaSim::start_with(tenant, options).await;
-        let url = base_url.unwrap_or_else(|| sim.uri());
         let config = coupa_client::Config::with_base_url(
-            &url,
+            &sim.uri(),
             sim.client_id(),
             SecretString::from(sim.client_secret()),
         )
-        .unwrap_or_else(|e| unreachable!("the simulator's URL is valid: {e}"));
+        .unwrap_or_else(|e| unreachable!("the simulator's own URL is valid: {e}"));
+        let default_rate = if self.sim_rate_limit { 20 } else { 0 };
+        let config = config.rate_limit(Some(self.rate_limit.unwrap_or(default_rate)));
         Target {
             config,
             sim: Some(sim),
         }
     }
+}
+
+/// A Coupa id from the command line: a positive integer written canonically (`+7` and `007`
+/// are refused, so the id echoed is the id given).
+pub fn coupa_id(text: &str, what: &str) -> Result<i64, CliError> {
+    coupa_connector::ids::canonical_id(text).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{what} id {text:?} is not a positive integer (digits only, no sign or leading zero)"
+        ))
+    })
 }
 
 /// An error and its sources on one line.
@@ -128,4 +247,33 @@ pub fn one_line(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_environment_values_are_usage_errors() {
+        use std::os::unix::ffi::OsStringExt;
+        let value = OsString::from_vec(vec![0x66, 0x6f, 0x80]);
+        assert_eq!(
+            read_env("COUPA_CLIENT_ID", Some(value)),
+            Err(CliError::Usage("COUPA_CLIENT_ID is not valid UTF-8".into()))
+        );
+        assert_eq!(read_env("X", Some(" ".into())), Ok(None));
+        assert_eq!(read_env("X", None), Ok(None));
+    }
+
+    #[test]
+    fn ids_are_canonical() {
+        assert_eq!(coupa_id("42", "user"), Ok(42));
+        for bad in ["+7", "007", "-1", "0", "abc", "", "99999999999999999999"] {
+            assert!(
+                matches!(coupa_id(bad, "user"), Err(CliError::Usage(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -164,7 +164,7 @@ async fn newer_licenses_are_hidden_from_unprojected_write_answers_too() {
     let body = reply.json();
     assert!(body.get("intake-user").is_none(), "{body}");
     assert!(body.get("coupa-navi-ai-agent-user").is_none(), "{body}");
-    assert_eq!(body["expense-user"], json!(false), "older flags stay");
+    assert_eq!(body["expense-user"], json!(true), "older flags stay");
     assert!(sim.tenant().users[&1].licenses.contains("intake-user"));
     let projected = call(
         &sim,

@@ -1,28 +1,9 @@
 //! The `coupa-sync` example binary, end to end against its simulated tenant.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-/// The example binary cargo built next to this test's own binary.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples")
-        .join(format!("coupa-sync{}", std::env::consts::EXE_SUFFIX))
-}
-
 fn command() -> Command {
-    let mut command = Command::new(binary());
-    for var in [
-        "COUPA_DOMAIN",
-        "COUPA_BASE_URL",
-        "COUPA_CLIENT_ID",
-        "COUPA_CLIENT_SECRET",
-        "COUPA_SCOPES",
-    ] {
-        command.env_remove(var);
-    }
-    command
+    crate::command("coupa-sync")
 }
 
 #[test]
@@ -40,7 +21,7 @@ fn syncs_the_simulated_tenant_and_writes_the_summary() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("syncing a simulated tenant of 300 users"),
+        stderr.contains("no Coupa credentials set; syncing a SIMULATED tenant of 300 users"),
         "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -81,7 +62,7 @@ fn failures_exit_non_zero_with_one_line() {
         .env("COUPA_CLIENT_SECRET", "s3cret-value")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2), "configuration errors exit 2");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
@@ -95,9 +76,25 @@ fn failures_exit_non_zero_with_one_line() {
         .env("COUPA_CLIENT_ID", "id")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),
         "coupa-sync: COUPA_CLIENT_SECRET is not set"
     );
+
+    // A base URL alone is not "no credentials": no simulated fallback, no request.
+    let output = command()
+        .env("COUPA_BASE_URL", "https://acme.coupahost.com")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "coupa-sync: COUPA_CLIENT_ID, COUPA_CLIENT_SECRET are not set"
+    );
+    let output = command()
+        .env("COUPA_BASE_URL", "not a url")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "no panic on a bad URL");
 }

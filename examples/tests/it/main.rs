@@ -1,0 +1,56 @@
+//! The example programs: the binaries end to end, the README's commands, and the JSON-directory
+//! connector through the SDK's test kit.
+
+#![allow(missing_docs, unreachable_pub)]
+
+mod coupa_provision;
+mod coupa_sync;
+mod json_directory;
+mod readme;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// An example binary, built for this test run by the cargo that runs it (so a filtered
+/// `cargo test --test it` never runs a stale binary).
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "examples", "--examples"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the examples failed");
+    });
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A command for an example binary with no Coupa variables inherited.
+pub fn command(name: &str) -> Command {
+    let mut command = Command::new(example(name));
+    for var in [
+        "COUPA_DOMAIN",
+        "COUPA_BASE_URL",
+        "COUPA_CLIENT_ID",
+        "COUPA_CLIENT_SECRET",
+        "COUPA_SCOPES",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Exit code, stdout and stderr, trimmed.
+pub fn outcome(command: &mut Command) -> (i32, String, String) {
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    )
+}

@@ -1,0 +1,63 @@
+//! The README's commands, run as written: each `coupa-provision` line is run and its output
+//! compared with the line's comment, and the main job runs with no arguments.
+
+use crate::outcome;
+
+const README: &str = include_str!("../../../README.md");
+
+/// The lines of the README's `sh` blocks that run `example`, as (arguments, expected output).
+fn lines(example: &str) -> Vec<(Vec<&'static str>, Option<&'static str>)> {
+    let prefix = format!("cargo run --example {example} -- ");
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in README.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            text if in_sh => {
+                if let Some(rest) = text.strip_prefix(&prefix) {
+                    let (command, comment) =
+                        match rest.split_once("   # ").or(rest.split_once("  # ")) {
+                            Some((c, e)) => (c, Some(e.trim())),
+                            None => (rest, None),
+                        };
+                    assert!(
+                        !command.contains(['"', '\'', '\\']),
+                        "keep README lines unquoted: {line}"
+                    );
+                    out.push((command.split_whitespace().collect(), comment));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_provisioning_line_prints_what_its_comment_says() {
+    let lines = lines("coupa-provision");
+    assert!(lines.len() >= 6, "{lines:?}");
+    for (args, expected) in lines {
+        let expected = expected.unwrap_or_else(|| panic!("{args:?} has no expected output"));
+        let (code, stdout, stderr) = outcome(crate::command("coupa-provision").args(&args));
+        assert_eq!((code, stdout.as_str()), (0, expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_main_job_runs_as_written() {
+    assert!(README.contains("cargo run --release --example coupa-sync    # the main job"));
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = outcome(crate::command("coupa-sync").current_dir(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("Synced into coupa-sync.db (run 1)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("syncing a SIMULATED tenant of 5000 users"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("coupa-sync.db").exists());
+}
