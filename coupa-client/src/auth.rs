@@ -103,7 +103,9 @@ struct TokenResponse {
     scope: Option<String>,
 }
 
-/// Coupa's documented token lifetime, used when a response omits `expires_in`.
+/// Coupa's documented token lifetime, used when a response omits `expires_in`, and the longest
+/// lifetime believed: a larger `expires_in` is capped, so no server value can overflow the clock
+/// or keep a token cached past Coupa's own day.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(86_399);
 
 impl Inner {
@@ -156,9 +158,10 @@ impl Inner {
         let response: TokenResponse = decode("/oauth2/token", &body)?;
         let lifetime = response
             .expires_in
-            .map_or(DEFAULT_LIFETIME, Duration::from_secs);
+            .map_or(DEFAULT_LIFETIME, Duration::from_secs)
+            .min(DEFAULT_LIFETIME);
         let generation = self.tokens.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        self.counters.record_token();
+        self.budget.counters().record_token();
         tracing::debug!(
             generation,
             lifetime_s = lifetime.as_secs(),
@@ -169,7 +172,9 @@ impl Inner {
                 value: SecretString::from(response.access_token),
                 generation,
             },
-            refresh_at: Instant::now() + lifetime.saturating_sub(self.config.token_refresh_margin),
+            refresh_at: Instant::now()
+                .checked_add(lifetime.saturating_sub(self.config.token_refresh_margin))
+                .unwrap_or_else(Instant::now),
             scopes: response
                 .scope
                 .map(|s| s.split_whitespace().map(str::to_owned).collect()),

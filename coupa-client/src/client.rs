@@ -1,4 +1,5 @@
 //! [`CoupaClient`]: cheap to clone; clones share the token, the rate limiter and the counters.
+//! [`Budget`]: a rate limiter and counters that several clients can share.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -28,6 +29,68 @@ pub struct ClientStats {
     pub tokens: u64,
 }
 
+/// What requests may be sent and what they did: one client-side rate limiter and one set of
+/// counters. Every client built with the same budget (see [`crate::Config::budget`]) draws on
+/// the same rate, so clients for reads, writes and fallbacks together stay under Coupa's limit,
+/// and their [`ClientStats`] are one set. Cheap to clone.
+#[derive(Clone)]
+pub struct Budget {
+    inner: Arc<BudgetInner>,
+}
+
+struct BudgetInner {
+    limiter: Option<DefaultDirectRateLimiter>,
+    counters: Counters,
+}
+
+impl fmt::Debug for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Budget")
+            .field("limited", &self.inner.limiter.is_some())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Budget {
+    /// A budget of `per_second` requests (`None` or 0: unlimited). The burst never exceeds
+    /// Coupa's 20, so a start-up burst does not earn 429s.
+    pub fn new(per_second: Option<u32>) -> Self {
+        let limiter = per_second.and_then(NonZeroU32::new).map(|rate| {
+            let burst = rate.min(COUPA_BURST);
+            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+        });
+        Self {
+            inner: Arc::new(BudgetInner {
+                limiter,
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// What every client on this budget did so far.
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.inner.counters;
+        ClientStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            rate_limit_waits: c.rate_limit_waits.load(Ordering::Relaxed),
+            tokens: c.tokens.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits for the rate limiter, if any.
+    pub(crate) async fn until_ready(&self) {
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     requests: AtomicU64,
@@ -54,9 +117,8 @@ impl Counters {
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) http: reqwest::Client,
-    pub(crate) limiter: Option<DefaultDirectRateLimiter>,
+    pub(crate) budget: Budget,
     pub(crate) tokens: TokenCache,
-    pub(crate) counters: Counters,
 }
 
 /// A Coupa API client for one tenant.
@@ -77,30 +139,38 @@ impl fmt::Debug for CoupaClient {
 }
 
 impl CoupaClient {
-    /// A client for `config`. Makes no request.
+    /// A client for `config`. Makes no request. Refuses plain `http` to a host that is not
+    /// loopback unless [`Config::allow_insecure_http`] is set. Redirects are never followed: a
+    /// 3xx answer is [`Error::Redirect`] (following one would re-send the secret or the token to
+    /// wherever the server points).
     pub fn new(config: Config) -> Result<Self, Error> {
+        config.check_transport()?;
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("coupa-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidConfig {
                 reason: format!("cannot build the HTTP client: {e}"),
             })?;
-        // Coupa's leaky bucket holds 20 requests: a larger burst would earn 429s at start-up.
-        let limiter = config.rate_limit.map(|rate| {
-            let burst = rate.min(COUPA_BURST);
-            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
-        });
+        let budget = config
+            .budget
+            .clone()
+            .unwrap_or_else(|| Budget::new(config.rate_limit.map(NonZeroU32::get)));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 http,
-                limiter,
+                budget,
                 tokens: TokenCache::default(),
-                counters: Counters::default(),
             }),
         })
+    }
+
+    /// The request budget this client draws on (shared with the clients built with it).
+    pub fn budget(&self) -> &Budget {
+        &self.inner.budget
     }
 
     /// The configuration.
@@ -108,15 +178,9 @@ impl CoupaClient {
         &self.inner.config
     }
 
-    /// What the client (and its clones) did so far.
+    /// What the client, its clones and every client sharing its budget did so far.
     pub fn stats(&self) -> ClientStats {
-        let c = &self.inner.counters;
-        ClientStats {
-            requests: c.requests.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
-            rate_limit_waits: c.rate_limit_waits.load(Ordering::Relaxed),
-            tokens: c.tokens.load(Ordering::Relaxed),
-        }
+        self.inner.budget.stats()
     }
 
     /// Mints a token if none is cached, proving the credentials and scopes are accepted.

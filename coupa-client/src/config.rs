@@ -133,6 +133,18 @@ pub struct Config {
     /// A token is refreshed this long before it expires (Coupa tokens live 24 h; the default
     /// of 4 h refreshes at about 20 h, as Coupa advises).
     pub token_refresh_margin: Duration,
+    /// The longest wait a server may ask for (`Retry-After`). A longer one is not slept: the
+    /// request fails with [`Error::WaitTooLong`] saying what was asked. Default 5 minutes.
+    pub max_server_wait: Duration,
+    /// The largest response body accepted; a larger one is [`Error::BodyTooLarge`]. Default
+    /// 64 MiB.
+    pub max_body_bytes: usize,
+    /// Allow `http://` base URLs for hosts other than loopback. Off by default: credentials and
+    /// tokens would cross the network in clear text.
+    pub allow_insecure_http: bool,
+    /// The request budget (rate limiter and counters) to share with other clients; `None`
+    /// gives the client a budget of its own from `rate_limit`.
+    pub budget: Option<crate::Budget>,
 }
 
 impl Config {
@@ -147,19 +159,33 @@ impl Config {
         Self::with_base_url(base_url.as_str(), client_id, client_secret)
     }
 
-    /// A configuration with an explicit base URL (any http or https URL: a sandbox, a proxy, the
-    /// simulator). The URL is used as given, never inferred.
+    /// A configuration with an explicit base URL (a sandbox, a proxy, the simulator). The URL
+    /// is used as given, never inferred. It must be `https`, or `http` to a loopback host (the
+    /// simulator) unless [`Config::allow_insecure_http`] is set before the client is built; a URL
+    /// with a user name or password is refused (credentials go in the OAuth fields, and a
+    /// password in a URL would end up in logs).
     pub fn with_base_url(
         base_url: &str,
         client_id: impl Into<String>,
         client_secret: SecretString,
     ) -> Result<Self, Error> {
+        // Never echo a URL that may hold a password.
+        let shown = if base_url.contains('@') {
+            "(not shown: it contains '@')".to_owned()
+        } else {
+            format!("{base_url:?}")
+        };
         let mut url = Url::parse(base_url).map_err(|e| Error::InvalidConfig {
-            reason: format!("base URL {base_url:?} is not a URL: {e}"),
+            reason: format!("base URL {shown} is not a URL: {e}"),
         })?;
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
             return Err(Error::InvalidConfig {
-                reason: format!("base URL {base_url:?} must be an http or https URL"),
+                reason: format!("base URL {shown} must be an http or https URL"),
+            });
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::InvalidConfig {
+                reason: "the base URL must not carry a user name or password".into(),
             });
         }
         if !url.path().ends_with('/') {
@@ -188,7 +214,32 @@ impl Config {
             rate_limit: NonZeroU32::new(20),
             retry: RetryConfig::default(),
             token_refresh_margin: Duration::from_secs(4 * 3600),
+            max_server_wait: Duration::from_secs(300),
+            max_body_bytes: 64 * 1024 * 1024,
+            allow_insecure_http: false,
+            budget: None,
         })
+    }
+
+    /// Whether the base URL may be used: `https`, or `http` to loopback or by explicit opt-in.
+    pub(crate) fn check_transport(&self) -> Result<(), Error> {
+        let loopback = match self.base_url.host() {
+            Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if self.base_url.scheme() == "http" && !loopback && !self.allow_insecure_http {
+            return Err(Error::InvalidConfig {
+                reason: format!(
+                    "base URL {} is plain http to a host that is not loopback: the secret and \
+                     tokens would cross the network unencrypted; use https (or \
+                     Config::allow_insecure_http for a trusted proxy)",
+                    self.base_url
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Reads `COUPA_DOMAIN` or `COUPA_BASE_URL` (one is required; the base URL wins),
@@ -252,6 +303,31 @@ impl Config {
     /// Sets the request timeout.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Allows (or refuses) plain `http` to hosts other than loopback.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Sets the longest server-requested wait that is slept rather than reported.
+    pub fn max_server_wait(mut self, max: Duration) -> Self {
+        self.max_server_wait = max;
+        self
+    }
+
+    /// Sets the largest response body accepted.
+    pub fn max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
+    /// Shares `budget` (rate limiter and counters) with every other client built with it. The
+    /// budget's own rate applies; `rate_limit` is then unused.
+    pub fn budget(mut self, budget: crate::Budget) -> Self {
+        self.budget = Some(budget);
         self
     }
 

@@ -89,6 +89,50 @@ pub enum Error {
         /// The cursor that repeated.
         cursor: String,
     },
+    /// The server answered with a redirect. Redirects are never followed: the request (with its
+    /// credentials or token) would go wherever the server points.
+    #[error(
+        "{method} {path} answered HTTP {status} redirecting to {}; redirects are not followed \
+         (check the base URL)",
+        location.as_deref().unwrap_or("(no Location)")
+    )]
+    Redirect {
+        /// The method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` header, when sent.
+        location: Option<String>,
+    },
+    /// The server asked for a wait (`Retry-After`) longer than the configured cap: reported, not
+    /// slept.
+    #[error(
+        "{method} {path}: the server asked to wait {}, more than the {} allowed",
+        seconds(asked),
+        seconds(allowed)
+    )]
+    WaitTooLong {
+        /// The method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// The wait asked for.
+        asked: Duration,
+        /// The configured cap ([`crate::Config::max_server_wait`]).
+        allowed: Duration,
+    },
+    /// A response body was larger than the configured cap.
+    #[error("{method} {path}: the response body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// The cap ([`crate::Config::max_body_bytes`]).
+        limit: usize,
+    },
     /// The request could not be sent or its response read (connect error, timeout, reset).
     #[error("transport error: {method} {path}")]
     Transport {
@@ -100,6 +144,10 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+}
+
+fn seconds(d: &Duration) -> String {
+    format!("{} s", d.as_secs())
 }
 
 /// An error status from the API with Coupa's messages.

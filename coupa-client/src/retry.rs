@@ -42,25 +42,47 @@ pub(crate) fn retryable(idempotent: bool, failure: Failure) -> bool {
     }
 }
 
-/// The wait before the next attempt, or `None` to stop. `attempts` counts attempts made,
-/// `elapsed` the time since the first, `backoff` the next exponential delay.
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Wait this long, then try again.
+    Retry(Duration),
+    /// Stop and report the failure.
+    Stop,
+    /// Stop: the server asked for a wait longer than `max_server_wait`.
+    WaitTooLong(Duration),
+}
+
+/// What to do after a failed attempt. `attempts` counts attempts made, `elapsed` the time since
+/// the first, `backoff` the next exponential delay. A server-given wait above `max_server_wait`
+/// is never slept; arithmetic on server-given durations never overflows.
 pub(crate) fn next_wait(
     config: &RetryConfig,
+    max_server_wait: Duration,
     idempotent: bool,
     failure: Failure,
     attempts: u32,
     elapsed: Duration,
     retry_after: Option<Duration>,
     backoff: Duration,
-) -> Option<Duration> {
+) -> Next {
     if !retryable(idempotent, failure) || attempts >= config.max_attempts {
-        return None;
+        return Next::Stop;
+    }
+    if let Some(asked) = retry_after
+        && asked > max_server_wait
+    {
+        return Next::WaitTooLong(asked);
     }
     let wait = retry_after.unwrap_or(backoff);
-    (elapsed + wait <= config.max_elapsed).then_some(wait)
+    match elapsed.checked_add(wait) {
+        Some(total) if total <= config.max_elapsed => Next::Retry(wait),
+        _ => Next::Stop,
+    }
 }
 
-/// Parses `Retry-After`: delay seconds or an HTTP date.
+/// Parses `Retry-After`: delay seconds or an HTTP date. Any number of seconds is accepted (the
+/// caller caps it); a date in the past is no wait.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
@@ -81,26 +103,32 @@ mod tests {
         let s = Duration::from_secs;
         let cases = [
             // (idempotent, failure, attempts, elapsed, retry_after, expected)
-            (true, Failure::Status(503), 1, s(0), None, Some(b)),
-            (true, Failure::Status(429), 1, s(0), Some(s(7)), Some(s(7))),
-            (true, Failure::Status(500), 5, s(0), None, Some(b)),
-            (true, Failure::Status(500), 6, s(0), None, None),
-            (true, Failure::Status(502), 1, s(119), None, Some(b)),
-            (true, Failure::Status(502), 1, s(120), None, None),
-            (true, Failure::Status(429), 1, s(100), Some(s(30)), None),
-            (true, Failure::Status(400), 1, s(0), None, None),
-            (true, Failure::Status(404), 1, s(0), None, None),
-            (true, Failure::Timeout, 1, s(0), None, Some(b)),
-            (true, Failure::Transport, 1, s(0), None, Some(b)),
-            (false, Failure::Connect, 1, s(0), None, Some(b)),
-            (false, Failure::Timeout, 1, s(0), None, None),
-            (false, Failure::Transport, 1, s(0), None, None),
-            (false, Failure::Status(500), 1, s(0), None, None),
-            (false, Failure::Status(429), 1, s(0), Some(s(1)), None),
+            (true, Failure::Status(503), 1, s(0), None, Next::Retry(b)),
+            (true, Failure::Status(429), 1, s(0), Some(s(7)), Next::Retry(s(7))),
+            (true, Failure::Status(500), 5, s(0), None, Next::Retry(b)),
+            (true, Failure::Status(500), 6, s(0), None, Next::Stop),
+            (true, Failure::Status(502), 1, s(119), None, Next::Retry(b)),
+            (true, Failure::Status(502), 1, s(120), None, Next::Stop),
+            (true, Failure::Status(429), 1, s(100), Some(s(30)), Next::Stop),
+            (true, Failure::Status(429), 1, s(0), Some(s(300)), Next::Stop),
+            (true, Failure::Status(429), 1, s(0), Some(s(301)), Next::WaitTooLong(s(301))),
+            (true, Failure::Status(429), 1, s(0), Some(s(3000)), Next::WaitTooLong(s(3000))),
+            (true, Failure::Status(503), 1, s(0), Some(s(u64::MAX)), Next::WaitTooLong(s(u64::MAX))),
+            (true, Failure::Status(400), 1, s(0), None, Next::Stop),
+            (true, Failure::Status(404), 1, s(0), None, Next::Stop),
+            (true, Failure::Status(307), 1, s(0), None, Next::Stop),
+            (true, Failure::Timeout, 1, s(0), None, Next::Retry(b)),
+            (true, Failure::Transport, 1, s(0), None, Next::Retry(b)),
+            (false, Failure::Connect, 1, s(0), None, Next::Retry(b)),
+            (false, Failure::Timeout, 1, s(0), None, Next::Stop),
+            (false, Failure::Transport, 1, s(0), None, Next::Stop),
+            (false, Failure::Status(500), 1, s(0), None, Next::Stop),
+            (false, Failure::Status(429), 1, s(0), Some(s(1)), Next::Stop),
         ];
+        let cap = s(300);
         for (idempotent, failure, attempts, elapsed, retry_after, expected) in cases {
             assert_eq!(
-                next_wait(&c, idempotent, failure, attempts, elapsed, retry_after, b),
+                next_wait(&c, cap, idempotent, failure, attempts, elapsed, retry_after, b),
                 expected,
                 "{idempotent} {failure:?} attempts={attempts} elapsed={elapsed:?}"
             );
@@ -120,5 +148,13 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).map(|d| d > Duration::from_secs(300)),
+            Some(true)
+        );
     }
 }

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use crate::auth::OAuthError;
 use crate::client::Inner;
 use crate::error::{ApiError, Error, error_messages};
-use crate::retry::{Failure, next_wait, parse_retry_after};
+use crate::retry::{Failure, Next, next_wait, parse_retry_after};
 
 /// A request body.
 #[derive(Debug, Clone)]
@@ -145,16 +145,14 @@ impl Inner {
         let mut attempts = 0u32;
         let mut refreshed = false;
         loop {
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
-            }
+            self.budget.until_ready().await;
             let token = if request.is_token() {
                 None
             } else {
                 Some(self.token().await?)
             };
             attempts += 1;
-            self.counters.record_request();
+            self.budget.counters().record_request();
             let sent = self
                 .build(request, token.as_ref().map(|t| &t.value))
                 .send()
@@ -178,7 +176,19 @@ impl Inner {
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    match response.bytes().await {
+                    if status.is_redirection() {
+                        return Err(Error::Redirect {
+                            method: method.to_owned(),
+                            path,
+                            status: status.as_u16(),
+                            location: response
+                                .headers()
+                                .get(reqwest::header::LOCATION)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned),
+                        });
+                    }
+                    match self.read_body(response, method, &path).await? {
                         Err(source) => transport_failure(source),
                         Ok(body) if status.is_success() => return Ok(body),
                         Ok(_)
@@ -215,13 +225,56 @@ impl Inner {
                 retry_after,
                 &mut backoff,
             ) {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => return Err(error),
+                Next::Retry(wait) => tokio::time::sleep(wait).await,
+                Next::Stop => return Err(error),
+                Next::WaitTooLong(asked) => {
+                    return Err(Error::WaitTooLong {
+                        method: method.to_owned(),
+                        path,
+                        asked,
+                        allowed: self.config.max_server_wait,
+                    });
+                }
             }
         }
     }
 
-    /// The wait before retrying `request`, or `None` to give up; counts and logs the retry.
+    /// Reads a response body of at most `max_body_bytes`: the outer error is the cap, the inner
+    /// one a transport failure while reading.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        method: &str,
+        path: &str,
+    ) -> Result<Result<Bytes, reqwest::Error>, Error> {
+        let limit = self.config.max_body_bytes;
+        let too_large = || Error::BodyTooLarge {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            limit,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(Ok(body.freeze())),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    }
+
+    /// What to do after a failed attempt at `request`; counts and logs a retry.
     fn wait(
         &self,
         request: &Request,
@@ -230,21 +283,25 @@ impl Inner {
         started: Instant,
         retry_after: Option<std::time::Duration>,
         backoff: &mut impl Iterator<Item = std::time::Duration>,
-    ) -> Option<std::time::Duration> {
+    ) -> Next {
         let next = backoff.next().unwrap_or(self.config.retry.max_backoff);
-        let wait = next_wait(
+        let decision = next_wait(
             &self.config.retry,
+            self.config.max_server_wait,
             request.idempotent(),
             failure,
             attempts,
             started.elapsed(),
             retry_after,
             next,
-        )?;
+        );
+        let Next::Retry(wait) = decision else {
+            return decision;
+        };
         if failure == Failure::Status(429) {
-            self.counters.record_rate_limit_wait();
+            self.budget.counters().record_rate_limit_wait();
         } else {
-            self.counters.record_retry();
+            self.budget.counters().record_retry();
         }
         tracing::warn!(
             method = request.method.as_str(),
@@ -254,7 +311,7 @@ impl Inner {
             wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             "retrying coupa request"
         );
-        Some(wait)
+        decision
     }
 
     fn status_error(
