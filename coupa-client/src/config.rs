@@ -64,6 +64,9 @@ pub struct RetryConfig {
     pub max_backoff: Duration,
     /// Total time a request may spend, waits included, before it is given up.
     pub max_elapsed: Duration,
+    /// The longest wait a server may ask for (`Retry-After`). A longer one is not slept: the
+    /// request fails with [`Error::WaitTooLong`] saying what was asked. Default 5 minutes.
+    pub max_server_wait: Duration,
 }
 
 impl Default for RetryConfig {
@@ -73,6 +76,7 @@ impl Default for RetryConfig {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             max_elapsed: Duration::from_secs(120),
+            max_server_wait: Duration::from_secs(300),
         }
     }
 }
@@ -104,6 +108,12 @@ impl RetryConfig {
         self.max_elapsed = max;
         self
     }
+
+    /// Sets the longest server-requested wait that is slept rather than reported.
+    pub fn with_max_server_wait(mut self, max: Duration) -> Self {
+        self.max_server_wait = max;
+        self
+    }
 }
 
 /// Everything the client needs to reach one tenant. `Debug` never shows the secret.
@@ -133,9 +143,6 @@ pub struct Config {
     /// A token is refreshed this long before it expires (Coupa tokens live 24 h; the default
     /// of 4 h refreshes at about 20 h, as Coupa advises).
     pub token_refresh_margin: Duration,
-    /// The longest wait a server may ask for (`Retry-After`). A longer one is not slept: the
-    /// request fails with [`Error::WaitTooLong`] saying what was asked. Default 5 minutes.
-    pub max_server_wait: Duration,
     /// The largest response body accepted; a larger one is [`Error::BodyTooLarge`]. Default
     /// 64 MiB.
     pub max_body_bytes: usize,
@@ -214,7 +221,6 @@ impl Config {
             rate_limit: NonZeroU32::new(20),
             retry: RetryConfig::default(),
             token_refresh_margin: Duration::from_secs(4 * 3600),
-            max_server_wait: Duration::from_secs(300),
             max_body_bytes: 64 * 1024 * 1024,
             allow_insecure_http: false,
             budget: None,
@@ -309,12 +315,6 @@ impl Config {
     /// Allows (or refuses) plain `http` to hosts other than loopback.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
-        self
-    }
-
-    /// Sets the longest server-requested wait that is slept rather than reported.
-    pub fn max_server_wait(mut self, max: Duration) -> Self {
-        self.max_server_wait = max;
         self
     }
 

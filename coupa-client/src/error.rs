@@ -120,7 +120,7 @@ pub enum Error {
         path: String,
         /// The wait asked for.
         asked: Duration,
-        /// The configured cap ([`crate::Config::max_server_wait`]).
+        /// The configured cap ([`crate::RetryConfig::max_server_wait`]).
         allowed: Duration,
     },
     /// A response body was larger than the configured cap.

@@ -58,7 +58,6 @@ pub(crate) enum Next {
 /// is never slept; arithmetic on server-given durations never overflows.
 pub(crate) fn next_wait(
     config: &RetryConfig,
-    max_server_wait: Duration,
     idempotent: bool,
     failure: Failure,
     attempts: u32,
@@ -70,7 +69,7 @@ pub(crate) fn next_wait(
         return Next::Stop;
     }
     if let Some(asked) = retry_after
-        && asked > max_server_wait
+        && asked > config.max_server_wait
     {
         return Next::WaitTooLong(asked);
     }
@@ -104,16 +103,58 @@ mod tests {
         let cases = [
             // (idempotent, failure, attempts, elapsed, retry_after, expected)
             (true, Failure::Status(503), 1, s(0), None, Next::Retry(b)),
-            (true, Failure::Status(429), 1, s(0), Some(s(7)), Next::Retry(s(7))),
+            (
+                true,
+                Failure::Status(429),
+                1,
+                s(0),
+                Some(s(7)),
+                Next::Retry(s(7)),
+            ),
             (true, Failure::Status(500), 5, s(0), None, Next::Retry(b)),
             (true, Failure::Status(500), 6, s(0), None, Next::Stop),
             (true, Failure::Status(502), 1, s(119), None, Next::Retry(b)),
             (true, Failure::Status(502), 1, s(120), None, Next::Stop),
-            (true, Failure::Status(429), 1, s(100), Some(s(30)), Next::Stop),
-            (true, Failure::Status(429), 1, s(0), Some(s(300)), Next::Stop),
-            (true, Failure::Status(429), 1, s(0), Some(s(301)), Next::WaitTooLong(s(301))),
-            (true, Failure::Status(429), 1, s(0), Some(s(3000)), Next::WaitTooLong(s(3000))),
-            (true, Failure::Status(503), 1, s(0), Some(s(u64::MAX)), Next::WaitTooLong(s(u64::MAX))),
+            (
+                true,
+                Failure::Status(429),
+                1,
+                s(100),
+                Some(s(30)),
+                Next::Stop,
+            ),
+            (
+                true,
+                Failure::Status(429),
+                1,
+                s(0),
+                Some(s(300)),
+                Next::Stop,
+            ),
+            (
+                true,
+                Failure::Status(429),
+                1,
+                s(0),
+                Some(s(301)),
+                Next::WaitTooLong(s(301)),
+            ),
+            (
+                true,
+                Failure::Status(429),
+                1,
+                s(0),
+                Some(s(3000)),
+                Next::WaitTooLong(s(3000)),
+            ),
+            (
+                true,
+                Failure::Status(503),
+                1,
+                s(0),
+                Some(s(u64::MAX)),
+                Next::WaitTooLong(s(u64::MAX)),
+            ),
             (true, Failure::Status(400), 1, s(0), None, Next::Stop),
             (true, Failure::Status(404), 1, s(0), None, Next::Stop),
             (true, Failure::Status(307), 1, s(0), None, Next::Stop),
@@ -125,10 +166,9 @@ mod tests {
             (false, Failure::Status(500), 1, s(0), None, Next::Stop),
             (false, Failure::Status(429), 1, s(0), Some(s(1)), Next::Stop),
         ];
-        let cap = s(300);
         for (idempotent, failure, attempts, elapsed, retry_after, expected) in cases {
             assert_eq!(
-                next_wait(&c, cap, idempotent, failure, attempts, elapsed, retry_after, b),
+                next_wait(&c, idempotent, failure, attempts, elapsed, retry_after, b),
                 expected,
                 "{idempotent} {failure:?} attempts={attempts} elapsed={elapsed:?}"
             );
@@ -153,7 +193,8 @@ mod tests {
             Some(Duration::from_secs(u64::MAX))
         );
         assert_eq!(
-            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).map(|d| d > Duration::from_secs(300)),
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now)
+                .map(|d| d > Duration::from_secs(300)),
             Some(true)
         );
     }

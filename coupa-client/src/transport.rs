@@ -232,7 +232,7 @@ impl Inner {
                         method: method.to_owned(),
                         path,
                         asked,
-                        allowed: self.config.max_server_wait,
+                        allowed: self.config.retry.max_server_wait,
                     });
                 }
             }
@@ -287,7 +287,6 @@ impl Inner {
         let next = backoff.next().unwrap_or(self.config.retry.max_backoff);
         let decision = next_wait(
             &self.config.retry,
-            self.config.max_server_wait,
             request.idempotent(),
             failure,
             attempts,

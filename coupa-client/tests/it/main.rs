@@ -6,6 +6,7 @@ mod auth;
 mod errors;
 mod lists;
 mod retries;
+mod transport;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
