@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::capability::ArgumentError;
 use crate::engine::Stage;
 use crate::model::{ResourceId, ResourceTypeId};
-use crate::store::{IntegrityIssue, StoreError};
+use crate::store::{Holder, IntegrityIssue, RunId, StoreError};
 
 /// A boxed error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -44,6 +44,17 @@ pub enum ConnectorError {
     /// The request was refused as invalid: a bad argument, a validation error upstream.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The upstream service kept failing (5xx, timeouts, rate limits) after the connector's own
+    /// retries, or asked for a wait longer than allowed. The engine does not retry it (the
+    /// retries already happened where the failure was seen); the run stays resumable.
+    #[error("upstream unavailable: {message}")]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Any other failure; not retried.
     #[error("{message}")]
     Fatal {
@@ -59,6 +70,14 @@ impl ConnectorError {
     /// A transient error with a message and a source.
     pub fn transient(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Transient {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An upstream failure that outlasted the connector's own retries.
+    pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
             message: message.into(),
             source: Some(source.into()),
         }
@@ -153,6 +172,24 @@ pub enum Error {
     /// The sync was cancelled; it can be resumed.
     #[error("sync cancelled")]
     Cancelled,
+    /// Another engine (this process or another) holds the connector's unfinished run and its
+    /// heartbeat is fresh. Nothing was changed.
+    #[error(
+        "sync already in progress: run {run} is held by {holder}, last heartbeat {} s ago",
+        heartbeat_age.as_secs()
+    )]
+    InProgress {
+        /// The run.
+        run: RunId,
+        /// Who holds it.
+        holder: Holder,
+        /// How long ago its last heartbeat was.
+        heartbeat_age: Duration,
+    },
+    /// Another engine took the run over (this engine's heartbeat had gone stale); this engine
+    /// stopped without writing more.
+    #[error("lost the lease on run {0} to another engine")]
+    LeaseLost(RunId),
     /// The store failed.
     #[error("store error")]
     Store(#[from] StoreError),

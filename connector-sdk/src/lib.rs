@@ -73,7 +73,7 @@ pub mod testing;
 pub use capability::{
     AccountManager, Action, ActionSchema, ArgumentError, Arguments, Connector, ConnectorMetadata,
     CreateAccountOutcome, FieldKind, FieldSpec, GrantOutcome, ListRequest, Page, PageToken,
-    Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, SyncerOptions,
+    Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, RunContext, SyncerOptions,
 };
 pub use engine::{
     IntegrityMode, Progress, RetryPolicy, Stage, SyncConfig, SyncEngine, SyncEvent, SyncReport,
@@ -87,7 +87,8 @@ pub use registry::{
     AccountCreation, Capability, Manifest, ManifestResourceType, Registry, RegistryBuilder,
 };
 pub use store::{
-    MemoryStore, RunCounts, RunId, RunStatus, SqliteStore, Store, StoreError, SyncDiff,
+    BeginRun, Begun, Holder, MemoryStore, RunCounts, RunId, RunStatus, SqliteStore, Store,
+    StoreError, SyncDiff, SyncRun,
 };
 
 /// The workspace README's Rust examples, compiled as doctests so they stay true.

@@ -80,6 +80,17 @@ impl Registry {
         &self.inner.metadata
     }
 
+    /// The fingerprint of a sync through this registration: the connector id and what the
+    /// connector says determines its output ([`Connector::fingerprint`]).
+    pub fn fingerprint(&self) -> String {
+        let own = self.inner.connector.fingerprint();
+        if own.is_empty() {
+            self.inner.metadata.id.clone()
+        } else {
+            format!("{}|{own}", self.inner.metadata.id)
+        }
+    }
+
     /// The registered resource types, ordered by id.
     pub fn resource_types(&self) -> Vec<ResourceType> {
         self.inner

@@ -3,15 +3,19 @@
 use connector_sdk::ConnectorError;
 use coupa_client::Error;
 
-/// Maps a client error to what the engine should do with it: wait (rate limited), retry
-/// (transport, 5xx) or stop (everything else). The message keeps the client's text, which never
+/// Maps a client error to what the engine should do with it. The client owns HTTP-level
+/// retries: a rate limit, a transport failure or a 5xx that reaches here has already been
+/// retried as far as the client's policy allows (or the server asked for a wait past its cap),
+/// so it is [`ConnectorError::Unavailable`]: the engine does not retry it again and the run stays
+/// resumable. Everything else stops the run. The message keeps the client's text, which never
 /// holds a secret.
 pub(crate) fn to_connector(error: Error) -> ConnectorError {
     let message = error.to_string();
     match error {
-        Error::RateLimited { retry_after, .. } => ConnectorError::RateLimited { retry_after },
-        Error::Transport { .. } => ConnectorError::transient(message, error),
-        Error::Api(ref api) if api.status >= 500 => ConnectorError::transient(message, error),
+        Error::RateLimited { .. } | Error::Transport { .. } | Error::WaitTooLong { .. } => {
+            ConnectorError::unavailable(message, error)
+        }
+        Error::Api(ref api) if api.status >= 500 => ConnectorError::unavailable(message, error),
         Error::Auth { .. } => ConnectorError::Unauthenticated(message),
         Error::Forbidden { .. } => ConnectorError::PermissionDenied(message),
         // The variant already says "not found": keep only what was not found.

@@ -53,7 +53,7 @@ use coupa_client::{CoupaClient, Fields, scopes};
 use crate::errors::to_connector;
 use crate::kinds::Kind;
 use crate::provision::{Accounts, LicenseProvisioner, ListProvisioner, SetActive};
-use crate::session::{AccountGroups, Session};
+use crate::session::{AccountGroups, RunState, Session};
 use crate::sync::{GroupLike, Licenses, Users};
 
 pub use crate::provision::WriteError;
@@ -109,6 +109,16 @@ impl CoupaConnector {
     /// A connector for `config`. Makes no request.
     pub fn new(config: ConnectorConfig) -> Result<Self, coupa_client::Error> {
         let account_groups = config.account_groups;
+        // One budget for every client of the connector (reads, fallback, writes): together they
+        // stay under the configured rate, and their counters are one set. A host may pass its
+        // own budget in the client configuration to share it further.
+        let budget = config.client.budget.clone().unwrap_or_else(|| {
+            coupa_client::Budget::new(config.client.rate_limit.map(std::num::NonZeroU32::get))
+        });
+        let config = ConnectorConfig {
+            client: config.client.budget(budget),
+            ..config
+        };
         // With account groups on, ask for the accounting scope, and keep a client without it
         // for OAuth clients whose token request it would make fail.
         let (primary, fallback) = if account_groups {
@@ -146,17 +156,22 @@ impl CoupaConnector {
         self.session.primary()
     }
 
-    /// HTTP requests, retries and rate-limit waits of every client the connector used.
+    /// HTTP requests, retries and rate-limit waits of every client the connector used (they
+    /// share one budget).
     pub fn http_stats(&self) -> HttpStats {
-        let mut stats = HttpStats::default();
-        for client in self.session.clients() {
-            let s = client.stats();
-            stats.requests += s.requests;
-            stats.retries += s.retries;
-            stats.rate_limit_waits += s.rate_limit_waits;
-            stats.tokens += s.tokens;
+        let s = self.session.primary().stats();
+        HttpStats {
+            requests: s.requests,
+            retries: s.retries,
+            rate_limit_waits: s.rate_limit_waits,
+            tokens: s.tokens,
         }
-        stats
+    }
+
+    /// The request budget every client of the connector draws on: hand it to other clients
+    /// (`coupa_client::Config::budget`) to keep them under the same rate.
+    pub fn budget(&self) -> &coupa_client::Budget {
+        self.session.primary().budget()
     }
 
     /// The registration: syncers for `user`, `group`, `role`, `license`, `content_group` and,
@@ -237,7 +252,9 @@ impl Connector for CoupaConnector {
     /// One cheap real call (`GET /api/users?limit=1&fields=["id"]`). A missing scope fails with
     /// an error that names it; a missing accounting scope is a warning.
     async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
-        let client = self.session.client().await?;
+        // A run of its own: validation decides afresh, every time.
+        let run = RunState::default();
+        let client = self.session.client(&run).await?;
         client
             .users()
             .limit(1)
@@ -247,10 +264,20 @@ impl Connector for CoupaConnector {
             .map_err(to_connector)?;
         let mut warnings = Vec::new();
         if self.session.account_groups_on
-            && let AccountGroups::Unavailable(reason) = self.session.account_groups().await?
+            && let AccountGroups::Unavailable(reason) = self.session.account_groups(&run).await?
         {
             warnings.push(reason.clone());
         }
         Ok(warnings)
+    }
+
+    /// The tenant (base URL and OAuth client id) and whether account groups are synced: what
+    /// changes a sync's output. A run is resumed only under the same values.
+    fn fingerprint(&self) -> String {
+        let config = self.session.primary().config();
+        format!(
+            "{}|{}|account_groups={}",
+            config.base_url, config.client_id, self.session.account_groups_on
+        )
     }
 }

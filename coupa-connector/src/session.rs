@@ -1,5 +1,7 @@
-//! What the syncers share: the client, and decisions made once per process (which client
-//! works, whether account groups and the roles endpoint are available).
+//! What the connector's parts share: the clients and per-user write locks ([`Session`], for the
+//! connector's lifetime), and what one sync run decides ([`RunState`], for one run: which client
+//! works, whether account groups and the roles endpoint are available, the roles already
+//! emitted). Decisions are re-evaluated by every run, so a scope granted later is noticed.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -36,6 +38,19 @@ pub(crate) enum Roles {
     FromUsers,
 }
 
+/// What one sync run decides once and shares across its syncer calls. Lives in the SDK's
+/// per-run context, so two runs never share it and a resume starts from nothing.
+#[derive(Debug, Default)]
+pub(crate) struct RunState {
+    active: OnceCell<Active>,
+    account_groups: OnceCell<AccountGroups>,
+    roles: OnceCell<Roles>,
+    /// Roles already emitted from user rows in this run.
+    pub(crate) roles_seen: Mutex<HashSet<i64>>,
+    /// The id ranges of the offset pages fetched in this run.
+    pub(crate) pages: crate::paging::OffsetGuard,
+}
+
 #[derive(Debug)]
 pub(crate) struct Session {
     primary: CoupaClient,
@@ -53,11 +68,6 @@ pub(crate) struct Session {
     /// The same configuration without `core.accounting.read`, for clients not granted it.
     fallback: Option<CoupaClient>,
     pub(crate) account_groups_on: bool,
-    active: OnceCell<Active>,
-    account_groups: OnceCell<AccountGroups>,
-    roles: OnceCell<Roles>,
-    /// Roles already emitted from user rows in the current users pass.
-    pub(crate) roles_seen: Mutex<HashSet<i64>>,
     /// Per-user write locks.
     pub(crate) locks: crate::provision::UserLocks,
 }
@@ -86,10 +96,6 @@ impl Session {
             grows_only: Mutex::new(HashSet::new()),
             fallback,
             account_groups_on,
-            active: OnceCell::new(),
-            account_groups: OnceCell::new(),
-            roles: OnceCell::new(),
-            roles_seen: Mutex::new(HashSet::new()),
             locks: crate::provision::UserLocks::default(),
         }
     }
@@ -97,14 +103,6 @@ impl Session {
     /// The configured client (it may not be the one in use).
     pub(crate) fn primary(&self) -> &CoupaClient {
         &self.primary
-    }
-
-    /// Every client the session may use.
-    pub(crate) fn clients(&self) -> impl Iterator<Item = &CoupaClient> {
-        [&self.primary, &self.writer]
-            .into_iter()
-            .chain(self.fallback.as_ref())
-            .chain(self.accounting_writer.as_ref())
     }
 
     /// The client for writes, once its token is known to carry `core.user.write`; with
@@ -160,8 +158,8 @@ impl Session {
 
     /// The client in use: the configured one, or the one without the accounting scope when
     /// the token endpoint refused that scope.
-    pub(crate) async fn active(&self) -> Result<&Active, ConnectorError> {
-        self.active
+    pub(crate) async fn active<'a>(&self, run: &'a RunState) -> Result<&'a Active, ConnectorError> {
+        run.active
             .get_or_try_init(|| async {
                 match self.primary.granted_scopes().await {
                     Ok(scopes) => Ok(Active {
@@ -192,22 +190,28 @@ impl Session {
             .await
     }
 
-    /// The client in use.
-    pub(crate) async fn client(&self) -> Result<&CoupaClient, ConnectorError> {
-        Ok(&self.active().await?.client)
+    /// The client in use in `run`.
+    pub(crate) async fn client<'a>(
+        &self,
+        run: &'a RunState,
+    ) -> Result<&'a CoupaClient, ConnectorError> {
+        Ok(&self.active(run).await?.client)
     }
 
-    /// Whether account groups are synced, decided once: off by configuration, off when the
-    /// token lacks the scope, else by the first page of the listing (403: off).
-    pub(crate) async fn account_groups(&self) -> Result<&AccountGroups, ConnectorError> {
-        self.account_groups
+    /// Whether account groups are synced, decided once per run: off by configuration, off when
+    /// the token lacks the scope, else by the first page of the listing (403: off).
+    pub(crate) async fn account_groups<'a>(
+        &self,
+        run: &'a RunState,
+    ) -> Result<&'a AccountGroups, ConnectorError> {
+        run.account_groups
             .get_or_try_init(|| async {
                 if !self.account_groups_on {
                     return Ok(AccountGroups::Unavailable(
                         "account groups are turned off in the configuration".into(),
                     ));
                 }
-                let active = self.active().await?;
+                let active = self.active(run).await?;
                 if let Some(reason) = &active.accounting_refused {
                     return Ok(AccountGroups::Unavailable(missing_scope_warning(reason)));
                 }
@@ -242,12 +246,12 @@ impl Session {
             .await
     }
 
-    /// Whether `GET /api/roles` is served, decided once by its first page (404: roles come
-    /// from user rows).
-    pub(crate) async fn roles(&self) -> Result<&Roles, ConnectorError> {
-        self.roles
+    /// Whether `GET /api/roles` is served, decided once per run by its first page (404: roles
+    /// come from user rows).
+    pub(crate) async fn roles<'a>(&self, run: &'a RunState) -> Result<&'a Roles, ConnectorError> {
+        run.roles
             .get_or_try_init(|| async {
-                let client = self.client().await?;
+                let client = self.client(run).await?;
                 let first = client
                     .roles()
                     .fields(role_fields())

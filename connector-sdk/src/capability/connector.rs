@@ -41,4 +41,12 @@ pub trait Connector: Send + Sync {
     /// Proves the configuration and credentials work with one cheap real call. Returns warnings
     /// (for example a permission that only some features need) on success.
     async fn validate(&self) -> Result<Vec<String>, ConnectorError>;
+
+    /// What determines the output of a sync besides the connector id: the tenant (its URL, the
+    /// client id) and the settings that change what is synced. An unfinished run is resumed only
+    /// by a sync with the same fingerprint. Never include a secret. Defaults to empty: every
+    /// configuration of the connector counts as the same.
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
 }

@@ -4,6 +4,7 @@ mod account;
 mod action;
 mod connector;
 mod provision;
+mod run;
 mod schema;
 mod syncer;
 
@@ -11,5 +12,6 @@ pub use account::{AccountManager, CreateAccountOutcome};
 pub use action::{Action, ActionSchema};
 pub use connector::{Connector, ConnectorMetadata};
 pub use provision::{GrantOutcome, Provisioner, RevokeOutcome};
+pub use run::RunContext;
 pub use schema::{ArgumentError, Arguments, FieldKind, FieldSpec};
 pub use syncer::{ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer, SyncerOptions};

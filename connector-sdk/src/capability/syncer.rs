@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use super::RunContext;
 use crate::error::ConnectorError;
 use crate::model::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 
@@ -114,16 +115,25 @@ pub struct ListRequest {
     pub token: Option<PageToken>,
     /// How many requests the engine can run at once: a hint for how many tokens to hand out.
     pub parallelism: usize,
+    /// The run's shared state.
+    pub run: RunContext,
 }
 
 impl ListRequest {
-    /// A request for the page `token` of the listing under `parent`.
+    /// A request for the page `token` of the listing under `parent`, in a run of its own.
     pub fn new(parent: Option<ResourceId>, token: Option<PageToken>, parallelism: usize) -> Self {
         Self {
             parent,
             token,
             parallelism,
+            run: RunContext::new(),
         }
+    }
+
+    /// Makes the request part of `run`.
+    pub fn with_run(mut self, run: RunContext) -> Self {
+        self.run = run;
+        self
     }
 }
 
@@ -137,16 +147,25 @@ pub struct ResourceRequest {
     pub token: Option<PageToken>,
     /// How many requests the engine can run at once.
     pub parallelism: usize,
+    /// The run's shared state.
+    pub run: RunContext,
 }
 
 impl ResourceRequest {
-    /// A request for the page `token` of `resource`'s listing.
+    /// A request for the page `token` of `resource`'s listing, in a run of its own.
     pub fn new(resource: ResourceId, token: Option<PageToken>, parallelism: usize) -> Self {
         Self {
             resource,
             token,
             parallelism,
+            run: RunContext::new(),
         }
+    }
+
+    /// Makes the request part of `run`.
+    pub fn with_run(mut self, run: RunContext) -> Self {
+        self.run = run;
+        self
     }
 }
 

@@ -1,5 +1,7 @@
 //! Engine configuration.
 
+use std::time::Duration;
+
 use super::RetryPolicy;
 
 /// What the engine does with grants that fail an integrity check.
@@ -23,9 +25,14 @@ pub struct SyncConfig {
     pub retry: RetryPolicy,
     /// What to do with grants that fail an integrity check.
     pub integrity: IntegrityMode,
-    /// Resume the connector's latest run when it did not finish (the default), instead of
-    /// starting a new one.
+    /// Resume the connector's latest run when it did not finish, has the same fingerprint and is
+    /// young enough (the default), instead of starting a new one.
     pub resume: bool,
+    /// An unfinished run started longer ago than this is not resumed. Default 7 days.
+    pub max_resume_age: Duration,
+    /// How old a holder's heartbeat may be before another engine takes its run over. The engine
+    /// beats four times per period. Default 60 s.
+    pub lease_ttl: Duration,
     /// How many progress events a slow subscriber may fall behind before it misses some.
     pub event_capacity: usize,
 }
@@ -37,6 +44,8 @@ impl Default for SyncConfig {
             retry: RetryPolicy::default(),
             integrity: IntegrityMode::Error,
             resume: true,
+            max_resume_age: Duration::from_secs(7 * 24 * 3600),
+            lease_ttl: Duration::from_secs(60),
             event_capacity: 1024,
         }
     }
@@ -61,9 +70,21 @@ impl SyncConfig {
         self
     }
 
-    /// Sets whether an unfinished run is resumed.
+    /// Sets whether an unfinished run is resumed (`false`: always start a fresh run).
     pub fn with_resume(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// Sets the age past which an unfinished run is not resumed.
+    pub fn with_max_resume_age(mut self, age: Duration) -> Self {
+        self.max_resume_age = age;
+        self
+    }
+
+    /// Sets how old a heartbeat may be before another engine takes the run over (at least 1 s).
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_secs(1));
         self
     }
 }

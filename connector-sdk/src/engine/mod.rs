@@ -26,11 +26,16 @@ pub use config::{IntegrityMode, SyncConfig};
 pub use event::{Progress, SyncEvent, SyncReport};
 pub use retry::{RetryDecision, RetryPolicy};
 
-use crate::capability::{ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer};
+use crate::capability::{
+    ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer, RunContext,
+};
 use crate::error::{ConnectorError, Error, SyncContext};
 use crate::model::{Annotation, Entitlement, Grant, Resource};
 use crate::registry::Registry;
-use crate::store::{NewWork, PageCommit, RunId, RunStatus, Store, StoreError, WorkItem, WorkKind};
+use crate::store::{
+    BeginRun, Begun, Holder, NewWork, PageCommit, RunId, RunStatus, Store, StoreError, WorkItem,
+    WorkKind, now_ms,
+};
 
 /// How many integrity violations an error or report lists in full.
 const INTEGRITY_SAMPLE: usize = 20;
@@ -141,24 +146,31 @@ async fn call(
     syncer: &dyn ResourceSyncer,
     item: &WorkItem,
     parallelism: usize,
+    run: &RunContext,
 ) -> Result<Parts, ConnectorError> {
     let token = item.token.clone();
     Ok(match &item.kind {
         WorkKind::Resources { parent, .. } => {
             let page = syncer
-                .list(ListRequest::new(parent.clone(), token, parallelism))
+                .list(ListRequest::new(parent.clone(), token, parallelism).with_run(run.clone()))
                 .await?;
             Parts::from_page(page, |p, items| p.resources = items)
         }
         WorkKind::Entitlements { resource } => {
             let page = syncer
-                .entitlements(ResourceRequest::new(resource.clone(), token, parallelism))
+                .entitlements(
+                    ResourceRequest::new(resource.clone(), token, parallelism)
+                        .with_run(run.clone()),
+                )
                 .await?;
             Parts::from_page(page, |p, items| p.entitlements.extend(items))
         }
         WorkKind::Grants { resource } => {
             let page = syncer
-                .grants(ResourceRequest::new(resource.clone(), token, parallelism))
+                .grants(
+                    ResourceRequest::new(resource.clone(), token, parallelism)
+                        .with_run(run.clone()),
+                )
                 .await?;
             Parts::from_page(page, |p, items| p.grants.extend(items))
         }
@@ -170,6 +182,7 @@ async fn fetch(
     syncer: Arc<dyn ResourceSyncer>,
     item: WorkItem,
     parallelism: usize,
+    run: RunContext,
     policy: RetryPolicy,
     events: broadcast::Sender<SyncEvent>,
 ) -> Fetched {
@@ -185,7 +198,7 @@ async fn fetch(
     let mut waits = 0u32;
     loop {
         calls += 1;
-        let error = match call(syncer.as_ref(), &fetched.item, parallelism).await {
+        let error = match call(syncer.as_ref(), &fetched.item, parallelism, &run).await {
             Ok(parts) => {
                 fetched.outcome = Ok(parts);
                 return fetched;
@@ -270,55 +283,138 @@ impl SyncEngine {
             .map_err(Error::from)
     }
 
-    /// Runs a sync to completion: resumes the connector's unfinished run when there is one (and
-    /// `resume` is on), else starts a new run. Cancelling `cancel` stops it promptly; the run can
-    /// be resumed later.
+    /// Runs a sync to completion. Resumes the connector's unfinished run when it may (same
+    /// fingerprint, younger than `max_resume_age`, `resume` on); otherwise marks it failed, says
+    /// why in a warning, and starts a new run. Fails with [`Error::InProgress`] when another
+    /// engine holds the run with a fresh heartbeat. Cancelling `cancel` stops the sync promptly;
+    /// the run can be resumed later. A run stopped by an error that resuming cannot fix is marked
+    /// failed, so it is never resumed.
     pub async fn run(&self, cancel: &CancellationToken) -> Result<SyncReport, Error> {
         let started = Instant::now();
-        let connector = self.registry.metadata().id.clone();
-        let latest = {
-            let connector = connector.clone();
-            self.store(move |s| s.latest_run(&connector)).await?
-        };
-        let (run, resumed) = match latest {
-            Some(r) if self.config.resume && r.status == RunStatus::Running => {
-                let id = r.id;
-                self.store(move |s| s.release_claims(id)).await?;
-                (id, true)
-            }
-            _ => {
-                let types = self.registry.resource_types();
-                let work: Vec<NewWork> = self
-                    .registry
-                    .syncers()
-                    .filter(|s| s.options.top_level)
-                    .map(|s| NewWork {
-                        kind: WorkKind::Resources {
-                            resource_type: s.resource_type.id.clone(),
-                            parent: None,
-                        },
-                        token: None,
-                    })
-                    .collect();
-                let id = self
-                    .store(move |s| s.start_run(&connector, &types, &work))
-                    .await?;
-                (id, false)
-            }
-        };
+        let holder = Holder::current();
+        let begun = self.begin(&holder).await?;
+        let run = begun.run;
+        let resumed = begun.resumed;
         tracing::info!(%run, resumed, "sync started");
         self.emit(SyncEvent::Started { run, resumed });
+        if let Some(reason) = &begun.not_resumed {
+            tracing::warn!(%run, reason = %reason, "unfinished run not resumed");
+            self.emit(SyncEvent::Warning {
+                message: reason.clone(),
+            });
+        }
         if !resumed {
             self.emit(SyncEvent::StageStarted {
                 stage: Stage::ResourceTypes,
             });
         }
-        let progress = self.drain(run, cancel).await?;
-        self.finish(run, resumed, progress, started).await
+        // The lease: a heartbeat while the sync runs; losing it stops the sync.
+        let stop = cancel.child_token();
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let heartbeat = tokio::spawn(beat(
+            Arc::clone(&self.store),
+            run,
+            holder.id.clone(),
+            self.config.lease_ttl / 4,
+            stop.clone(),
+            Arc::clone(&lost),
+        ));
+        let context = RunContext::new();
+        let drained = self.drain(run, &holder.id, &context, &stop).await;
+        heartbeat.abort();
+        let result = match drained {
+            Ok(progress) => {
+                self.finish(
+                    run,
+                    &holder.id,
+                    resumed,
+                    begun.not_resumed,
+                    progress,
+                    started,
+                )
+                .await
+            }
+            Err(_) if lost.load(std::sync::atomic::Ordering::SeqCst) => Err(Error::LeaseLost(run)),
+            Err(Error::Store(StoreError::LeaseLost(_))) => Err(Error::LeaseLost(run)),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = &result {
+            self.settle(run, &holder.id, error).await;
+        }
+        result
+    }
+
+    /// Begins (or resumes) a run held by `holder`.
+    async fn begin(&self, holder: &Holder) -> Result<Begun, Error> {
+        let connector = self.registry.metadata().id.clone();
+        let fingerprint = self.registry.fingerprint();
+        let types = self.registry.resource_types();
+        let work: Vec<NewWork> = self
+            .registry
+            .syncers()
+            .filter(|s| s.options.top_level)
+            .map(|s| NewWork {
+                kind: WorkKind::Resources {
+                    resource_type: s.resource_type.id.clone(),
+                    parent: None,
+                },
+                token: None,
+            })
+            .collect();
+        let holder = holder.clone();
+        let config = self.config.clone();
+        let begun = self
+            .store(move |s| {
+                let begin = BeginRun::new(&connector, &fingerprint, &holder)
+                    .with_work(&types, &work)
+                    .with_resume(config.resume)
+                    .with_max_resume_age(config.max_resume_age)
+                    .with_lease_ttl(config.lease_ttl);
+                s.begin_run(&begin)
+            })
+            .await;
+        match begun {
+            Err(Error::Store(StoreError::InProgress {
+                run,
+                holder,
+                heartbeat_ms,
+            })) => Err(Error::InProgress {
+                run,
+                holder,
+                heartbeat_age: Duration::from_millis(
+                    u64::try_from(now_ms().saturating_sub(heartbeat_ms)).unwrap_or(0),
+                ),
+            }),
+            other => other,
+        }
+    }
+
+    /// After a failed sync: an error resuming cannot fix marks the run failed; any other leaves
+    /// it resumable and lets go of it. A store that fails here is logged: the sync's own error is
+    /// what the caller needs.
+    async fn settle(&self, run: RunId, lease: &str, error: &Error) {
+        let lease = lease.to_owned();
+        let settled = if resumable(error) {
+            self.store(move |s| s.release_run(run, &lease)).await
+        } else {
+            let reason = error_chain(error);
+            self.store(move |s| s.finish_run(run, RunStatus::Failed, Some(&reason)))
+                .await
+        };
+        match settled {
+            Ok(()) | Err(Error::Store(StoreError::LeaseLost(_))) => {}
+            Err(e) => tracing::error!(%run, error = %e, "could not record how the sync ended"),
+        }
     }
 
     /// Runs work items until none is left.
-    async fn drain(&self, run: RunId, cancel: &CancellationToken) -> Result<Progress, Error> {
+    async fn drain(
+        &self,
+        run: RunId,
+        lease: &str,
+        shared: &RunContext,
+        cancel: &CancellationToken,
+    ) -> Result<Progress, Error> {
         let workers = self.config.workers.max(1);
         let mut progress = Progress::default();
         let mut tasks: JoinSet<Fetched> = JoinSet::new();
@@ -330,7 +426,8 @@ impl SyncEngine {
             // Every loop turn stores one page, which may have produced new work: top up.
             if tasks.len() < workers {
                 let want = workers - tasks.len();
-                let items = self.store(move |s| s.claim_work(run, want)).await?;
+                let lease = lease.to_owned();
+                let items = self.store(move |s| s.claim_work(run, &lease, want)).await?;
                 for item in items {
                     let item_stage = item.kind.stage();
                     if item_stage > stage {
@@ -350,6 +447,7 @@ impl SyncEngine {
                         Arc::clone(&syncer.syncer),
                         item,
                         workers,
+                        shared.clone(),
                         self.config.retry.clone(),
                         self.events.clone(),
                     ));
@@ -399,7 +497,10 @@ impl SyncEngine {
                     message: message.clone(),
                 });
             }
-            let stored = self.store(move |s| s.commit_page(run, &commit)).await;
+            let owner = lease.to_owned();
+            let stored = self
+                .store(move |s| s.commit_page(run, &owner, &commit))
+                .await;
             match stored {
                 Err(Error::Store(StoreError::TokenRepeated { token })) => {
                     return Err(Error::PageTokenRepeated {
@@ -507,7 +608,9 @@ impl SyncEngine {
     async fn finish(
         &self,
         run: RunId,
+        lease: &str,
         resumed: bool,
+        not_resumed: Option<String>,
         progress: Progress,
         started: Instant,
     ) -> Result<SyncReport, Error> {
@@ -518,8 +621,7 @@ impl SyncEngine {
         if violations > 0 {
             match self.config.integrity {
                 IntegrityMode::Error => {
-                    self.store(move |s| s.finish_run(run, RunStatus::Failed))
-                        .await?;
+                    // The caller marks the run failed with this error.
                     return Err(Error::Integrity {
                         count: violations,
                         first: issues,
@@ -538,14 +640,17 @@ impl SyncEngine {
                         warnings,
                         ..PageCommit::default()
                     };
-                    self.store(move |s| s.commit_page(run, &commit)).await?;
+                    let lease = lease.to_owned();
+                    self.store(move |s| s.commit_page(run, &lease, &commit))
+                        .await?;
                 }
             }
         }
-        self.store(move |s| s.finish_run(run, RunStatus::Completed))
+        self.store(move |s| s.finish_run(run, RunStatus::Completed, None))
             .await?;
         let counts = self.store(move |s| s.counts(run)).await?;
-        let warnings = self.store(move |s| s.warnings(run)).await?;
+        let mut warnings = self.store(move |s| s.warnings(run)).await?;
+        warnings.extend(not_resumed);
         tracing::info!(%run, pages = progress.pages, grants = progress.grants, "sync completed");
         self.emit(SyncEvent::Completed { progress });
         Ok(SyncReport {
@@ -559,4 +664,73 @@ impl SyncEngine {
             duration: started.elapsed(),
         })
     }
+}
+
+/// Beats the lease every `every` until `stop`; a lost lease (or a store that fails to beat)
+/// cancels `stop`, so the sync ends before it writes for a run it no longer holds.
+async fn beat(
+    store: Arc<dyn Store>,
+    run: RunId,
+    lease: String,
+    every: Duration,
+    stop: CancellationToken,
+    lost: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let every = every.max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let store = Arc::clone(&store);
+        let lease = lease.clone();
+        let beat = tokio::task::spawn_blocking(move || store.heartbeat(run, &lease)).await;
+        match beat {
+            Ok(Ok(())) => {}
+            Ok(Err(StoreError::LeaseLost(_))) => {
+                tracing::error!(%run, "lease lost to another engine; stopping");
+                lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                stop.cancel();
+                return;
+            }
+            Ok(Err(e)) => tracing::warn!(%run, error = %e, "heartbeat failed"),
+            Err(e) => tracing::warn!(%run, error = %e, "heartbeat task failed"),
+        }
+    }
+}
+
+/// Whether a run stopped by `error` may be resumed: cancellation, upstream failures that outlast
+/// retries, store trouble and a lost lease leave it resumable; a connector's own error, a paging
+/// bug or integrity violations would recur, so the run is marked failed.
+fn resumable(error: &Error) -> bool {
+    match error {
+        Error::Cancelled
+        | Error::RetriesExhausted { .. }
+        | Error::Store(_)
+        | Error::LeaseLost(_)
+        | Error::InProgress { .. }
+        | Error::Internal(_) => true,
+        Error::Connector { source, .. } => matches!(
+            source,
+            ConnectorError::Unavailable { .. }
+                | ConnectorError::Transient { .. }
+                | ConnectorError::RateLimited { .. }
+        ),
+        _ => false,
+    }
+}
+
+/// An error and its sources on one line, each source once.
+fn error_chain(error: &Error) -> String {
+    let mut line = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = s.source();
+    }
+    line
 }

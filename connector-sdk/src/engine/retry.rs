@@ -7,10 +7,12 @@ use crate::error::ConnectorError;
 /// How the engine retries a failed connector call.
 ///
 /// * [`ConnectorError::RateLimited`]: wait `retry_after` (or the backoff when absent) and retry the
-///   same page, up to `max_rate_limited_waits` times per page.
+///   same page, up to `max_rate_limited_waits` times per page. A wait above `max_wait` is never
+///   slept: the page gives up and says what the service asked.
 /// * [`ConnectorError::Transient`]: retry with exponential backoff and jitter, up to
 ///   `max_attempts` calls per page.
-/// * Anything else: stop.
+/// * Anything else, [`ConnectorError::Unavailable`] included (the connector already retried):
+///   stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
@@ -22,6 +24,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Rate-limit waits per page before the engine gives up.
     pub max_rate_limited_waits: u32,
+    /// The longest rate-limit wait slept; a service that asks for more fails the page.
+    pub max_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -30,7 +34,8 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
-            max_rate_limited_waits: 100,
+            max_rate_limited_waits: 20,
+            max_wait: Duration::from_secs(300),
         }
     }
 }
@@ -72,6 +77,12 @@ impl RetryPolicy {
         self
     }
 
+    /// Sets the longest rate-limit wait slept.
+    pub fn with_max_wait(mut self, max: Duration) -> Self {
+        self.max_wait = max;
+        self
+    }
+
     /// Sets the rate-limit waits per page.
     pub fn with_max_rate_limited_waits(mut self, waits: u32) -> Self {
         self.max_rate_limited_waits = waits;
@@ -98,7 +109,10 @@ impl RetryPolicy {
     ) -> RetryDecision {
         let jittered = |d: Duration| d.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
         match error {
-            ConnectorError::RateLimited { retry_after } if waits < self.max_rate_limited_waits => {
+            ConnectorError::RateLimited { retry_after }
+                if waits < self.max_rate_limited_waits
+                    && retry_after.is_none_or(|asked| asked <= self.max_wait) =>
+            {
                 RetryDecision::Retry {
                     after: retry_after.unwrap_or_else(|| jittered(self.backoff(waits + 1))),
                     rate_limited: true,
@@ -145,7 +159,20 @@ mod tests {
             (transient(), 5, 0, 1.0, RetryDecision::GiveUp),
             (limited(Some(7)), 0, 0, 1.0, retry(ms(7000), true)),
             (limited(None), 0, 2, 1.0, retry(ms(800), true)),
-            (limited(Some(1)), 0, 100, 1.0, RetryDecision::GiveUp),
+            (limited(Some(1)), 0, 20, 1.0, RetryDecision::GiveUp),
+            (limited(Some(300)), 0, 0, 1.0, retry(ms(300_000), true)),
+            (limited(Some(3000)), 0, 0, 1.0, RetryDecision::GiveUp),
+            (limited(Some(u64::MAX)), 0, 0, 1.0, RetryDecision::GiveUp),
+            (
+                ConnectorError::Unavailable {
+                    message: "503 after the client's retries".into(),
+                    source: None,
+                },
+                1,
+                0,
+                1.0,
+                RetryDecision::GiveUp,
+            ),
             (
                 ConnectorError::NotFound("x".into()),
                 1,

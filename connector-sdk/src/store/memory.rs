@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
+use super::lease::{self, Decision, OpenRun};
 use super::{
-    IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId, RunStatus, Store,
-    StoreError, SyncDiff, SyncRun, WorkId, WorkItem, now_ms,
+    BeginRun, Begun, IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId,
+    RunStatus, Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, now_ms,
 };
 use crate::model::{
     Entitlement, EntitlementId, Grant, GrantId, Resource, ResourceId, ResourceType, ResourceTypeId,
@@ -83,6 +84,40 @@ impl MemoryStore {
 }
 
 impl Inner {
+    fn record(&mut self, run: RunId) -> Result<&mut SyncRun, StoreError> {
+        self.runs
+            .iter_mut()
+            .find(|r| r.id == run)
+            .ok_or(StoreError::UnknownRun(run))
+    }
+
+    /// Fails with [`StoreError::LeaseLost`] unless `lease` holds `run`.
+    fn check_lease(&mut self, run: RunId, lease: &str) -> Result<(), StoreError> {
+        match &self.record(run)?.holder {
+            Some(h) if h.id == lease => Ok(()),
+            _ => Err(StoreError::LeaseLost(run)),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        run: RunId,
+        status: RunStatus,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let record = self.record(run)?;
+        record.status = status;
+        record.finished_at_ms = Some(now_ms());
+        record.failure = failure.map(str::to_owned);
+        record.holder = None;
+        record.heartbeat_ms = None;
+        if let Some(data) = self.data.get_mut(&run) {
+            data.work.clear();
+            data.tokens.clear();
+        }
+        Ok(())
+    }
+
     fn run(&self, run: RunId) -> Result<&RunData, StoreError> {
         self.data.get(&run).ok_or(StoreError::UnknownRun(run))
     }
@@ -127,47 +162,117 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    fn start_run(
-        &self,
-        connector: &str,
-        resource_types: &[ResourceType],
-        work: &[NewWork],
-    ) -> Result<RunId, StoreError> {
+    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
         let mut inner = self.lock()?;
-        inner.last_run += 1;
-        let run = RunId(inner.last_run);
-        let data = RunData {
-            resource_types: resource_types
-                .iter()
-                .map(|rt| (rt.id.clone(), rt.clone()))
-                .collect(),
-            ..RunData::default()
+        let open: Vec<OpenRun> = inner
+            .runs
+            .iter()
+            .filter(|r| r.connector == begin.connector && r.status == RunStatus::Running)
+            .map(|r| OpenRun {
+                id: r.id,
+                fingerprint: r.fingerprint.clone(),
+                started_at_ms: r.started_at_ms,
+                holder: r.holder.clone(),
+                heartbeat_ms: r.heartbeat_ms,
+            })
+            .collect();
+        let now = now_ms();
+        let (fail, begun) = match lease::decide(&open, begin, now) {
+            Decision::InProgress {
+                run,
+                holder,
+                heartbeat_ms,
+            } => {
+                return Err(StoreError::InProgress {
+                    run,
+                    holder,
+                    heartbeat_ms,
+                });
+            }
+            Decision::Resume { run, fail } => (
+                fail,
+                Begun {
+                    run,
+                    resumed: true,
+                    not_resumed: None,
+                },
+            ),
+            Decision::Start { fail, not_resumed } => {
+                let run = RunId(inner.last_run + 1);
+                let data = RunData {
+                    resource_types: begin
+                        .resource_types
+                        .iter()
+                        .map(|rt| (rt.id.clone(), rt.clone()))
+                        .collect(),
+                    ..RunData::default()
+                };
+                inner.data.insert(run, data);
+                if let Err(e) = inner.push_work(run, begin.work) {
+                    inner.data.remove(&run);
+                    return Err(e);
+                }
+                inner.last_run = run.0;
+                inner.runs.push(SyncRun {
+                    id: run,
+                    connector: begin.connector.to_owned(),
+                    started_at_ms: now,
+                    finished_at_ms: None,
+                    status: RunStatus::Running,
+                    fingerprint: begin.fingerprint.to_owned(),
+                    failure: None,
+                    holder: None,
+                    heartbeat_ms: None,
+                });
+                (
+                    fail,
+                    Begun {
+                        run,
+                        resumed: false,
+                        not_resumed,
+                    },
+                )
+            }
         };
-        inner.data.insert(run, data);
-        if let Err(e) = inner.push_work(run, work) {
-            inner.data.remove(&run);
-            return Err(e);
+        for (run, reason) in &fail {
+            inner.finish(*run, RunStatus::Failed, Some(reason))?;
         }
-        inner.runs.push(SyncRun {
-            id: run,
-            connector: connector.to_owned(),
-            started_at_ms: now_ms(),
-            finished_at_ms: None,
-            status: RunStatus::Running,
-        });
-        Ok(run)
+        let record = inner.record(begun.run)?;
+        record.holder = Some(begin.holder.clone());
+        record.heartbeat_ms = Some(now);
+        for (_, claimed) in inner.run_mut(begun.run)?.work.values_mut() {
+            *claimed = false;
+        }
+        Ok(begun)
     }
 
-    fn release_claims(&self, run: RunId) -> Result<(), StoreError> {
+    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
+        inner.record(run)?.heartbeat_ms = Some(now_ms());
+        Ok(())
+    }
+
+    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
+        let record = inner.record(run)?;
+        record.holder = None;
+        record.heartbeat_ms = None;
         for (_, claimed) in inner.run_mut(run)?.work.values_mut() {
             *claimed = false;
         }
         Ok(())
     }
 
-    fn claim_work(&self, run: RunId, limit: usize) -> Result<Vec<WorkItem>, StoreError> {
+    fn claim_work(
+        &self,
+        run: RunId,
+        lease: &str,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError> {
         let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
         let data = inner.run_mut(run)?;
         let Some(stage) = data.work.values().map(|(w, _)| w.kind.stage()).min() else {
             return Ok(Vec::new());
@@ -185,8 +290,9 @@ impl Store for MemoryStore {
         Ok(items)
     }
 
-    fn commit_page(&self, run: RunId, commit: &PageCommit) -> Result<(), StoreError> {
+    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
         inner.push_work(run, &commit.work)?;
         let data = inner.run_mut(run)?;
         for r in &commit.resources {
@@ -242,16 +348,15 @@ impl Store for MemoryStore {
         Ok((count, first))
     }
 
-    fn finish_run(&self, run: RunId, status: RunStatus) -> Result<(), StoreError> {
+    fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        let data = inner.run_mut(run)?;
-        data.work.clear();
-        data.tokens.clear();
-        if let Some(r) = inner.runs.iter_mut().find(|r| r.id == run) {
-            r.status = status;
-            r.finished_at_ms = Some(now_ms());
-        }
-        Ok(())
+        inner.run(run)?;
+        inner.finish(run, status, failure)
     }
 
     fn delete_run(&self, run: RunId) -> Result<(), StoreError> {

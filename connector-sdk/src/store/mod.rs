@@ -8,6 +8,7 @@
 //! Store methods are synchronous; the engine calls them from a blocking thread.
 
 mod diff;
+mod lease;
 mod memory;
 mod sqlite;
 mod work;
@@ -21,6 +22,7 @@ use crate::model::{
 };
 
 pub use diff::SyncDiff;
+pub use lease::{BeginRun, Begun, Holder};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 pub use work::{NewWork, PageCommit, WorkId, WorkItem, WorkKind};
@@ -41,12 +43,13 @@ impl fmt::Display for RunId {
 #[non_exhaustive]
 pub enum RunStatus {
     /// Started and not finished: running now, killed, cancelled, or stopped by an error that a
-    /// retry may fix. Resumable.
+    /// retry may fix. Resumable by a sync with the same fingerprint.
     Running,
     /// Finished with every page stored.
     Completed,
-    /// Finished with an error that resuming cannot fix (such as integrity violations); the next
-    /// sync starts a new run.
+    /// Finished with an error that resuming cannot fix (a connector error, a paging bug,
+    /// integrity violations), or not resumed (another fingerprint, too old, a fresh run asked
+    /// for); [`SyncRun::failure`] says which. Never resumed.
     Failed,
 }
 
@@ -83,6 +86,15 @@ pub struct SyncRun {
     pub finished_at_ms: Option<i64>,
     /// State.
     pub status: RunStatus,
+    /// What determines the run's output (connector, tenant, settings); only a sync with the same
+    /// fingerprint resumes it.
+    pub fingerprint: String,
+    /// Why a failed run failed.
+    pub failure: Option<String>,
+    /// The engine holding a running run, if any.
+    pub holder: Option<Holder>,
+    /// The holder's last heartbeat, in milliseconds since the Unix epoch.
+    pub heartbeat_ms: Option<i64>,
 }
 
 /// What is wrong with a stored grant.
@@ -172,6 +184,22 @@ pub enum StoreError {
         /// The token's text.
         token: String,
     },
+    /// Another engine holds the connector's unfinished run and its heartbeat is fresh.
+    #[error(
+        "sync already in progress: run {run} is held by {holder}, last heartbeat at {heartbeat_ms} ms"
+    )]
+    InProgress {
+        /// The run.
+        run: RunId,
+        /// Who holds it.
+        holder: Holder,
+        /// Its last heartbeat, in milliseconds since the Unix epoch.
+        heartbeat_ms: i64,
+    },
+    /// The caller no longer holds the run (another engine took it over after the caller's
+    /// heartbeat went stale). Nothing was written.
+    #[error("lease on run {0} lost to another engine")]
+    LeaseLost(RunId),
     /// A lock was poisoned by a panic in another thread.
     #[error("store lock poisoned")]
     Poisoned,
@@ -179,32 +207,45 @@ pub enum StoreError {
 
 /// Storage for sync runs, their rows and their pending work.
 ///
-/// The work methods (`start_run` to `finish_run`) are the engine's; the query methods are for
-/// hosts. An implementation must apply each [`PageCommit`] atomically.
+/// The work methods (`begin_run` to `finish_run`) are the engine's; the query methods are for
+/// hosts. An implementation must apply each [`PageCommit`] atomically, and make
+/// [`Store::begin_run`] atomic against other engines on the same store (other processes
+/// included, for a file).
 pub trait Store: Send + Sync {
     /// The newest run of `connector`, if any.
     fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError>;
 
-    /// Starts a run: records it with its resource types and first work items, atomically.
-    fn start_run(
-        &self,
-        connector: &str,
-        resource_types: &[ResourceType],
-        work: &[NewWork],
-    ) -> Result<RunId, StoreError>;
+    /// Begins a sync, atomically: when an unfinished run of the connector is held by another
+    /// engine whose heartbeat is fresh, fails with [`StoreError::InProgress`]; when the latest
+    /// unfinished run may be resumed (same fingerprint, young enough, resume allowed), takes it
+    /// over and makes its claimed work claimable again; otherwise marks the unfinished runs
+    /// failed (saying why) and starts a new run with `begin`'s resource types and work. The
+    /// caller holds the run it gets, with a fresh heartbeat.
+    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError>;
 
-    /// Makes every claimed work item of `run` claimable again (after a crash or cancellation).
-    fn release_claims(&self, run: RunId) -> Result<(), StoreError>;
+    /// Records a heartbeat of `lease` (the holder id) on `run`; [`StoreError::LeaseLost`] when
+    /// another engine holds it now.
+    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError>;
+
+    /// Gives `run` up without finishing it (cancelled, or stopped by an error a later sync may
+    /// get past): it stays resumable and no one holds it.
+    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError>;
 
     /// Claims up to `limit` unclaimed work items of the lowest stage that still has unfinished
     /// (claimed or unclaimed) items. Items of a later stage are not handed out while an item of an
-    /// earlier stage is unfinished.
-    fn claim_work(&self, run: RunId, limit: usize) -> Result<Vec<WorkItem>, StoreError>;
+    /// earlier stage is unfinished. [`StoreError::LeaseLost`] unless `lease` holds the run.
+    fn claim_work(
+        &self,
+        run: RunId,
+        lease: &str,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError>;
 
     /// Stores a page's rows, enqueues its new work and deletes the finished item, atomically. A
     /// new work item whose token was already handed out for the same listing fails the whole
-    /// commit with [`StoreError::TokenRepeated`].
-    fn commit_page(&self, run: RunId, commit: &PageCommit) -> Result<(), StoreError>;
+    /// commit with [`StoreError::TokenRepeated`]; a caller that no longer holds the run fails it
+    /// with [`StoreError::LeaseLost`].
+    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError>;
 
     /// Makes everything stored for `run` queryable. The engine calls it once no work is left,
     /// before the integrity check. Until then a store may keep grants out of sight of some query
@@ -219,8 +260,14 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<(u64, Vec<IntegrityIssue>), StoreError>;
 
-    /// Ends `run` with `status` (completed or failed) and drops its pending work.
-    fn finish_run(&self, run: RunId, status: RunStatus) -> Result<(), StoreError>;
+    /// Ends `run` with `status` (completed or failed, with the reason), drops its pending work
+    /// and its holder.
+    fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError>;
 
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError>;

@@ -1,4 +1,4 @@
--- connector-sdk SqliteStore schema, version 1. Every row belongs to a sync run (`run_id`).
+-- connector-sdk SqliteStore schema, version 2 (version 1 files are migrated on open). Every row belongs to a sync run (`run_id`).
 -- Ids are stored as their raw components; `parent` and `scope` use the documented string form
 -- of a ResourceId (`type:id`, each part percent-encoded).
 
@@ -13,7 +13,11 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     connector      TEXT    NOT NULL,
     started_at_ms  INTEGER NOT NULL,
     finished_at_ms INTEGER,
-    status         TEXT    NOT NULL -- 'running' (also killed or cancelled: resumable) | 'completed' | 'failed'
+    status         TEXT    NOT NULL, -- 'running' (also killed or cancelled: resumable) | 'completed' | 'failed'
+    fingerprint    TEXT    NOT NULL DEFAULT '', -- what determines the output; only an equal one resumes
+    failure        TEXT,             -- why a failed run failed
+    holder         TEXT,             -- the engine holding a running run: Holder as JSON
+    heartbeat_ms   INTEGER           -- the holder's last heartbeat
 );
 
 CREATE TABLE IF NOT EXISTS resource_types (

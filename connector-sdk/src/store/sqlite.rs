@@ -3,11 +3,14 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
+use super::lease::{self, Decision, OpenRun};
 use super::{
-    IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId, RunStatus, Store,
-    StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkKind, now_ms,
+    BeginRun, Begun, Holder, IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId,
+    RunStatus, Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkKind, now_ms,
 };
 use crate::capability::PageToken;
 use crate::model::{
@@ -16,7 +19,31 @@ use crate::model::{
 };
 
 const SCHEMA: &str = include_str!("schema.sql");
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
+
+/// Version 1 to 2: fingerprints, failures and leases on runs.
+const MIGRATE_1_TO_2: &str = "
+    ALTER TABLE sync_runs ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sync_runs ADD COLUMN failure TEXT;
+    ALTER TABLE sync_runs ADD COLUMN holder TEXT;
+    ALTER TABLE sync_runs ADD COLUMN heartbeat_ms INTEGER;
+    UPDATE meta SET value = '2' WHERE key = 'schema_version';
+";
+
+const RUN_COLUMNS: &str = "id, connector, started_at_ms, finished_at_ms, status, fingerprint, failure, holder, heartbeat_ms";
+
+/// A run row as read.
+type RunRow = (
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 /// The embedded default store: one SQLite file (WAL, `synchronous=NORMAL`), one transaction per
 /// page. The schema is in `connector-sdk/src/store/schema.sql` and documented in
@@ -68,6 +95,27 @@ impl SqliteStore {
         conn.pragma_update(None, "busy_timeout", 5000)?;
         // 32 MiB of page cache: sealing a run sorts its grants through it.
         conn.pragma_update(None, "cache_size", -32768)?;
+        // A version 1 file gets the new columns before the schema (with its new shape) is
+        // applied; the version check below then sees 2.
+        let v1: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'meta')",
+                [],
+                |r| r.get(0),
+            )
+            .and_then(|has_meta: bool| {
+                if !has_meta {
+                    return Ok(false);
+                }
+                conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'schema_version' AND value = '1')",
+                    [],
+                    |r| r.get(0),
+                )
+            })?;
+        if v1 {
+            conn.execute_batch(&format!("BEGIN; {MIGRATE_1_TO_2} COMMIT;"))?;
+        }
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
             .query_row(
@@ -158,26 +206,32 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn read_run(
-        row: &rusqlite::Row<'_>,
-    ) -> rusqlite::Result<(i64, String, i64, Option<i64>, String)> {
+    fn read_run(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         Ok((
             row.get(0)?,
             row.get(1)?,
             row.get(2)?,
             row.get(3)?,
             row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+            row.get(7)?,
+            row.get(8)?,
         ))
     }
 
     fn to_run(
-        (id, connector, started_at_ms, finished_at_ms, status): (
-            i64,
-            String,
-            i64,
-            Option<i64>,
-            String,
-        ),
+        (
+            id,
+            connector,
+            started_at_ms,
+            finished_at_ms,
+            status,
+            fingerprint,
+            failure,
+            holder,
+            heartbeat_ms,
+        ): RunRow,
     ) -> Result<SyncRun, StoreError> {
         Ok(SyncRun {
             id: RunId(id),
@@ -186,7 +240,43 @@ impl SqliteStore {
             finished_at_ms,
             status: RunStatus::parse(&status)
                 .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?,
+            fingerprint,
+            failure,
+            holder: holder
+                .map(|h| serde_json::from_str::<Holder>(&h))
+                .transpose()?,
+            heartbeat_ms,
         })
+    }
+
+    /// Fails with [`StoreError::LeaseLost`] unless `lease` holds `run`.
+    fn check_lease(conn: &Connection, run: RunId, lease: &str) -> Result<(), StoreError> {
+        let holder: Option<Option<String>> = conn
+            .query_row("SELECT holder FROM sync_runs WHERE id = ?1", [run.0], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(holder) = holder else {
+            return Err(StoreError::UnknownRun(run));
+        };
+        let holder: Option<Holder> = holder.map(|h| serde_json::from_str(&h)).transpose()?;
+        match holder {
+            Some(h) if h.id == lease => Ok(()),
+            _ => Err(StoreError::LeaseLost(run)),
+        }
+    }
+
+    fn fail_runs(tx: &Transaction<'_>, fail: &[(RunId, String)]) -> Result<(), StoreError> {
+        for (run, reason) in fail {
+            tx.execute(
+                "UPDATE sync_runs SET status = 'failed', failure = ?2, finished_at_ms = ?3,
+                 holder = NULL, heartbeat_ms = NULL WHERE id = ?1",
+                params![run.0, reason, now_ms()],
+            )?;
+            tx.execute("DELETE FROM work WHERE run_id = ?1", [run.0])?;
+            tx.execute("DELETE FROM page_tokens WHERE run_id = ?1", [run.0])?;
+        }
+        Ok(())
     }
 
     fn grants_query(
@@ -242,8 +332,9 @@ impl Store for SqliteStore {
     fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError> {
         let conn = self.conn()?;
         conn.query_row(
-            "SELECT id, connector, started_at_ms, finished_at_ms, status FROM sync_runs
-             WHERE connector = ?1 ORDER BY id DESC LIMIT 1",
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM sync_runs WHERE connector = ?1 ORDER BY id DESC LIMIT 1"
+            ),
             [connector],
             Self::read_run,
         )
@@ -252,47 +343,124 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    fn start_run(
-        &self,
-        connector: &str,
-        resource_types: &[ResourceType],
-        work: &[NewWork],
-    ) -> Result<RunId, StoreError> {
+    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO sync_runs (connector, started_at_ms, status) VALUES (?1, ?2, ?3)",
-            params![connector, now_ms(), RunStatus::Running.as_str()],
-        )?;
-        let run = RunId(tx.last_insert_rowid());
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO resource_types (run_id, id, display_name, data) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for rt in resource_types {
-                stmt.execute(params![
-                    run.0,
-                    rt.id.as_str(),
-                    rt.display_name,
-                    serde_json::to_string(rt)?
-                ])?;
+        // IMMEDIATE: the read and the write below are one step for every process on the file.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let open: Vec<OpenRun> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM sync_runs WHERE connector = ?1 AND status = 'running'
+                 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map([begin.connector], Self::read_run)?;
+            let mut open = Vec::new();
+            for row in rows {
+                let run = Self::to_run(row?)?;
+                open.push(OpenRun {
+                    id: run.id,
+                    fingerprint: run.fingerprint,
+                    started_at_ms: run.started_at_ms,
+                    holder: run.holder,
+                    heartbeat_ms: run.heartbeat_ms,
+                });
             }
-        }
-        Self::insert_work(&tx, run, work)?;
+            open
+        };
+        let now = now_ms();
+        let holder = serde_json::to_string(begin.holder)?;
+        let begun = match lease::decide(&open, begin, now) {
+            Decision::InProgress {
+                run,
+                holder,
+                heartbeat_ms,
+            } => {
+                return Err(StoreError::InProgress {
+                    run,
+                    holder,
+                    heartbeat_ms,
+                });
+            }
+            Decision::Resume { run, fail } => {
+                Self::fail_runs(&tx, &fail)?;
+                tx.execute(
+                    "UPDATE sync_runs SET holder = ?2, heartbeat_ms = ?3 WHERE id = ?1",
+                    params![run.0, holder, now],
+                )?;
+                tx.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])?;
+                Begun {
+                    run,
+                    resumed: true,
+                    not_resumed: None,
+                }
+            }
+            Decision::Start { fail, not_resumed } => {
+                Self::fail_runs(&tx, &fail)?;
+                tx.execute(
+                    "INSERT INTO sync_runs (connector, started_at_ms, status, fingerprint, holder,
+                     heartbeat_ms) VALUES (?1, ?2, 'running', ?3, ?4, ?2)",
+                    params![begin.connector, now, begin.fingerprint, holder],
+                )?;
+                let run = RunId(tx.last_insert_rowid());
+                {
+                    let mut stmt = tx.prepare(
+                        "INSERT INTO resource_types (run_id, id, display_name, data)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    for rt in begin.resource_types {
+                        stmt.execute(params![
+                            run.0,
+                            rt.id.as_str(),
+                            rt.display_name,
+                            serde_json::to_string(rt)?
+                        ])?;
+                    }
+                }
+                Self::insert_work(&tx, run, begin.work)?;
+                Begun {
+                    run,
+                    resumed: false,
+                    not_resumed,
+                }
+            }
+        };
         tx.commit()?;
-        Ok(run)
+        Ok(begun)
     }
 
-    fn release_claims(&self, run: RunId) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        Self::check_run(&conn, run)?;
-        conn.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])?;
+    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::check_lease(&tx, run, lease)?;
+        tx.execute(
+            "UPDATE sync_runs SET heartbeat_ms = ?2 WHERE id = ?1",
+            params![run.0, now_ms()],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
-    fn claim_work(&self, run: RunId, limit: usize) -> Result<Vec<WorkItem>, StoreError> {
+    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::check_lease(&tx, run, lease)?;
+        tx.execute(
+            "UPDATE sync_runs SET holder = NULL, heartbeat_ms = NULL WHERE id = ?1",
+            [run.0],
+        )?;
+        tx.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn claim_work(
+        &self,
+        run: RunId,
+        lease: &str,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::check_lease(&tx, run, lease)?;
         let stage: Option<i64> = tx.query_row(
             "SELECT MIN(stage) FROM work WHERE run_id = ?1",
             [run.0],
@@ -342,9 +510,10 @@ impl Store for SqliteStore {
         Ok(items)
     }
 
-    fn commit_page(&self, run: RunId, commit: &PageCommit) -> Result<(), StoreError> {
+    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::check_lease(&tx, run, lease)?;
         Self::insert_work(&tx, run, &commit.work)?;
         {
             let mut stmt = tx.prepare_cached(
@@ -516,13 +685,19 @@ impl Store for SqliteStore {
         Ok((count, first))
     }
 
-    fn finish_run(&self, run: RunId, status: RunStatus) -> Result<(), StoreError> {
+    fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         Self::check_run(&tx, run)?;
         tx.execute(
-            "UPDATE sync_runs SET status = ?2, finished_at_ms = ?3 WHERE id = ?1",
-            params![run.0, status.as_str(), now_ms()],
+            "UPDATE sync_runs SET status = ?2, finished_at_ms = ?3, failure = ?4, holder = NULL,
+             heartbeat_ms = NULL WHERE id = ?1",
+            params![run.0, status.as_str(), now_ms(), failure],
         )?;
         tx.execute("DELETE FROM work WHERE run_id = ?1", [run.0])?;
         tx.execute("DELETE FROM page_tokens WHERE run_id = ?1", [run.0])?;
@@ -553,9 +728,7 @@ impl Store for SqliteStore {
 
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(
-            "SELECT id, connector, started_at_ms, finished_at_ms, status FROM sync_runs ORDER BY id",
-        )?;
+        let mut stmt = conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM sync_runs ORDER BY id"))?;
         let rows = stmt.query_map([], Self::read_run)?;
         rows.map(|r| Self::to_run(r?)).collect()
     }
@@ -746,5 +919,38 @@ impl Store for SqliteStore {
                 .map(to_grant)
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_file_is_migrated() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('schema_version', '1');
+             CREATE TABLE sync_runs (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT, connector TEXT NOT NULL,
+                 started_at_ms INTEGER NOT NULL, finished_at_ms INTEGER, status TEXT NOT NULL);
+             INSERT INTO sync_runs (connector, started_at_ms, status) VALUES ('c', 5, 'running');",
+        )
+        .unwrap();
+        let store = SqliteStore::init(conn).unwrap();
+        let runs = store.runs().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].fingerprint.as_str(), runs[0].holder.as_ref()),
+            ("", None)
+        );
+        // A version 1 run has no fingerprint: a sync that has one starts afresh.
+        let holder = Holder::current();
+        let begun = store
+            .begin_run(&BeginRun::new("c", "c|tenant", &holder))
+            .unwrap();
+        assert!(!begun.resumed);
+        assert_eq!(store.runs().unwrap()[0].status, RunStatus::Failed);
     }
 }

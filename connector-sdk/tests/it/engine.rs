@@ -440,7 +440,7 @@ async fn integrity_violations_fail_the_sync_or_warn() {
         ]
     );
     let memory = MemoryStore::new();
-    let run = memory.start_run("x", &[], &[]).unwrap();
+    let run = crate::begin(&memory, "x");
     let rows = connector_sdk::store::PageCommit {
         resources: vec![Resource::new(ResourceId::new("user", "1"), "One")],
         entitlements: vec![crate::fixture::member_entitlement(ResourceId::new(
@@ -458,7 +458,7 @@ async fn integrity_violations_fail_the_sync_or_warn() {
         ],
         ..Default::default()
     };
-    memory.commit_page(run, &rows).unwrap();
+    memory.commit_page(run, crate::LEASE, &rows).unwrap();
     assert_eq!(
         memory.integrity_issues(run, 5).unwrap(),
         (*count, first.clone())
@@ -481,7 +481,7 @@ async fn not_grantable_principals_are_reported() {
     use connector_sdk::store::PageCommit;
     use connector_sdk::{EntitlementId, Grant, ResourceId};
     let store = SqliteStore::in_memory().unwrap();
-    let run = store.start_run("x", &[], &[]).unwrap();
+    let run = crate::begin(&store, "x");
     let ent = crate::fixture::member_entitlement(ResourceId::new("group", "1"));
     let commit = PageCommit {
         resources: vec![connector_sdk::Resource::new(
@@ -495,7 +495,7 @@ async fn not_grantable_principals_are_reported() {
         entitlements: vec![ent],
         ..PageCommit::default()
     };
-    store.commit_page(run, &commit).unwrap();
+    store.commit_page(run, crate::LEASE, &commit).unwrap();
     store.seal_run(run).unwrap();
     let (count, issues) = store.integrity_issues(run, 5).unwrap();
     assert_eq!(count, 1);
@@ -504,8 +504,8 @@ async fn not_grantable_principals_are_reported() {
         "grant `group:1:member:role:1`: the entitlement is not grantable to the principal's type"
     );
     let memory = MemoryStore::new();
-    let run = memory.start_run("x", &[], &[]).unwrap();
-    memory.commit_page(run, &commit).unwrap();
+    let run = crate::begin(&memory, "x");
+    memory.commit_page(run, crate::LEASE, &commit).unwrap();
     assert_eq!(memory.integrity_issues(run, 5).unwrap(), (count, issues));
 }
 

@@ -43,8 +43,11 @@ impl Default for Shape {
 #[derive(Debug, Default)]
 pub struct Faults {
     pub calls: AtomicUsize,
-    /// Fail fatally at this call number (1-based): a "kill" at that page.
+    /// Fail at this call number (1-based) with an error the engine does not retry but that
+    /// leaves the run resumable: a "kill" at that page.
     pub fail_at: Mutex<Option<usize>>,
+    /// Fail fatally (not resumable) at this call number.
+    pub fatal_at: Mutex<Option<usize>>,
     /// Fail the first N calls transiently.
     pub transient: AtomicUsize,
     /// Rate-limit the first N calls.
@@ -75,7 +78,13 @@ impl Faults {
             tokio::time::sleep(delay).await;
         }
         if *self.fail_at.lock().unwrap() == Some(n) {
-            return Err(ConnectorError::fatal(format!("killed at call {n}")));
+            return Err(ConnectorError::Unavailable {
+                message: format!("killed at call {n}"),
+                source: None,
+            });
+        }
+        if *self.fatal_at.lock().unwrap() == Some(n) {
+            return Err(ConnectorError::fatal(format!("broken at call {n}")));
         }
         if take_one(&self.rate_limited) {
             return Err(ConnectorError::RateLimited {
@@ -171,7 +180,12 @@ impl Tenant {
     }
 
     pub fn registry(&self) -> Registry {
-        Registry::builder(Synth)
+        self.registry_for("")
+    }
+
+    /// The registration, with the connector reporting `fingerprint` (its "tenant").
+    pub fn registry_for(&self, fingerprint: &str) -> Registry {
+        Registry::builder(Synth(fingerprint.to_owned()))
             .syncer(Users(self.clone()))
             .syncer(Roles(self.clone()))
             .syncer(Groups(self.clone()))
@@ -191,7 +205,7 @@ fn offset(token: Option<&PageToken>) -> Result<u32, ConnectorError> {
     })
 }
 
-struct Synth;
+struct Synth(String);
 
 #[async_trait]
 impl Connector for Synth {
@@ -205,6 +219,10 @@ impl Connector for Synth {
 
     async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
         Ok(Vec::new())
+    }
+
+    fn fingerprint(&self) -> String {
+        self.0.clone()
     }
 }
 

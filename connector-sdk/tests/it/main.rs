@@ -5,11 +5,29 @@
 mod engine;
 mod fixture;
 mod registry;
+mod runs;
 mod store;
 
 use std::collections::BTreeSet;
 
-use connector_sdk::{RunId, Store};
+use connector_sdk::{BeginRun, Holder, RunId, Store};
+
+/// The lease id of runs begun by [`begin`].
+pub const LEASE: &str = "test-lease";
+
+/// Begins a new run of `connector` on `store` held by [`LEASE`], for tests that drive a store
+/// directly.
+pub fn begin(store: &dyn Store, connector: &str) -> RunId {
+    let holder = Holder {
+        id: LEASE.into(),
+        pid: std::process::id(),
+        host: "test-host".into(),
+    };
+    store
+        .begin_run(&BeginRun::new(connector, "", &holder).with_resume(false))
+        .unwrap()
+        .run
+}
 
 /// Every row of a run, as sortable strings, read back through the public query API.
 pub fn dump(store: &dyn Store, run: RunId) -> BTreeSet<String> {

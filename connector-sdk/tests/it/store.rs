@@ -189,10 +189,12 @@ mod diff_properties {
         grants: &BTreeSet<(u8, u8)>,
         users: &BTreeSet<u8>,
     ) -> connector_sdk::RunId {
-        let run = store.start_run("p", &[], &[]).unwrap();
-        store.commit_page(run, &commit(grants, users)).unwrap();
+        let run = crate::begin(store, "p");
+        store
+            .commit_page(run, crate::LEASE, &commit(grants, users))
+            .unwrap();
         store.seal_run(run).unwrap();
-        store.finish_run(run, RunStatus::Completed).unwrap();
+        store.finish_run(run, RunStatus::Completed, None).unwrap();
         run
     }
 

@@ -12,7 +12,7 @@ use connector_sdk::{
 use super::{member_entitlement, take_first_page};
 use crate::kinds::{Kind, Row, rows};
 use crate::paging;
-use crate::session::{AccountGroups, Roles, Session};
+use crate::session::{AccountGroups, Roles, RunState, Session};
 
 pub(crate) struct GroupLike {
     pub(crate) session: Arc<Session>,
@@ -20,19 +20,19 @@ pub(crate) struct GroupLike {
 }
 
 impl GroupLike {
-    async fn fetch(&self, offset: u64) -> Result<Vec<Row>, ConnectorError> {
-        let client = self.session.client().await?;
+    async fn fetch(&self, run: &RunState, offset: u64) -> Result<Vec<Row>, ConnectorError> {
+        let client = self.session.client(run).await?;
         (self.kind.spec().fetch)(client.clone(), offset).await
     }
 
     /// The first page when another syncer already fetched it to make a decision.
-    async fn prefetched(&self) -> Result<Option<Vec<Row>>, ConnectorError> {
+    async fn prefetched(&self, run: &RunState) -> Result<Option<Vec<Row>>, ConnectorError> {
         Ok(match self.kind {
-            Kind::Role => match self.session.roles().await? {
+            Kind::Role => match self.session.roles(run).await? {
                 Roles::Endpoint(first) => take_first_page(first).map(rows),
                 Roles::FromUsers => None,
             },
-            Kind::AccountGroup => match self.session.account_groups().await? {
+            Kind::AccountGroup => match self.session.account_groups(run).await? {
                 AccountGroups::Available(first) => take_first_page(first).map(rows),
                 AccountGroups::Unavailable(_) => None,
             },
@@ -41,9 +41,9 @@ impl GroupLike {
     }
 
     /// A warning-only first page when the listing is unavailable.
-    async fn unavailable(&self) -> Result<Option<String>, ConnectorError> {
+    async fn unavailable(&self, run: &RunState) -> Result<Option<String>, ConnectorError> {
         Ok(match self.kind {
-            Kind::Role => match self.session.roles().await? {
+            Kind::Role => match self.session.roles(run).await? {
                 Roles::FromUsers => Some(
                     "GET /api/roles is not served by this tenant; roles are built from the roles \
                      embedded in user records"
@@ -51,7 +51,7 @@ impl GroupLike {
                 ),
                 Roles::Endpoint(_) => None,
             },
-            Kind::AccountGroup => match self.session.account_groups().await? {
+            Kind::AccountGroup => match self.session.account_groups(run).await? {
                 AccountGroups::Unavailable(reason) => Some(reason.clone()),
                 AccountGroups::Available(_) => None,
             },
@@ -72,25 +72,28 @@ impl ResourceSyncer for GroupLike {
     }
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+        let run = request.run.state::<RunState>();
+        let spec = self.kind.spec();
         let offset = paging::offset(request.token.as_ref())?;
         if offset == 0
-            && let Some(warning) = self.unavailable().await?
+            && let Some(warning) = self.unavailable(&run).await?
         {
             return Ok(Page::empty().with_warning(warning));
         }
         let prefetched = if offset == 0 {
-            self.prefetched().await?
+            self.prefetched(&run).await?
         } else {
             None
         };
         let rows = match prefetched {
             Some(rows) => rows,
-            None => self.fetch(offset).await?,
+            None => self.fetch(&run, offset).await?,
         };
+        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        run.pages.check(spec.type_id, offset, &row_ids)?;
         // Group-like lists are short next to the users pass, which keeps the workers busy: one
         // lane each, so they never fetch pages past their end.
         let next = paging::next(offset, rows.len(), 1);
-        let spec = self.kind.spec();
         let what = spec.display;
         let resources: Vec<Resource> = rows
             .into_iter()

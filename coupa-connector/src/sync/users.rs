@@ -16,7 +16,7 @@ use crate::errors::to_connector;
 use crate::ids;
 use crate::kinds::Kind;
 use crate::paging::{self, PAGE_SIZE};
-use crate::session::{AccountGroups, Roles, Session};
+use crate::session::{AccountGroups, Roles, RunState, Session};
 
 /// The projection of the users pass: identity, status, every license flag, and the ids of
 /// each access list (role names too, for tenants without a roles listing).
@@ -121,16 +121,9 @@ impl ResourceSyncer for Users {
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
         let session = &self.session;
+        let run = request.run.state::<RunState>();
         let offset = paging::offset(request.token.as_ref())?;
-        if offset == 0 {
-            // A users pass starts here: roles seen in an earlier pass are emitted again.
-            session
-                .roles_seen
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
-        }
-        let client = session.client().await?;
+        let client = session.client(&run).await?;
         let users = client
             .users()
             .fields(user_fields(session.account_groups_on))
@@ -139,8 +132,13 @@ impl ResourceSyncer for Users {
             .page()
             .await
             .map_err(to_connector)?;
-        let account_groups = matches!(session.account_groups().await?, AccountGroups::Available(_));
-        let roles_from_users = matches!(session.roles().await?, Roles::FromUsers);
+        let row_ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        run.pages.check(ids::USER, offset, &row_ids)?;
+        let account_groups = matches!(
+            session.account_groups(&run).await?,
+            AccountGroups::Available(_)
+        );
+        let roles_from_users = matches!(session.roles(&run).await?, Roles::FromUsers);
 
         let mut grants = Vec::new();
         let mut roles = Vec::new();
@@ -162,7 +160,7 @@ impl ResourceSyncer for Users {
                 }
             }
             if roles_from_users {
-                let mut seen = session.roles_seen.lock().unwrap_or_else(|p| p.into_inner());
+                let mut seen = run.roles_seen.lock().unwrap_or_else(|p| p.into_inner());
                 for role in projected(user, AccessList::Roles)? {
                     if seen.insert(role.id) {
                         let name = role

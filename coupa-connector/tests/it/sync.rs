@@ -1,10 +1,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_sdk::{Error, MemoryStore, ResourceId, ResourceStatus, SqliteStore, Store};
+use connector_sdk::{
+    ConnectorError, Error, MemoryStore, ResourceId, ResourceStatus, SqliteStore, Store,
+};
 use coupa_connector::ConnectorConfig;
 use coupa_sim::{CoupaSim, Fault, FaultKind, RateLimit, SimOptions, Sizes, Tenant, UngrantedScope};
 use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::{
     client_config, connector, engine, expected_grants, expected_resources, grants, resources, sync,
@@ -284,6 +288,90 @@ async fn a_429_storm_under_the_leaky_bucket() {
 }
 
 #[tokio::test]
+async fn a_sync_and_provisioning_at_once_stay_under_one_budget() {
+    let tenant = Tenant::generate(16, Sizes::users(1500));
+    let limit = RateLimit {
+        per_second: 25.0,
+        burst: 20,
+        retry_after: true,
+    };
+    let sim = CoupaSim::start_with(
+        tenant.clone(),
+        SimOptions::default().rate_limit(Some(limit)),
+    )
+    .await;
+    // Coupa's limit less a margin: every client of the connector shares these 20/s.
+    let config = ConnectorConfig::new(client_config(&sim).rate_limit(Some(20)));
+    let connector = coupa_connector::CoupaConnector::new(config).unwrap();
+    let registry = connector.registry().unwrap();
+    let users: Vec<i64> = tenant.users.keys().copied().take(15).collect();
+    let group = tenant
+        .user_groups
+        .keys()
+        .next()
+        .copied()
+        .unwrap()
+        .to_string();
+    let writes = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        for user in users {
+            let principal = ResourceId::new("user", user.to_string());
+            let group =
+                connector_sdk::EntitlementId::new(ResourceId::new("group", &group), "member");
+            outcomes.push(registry.grant(&principal, &group).await.map(|_| ()));
+            let grant = connector_sdk::Grant::new(group, principal);
+            outcomes.push(registry.revoke(&grant).await.map(|_| ()));
+        }
+        outcomes
+    });
+    let (store, report) = sync(&connector, 8).await;
+    for outcome in writes.await.unwrap() {
+        outcome.unwrap();
+    }
+    assert_eq!(report.counts.resources[&"user".into()], 1500);
+    assert!(grants(&store, report.run).len() > 1500);
+    let requests = sim.requests();
+    let limited = requests.iter().filter(|r| r.status == 429).count();
+    assert!(requests.len() > 100, "{} requests", requests.len());
+    assert_eq!(limited, 0, "the server never saw more than its limit");
+    assert_eq!(connector.http_stats().requests, requests.len() as u64);
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_offset_is_an_error_not_an_endless_loop() {
+    let sim = CoupaSim::start(Tenant::generate(17, Sizes::users(300))).await;
+    // Every users page answers the same 50 users, whatever the offset.
+    let page: Vec<serde_json::Value> = (1..=50)
+        .map(|id| {
+            serde_json::json!({"id": id, "login": format!("u{id}"), "active": true, "roles": [],
+                "user-groups": [], "content-groups": [], "account-groups": []})
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page))
+        .mount(sim.server())
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let err = tokio::time::timeout(
+        Duration::from_secs(20),
+        engine(&connector(&sim), store, 4).run(&CancellationToken::new()),
+    )
+    .await
+    .expect("the sync ends")
+    .unwrap_err();
+    let Error::Connector { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        source
+            .to_string()
+            .contains("is not above id 50 already listed at offset 0"),
+        "{source}"
+    );
+}
+
+#[tokio::test]
 async fn a_500_on_one_page_is_retried() {
     let tenant = Tenant::generate(12, Sizes::users(200));
     let sim = CoupaSim::start(tenant.clone()).await;
@@ -337,39 +425,155 @@ async fn a_malformed_user_record_names_the_user_and_the_field() {
 
 #[tokio::test]
 async fn resume_after_an_interruption_gives_the_same_rows() {
-    let tenant = Tenant::generate(13, Sizes::users(500));
-    let baseline_sim = CoupaSim::start(tenant.clone()).await;
-    let (baseline_store, baseline) = sync(&connector(&baseline_sim), 3).await;
+    // With the roles endpoint too, and without it (roles built from user rows, which the run
+    // remembers as it goes: a resume in the same process must not inherit that memory).
+    for serve_roles in [true, false] {
+        let tenant = Tenant::generate(13, Sizes::users(500));
+        let options = SimOptions::default().serve_roles(serve_roles);
+        let baseline_sim = CoupaSim::start_with(tenant.clone(), options.clone()).await;
+        let (baseline_store, baseline) = sync(&connector(&baseline_sim), 3).await;
 
-    let sim = CoupaSim::start(tenant.clone()).await;
-    // A 400 is not retried: the sync stops at the fifth users page.
-    sim.inject(Fault::nth("GET", "/api/users", 5, FaultKind::Status(400)));
+        let sim = CoupaSim::start_with(tenant.clone(), options).await;
+        // The users page at offset 200 fails every attempt the client makes (4 in these
+        // tests): the sync stops, resumable.
+        Mock::given(method("GET"))
+            .and(path("/api/users"))
+            .and(query_param("offset", "200"))
+            .respond_with(ResponseTemplate::new(500))
+            .up_to_n_times(4)
+            .mount(sim.server())
+            .await;
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let connector = connector(&sim);
+        let err = engine(&connector, store.clone(), 3)
+            .run(&CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Connector {
+                    source: ConnectorError::Unavailable { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let before = sim.count("GET", "/api/users");
+        let report = engine(&connector, store.clone(), 3)
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(report.resumed, "serve_roles={serve_roles}");
+        let after = sim.count("GET", "/api/users") - before;
+        assert!(
+            after < before + 7,
+            "resume did not start over: {after} more pages"
+        );
+        let mut grants_resumed = std::collections::BTreeSet::new();
+        for user in store.resources(report.run, &"user".into()).unwrap() {
+            for g in store.grants_for_principal(report.run, &user.id).unwrap() {
+                grants_resumed.insert(g.id().to_string());
+            }
+        }
+        assert_eq!(grants_resumed, grants(&baseline_store, baseline.run));
+        assert_eq!(report.counts, baseline.counts, "serve_roles={serve_roles}");
+        let roles: Vec<_> = store
+            .resources(report.run, &"role".into())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id.to_string())
+            .collect();
+        let expected: Vec<_> = baseline_store
+            .all_resources(baseline.run)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.id.resource_type.as_str() == "role")
+            .map(|r| r.id.to_string())
+            .collect();
+        assert_eq!(roles, expected, "serve_roles={serve_roles}");
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_run_is_never_finished_against_another_tenant() {
+    let a = Tenant::generate(21, Sizes::users(600));
+    let b = Tenant::generate(22, Sizes::users(250));
+    let sim_a = CoupaSim::start(a).await;
+    let sim_b = CoupaSim::start(b.clone()).await;
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .and(query_param("offset", "300"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(sim_a.server())
+        .await;
     let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let connector = connector(&sim);
-    let err = engine(&connector, store.clone(), 3)
+    engine(&connector(&sim_a), store.clone(), 3)
         .run(&CancellationToken::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Connector { .. }), "{err}");
-    let before = sim.count("GET", "/api/users");
-    let report = engine(&connector, store.clone(), 3)
+    let report = engine(&connector(&sim_b), store.clone(), 3)
         .run(&CancellationToken::new())
         .await
         .unwrap();
-    assert!(report.resumed);
-    let after = sim.count("GET", "/api/users") - before;
+    assert!(!report.resumed);
     assert!(
-        after < before + 7,
-        "resume did not start over: {after} more pages"
+        report
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("run 1 was not resumed: it synced something else")),
+        "{:?}",
+        report.warnings
     );
-    let mut grants_resumed = std::collections::BTreeSet::new();
+    let mut synced = std::collections::BTreeSet::new();
     for user in store.resources(report.run, &"user".into()).unwrap() {
         for g in store.grants_for_principal(report.run, &user.id).unwrap() {
-            grants_resumed.insert(g.id().to_string());
+            synced.insert(g.id().to_string());
         }
     }
-    assert_eq!(grants_resumed, grants(&baseline_store, baseline.run));
-    assert_eq!(report.counts, baseline.counts);
+    assert_eq!(synced, expected_grants(&b, true), "tenant B only");
+    assert_eq!(report.counts.resources[&"user".into()], 250);
+}
+
+#[tokio::test]
+async fn a_persistently_failing_page_costs_the_client_retries_only() {
+    let sim = CoupaSim::start(Tenant::generate(15, Sizes::users(300))).await;
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .and(query_param("offset", "100"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(sim.server())
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let err = engine(&connector(&sim), store, 1)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Connector {
+                source: ConnectorError::Unavailable { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let failing: Vec<_> = sim
+        .server()
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.url.path() == "/api/users"
+                && r.url
+                    .query_pairs()
+                    .any(|(k, v)| k == "offset" && v == "100")
+        })
+        .collect();
+    // The client's 4 attempts (the test configuration), and no engine retry on top.
+    assert_eq!(failing.len(), 4);
 }
 
 #[tokio::test]

@@ -1,0 +1,273 @@
+//! Which run a sync continues: fingerprints, age, fresh runs, failed runs, and leases.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use connector_sdk::{
+    BeginRun, ConnectorError, Error, Holder, MemoryStore, RetryPolicy, RunStatus, SqliteStore,
+    Store, SyncConfig, SyncEngine,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::fixture::{Shape, Tenant};
+use crate::grant_ids;
+
+fn config() -> SyncConfig {
+    SyncConfig::default().with_workers(2).with_retry(
+        RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+    )
+}
+
+fn engine(
+    registry: connector_sdk::Registry,
+    store: Arc<dyn Store>,
+    config: SyncConfig,
+) -> SyncEngine {
+    SyncEngine::new(registry, store, config)
+}
+
+/// Interrupts a sync of `tenant` as `fingerprint` at its fifth call, leaving an unfinished run.
+async fn interrupted(tenant: &Tenant, store: &Arc<dyn Store>, fingerprint: &str) {
+    let calls = tenant.faults.calls.load(Ordering::SeqCst);
+    *tenant.faults.fail_at.lock().unwrap() = Some(calls + 5);
+    let err = engine(tenant.registry_for(fingerprint), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Connector {
+                source: ConnectorError::Unavailable { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.runs().unwrap().last().unwrap().status,
+        RunStatus::Running
+    );
+    *tenant.faults.fail_at.lock().unwrap() = None;
+}
+
+#[tokio::test]
+async fn a_run_of_another_tenant_is_not_resumed() {
+    let a = Tenant::new(Shape {
+        users: 30,
+        groups: 6,
+        page_size: 4,
+    });
+    let b = Tenant::new(Shape {
+        users: 9,
+        groups: 2,
+        page_size: 4,
+    });
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    interrupted(&a, &store, "tenant-a").await;
+    let report = engine(b.registry_for("tenant-b"), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!report.resumed);
+    assert_eq!(
+        report.warnings.last().map(String::as_str),
+        Some(
+            "run 1 was not resumed: it synced something else (fingerprint \"synth|tenant-a\", \
+             now \"synth|tenant-b\")"
+        )
+    );
+    assert_eq!(
+        grant_ids(store.as_ref(), report.run),
+        b.expected_grants(),
+        "only tenant B"
+    );
+    let runs = store.runs().unwrap();
+    assert_eq!(runs[0].status, RunStatus::Failed);
+    assert!(
+        runs[0]
+            .failure
+            .as_deref()
+            .unwrap()
+            .contains("it synced something else")
+    );
+    assert_eq!(runs[1].fingerprint, "synth|tenant-b");
+}
+
+#[tokio::test]
+async fn the_same_tenant_resumes_and_a_fresh_run_or_an_old_one_does_not() {
+    let tenant = Tenant::new(Shape::default());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    interrupted(&tenant, &store, "t").await;
+    let report = engine(tenant.registry_for("t"), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(report.resumed);
+
+    interrupted(&tenant, &store, "t").await;
+    let fresh = config().with_resume(false);
+    let report = engine(tenant.registry_for("t"), store.clone(), fresh)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!report.resumed);
+    assert!(
+        report
+            .warnings
+            .last()
+            .unwrap()
+            .ends_with("a fresh run was asked for")
+    );
+    assert_eq!(
+        grant_ids(store.as_ref(), report.run),
+        tenant.expected_grants()
+    );
+
+    interrupted(&tenant, &store, "t").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let old = config().with_max_resume_age(Duration::from_millis(10));
+    let report = engine(tenant.registry_for("t"), store.clone(), old)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!report.resumed);
+    assert!(
+        report
+            .warnings
+            .last()
+            .unwrap()
+            .contains("it started more than")
+    );
+}
+
+#[tokio::test]
+async fn a_fatal_error_fails_the_run_for_good() {
+    let tenant = Tenant::new(Shape::default());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    *tenant.faults.fatal_at.lock().unwrap() = Some(3);
+    let err = engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connector { .. }), "{err:?}");
+    let run = &store.runs().unwrap()[0];
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.failure.as_deref().unwrap();
+    assert!(
+        failure.starts_with("sync failed in the resources stage, resource type `")
+            && failure.ends_with("`: broken at call 3"),
+        "{failure}"
+    );
+    assert_eq!(run.holder, None);
+    *tenant.faults.fatal_at.lock().unwrap() = None;
+    let report = engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!report.resumed, "a failed run is never resumed");
+    assert_eq!(store.runs().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_second_engine_on_a_held_run_is_told_who_holds_it() {
+    let tenant = Tenant::new(Shape::default());
+    *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let first = engine(tenant.registry(), store.clone(), config());
+    let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let calls = tenant.faults.calls.load(Ordering::SeqCst);
+    let err = engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    let Error::InProgress {
+        run,
+        holder,
+        heartbeat_age,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(run.0, 1);
+    assert_eq!(holder.pid, std::process::id());
+    assert!(*heartbeat_age < Duration::from_secs(60));
+    assert!(
+        err.to_string().starts_with(&format!(
+            "sync already in progress: run 1 is held by process {} on ",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    let report = running.await.unwrap().unwrap();
+    assert!(!report.resumed);
+    assert_eq!(
+        grant_ids(store.as_ref(), report.run),
+        tenant.expected_grants()
+    );
+    assert!(
+        tenant.faults.calls.load(Ordering::SeqCst) > calls,
+        "the first engine carried on undisturbed"
+    );
+    assert_eq!(store.runs().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_lease_is_taken_over_and_its_old_holder_stops() {
+    let tenant = Tenant::new(Shape::default());
+    *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let slow = config().with_lease_ttl(Duration::from_secs(60));
+    let first = engine(tenant.registry(), store.clone(), slow);
+    let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another engine whose idea of "stale" is 1 ms takes the run over.
+    let thief = Holder {
+        id: "elsewhere:1:1".into(),
+        pid: 1,
+        host: "elsewhere".into(),
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let begun = store
+        .begin_run(
+            &BeginRun::new("synth", "synth", &thief).with_lease_ttl(Duration::from_millis(1)),
+        )
+        .unwrap();
+    assert!(begun.resumed);
+    let err = running.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+    let run = &store.runs().unwrap()[0];
+    assert_eq!(
+        run.holder.as_ref(),
+        Some(&thief),
+        "the old holder let go without writing"
+    );
+    assert_eq!(run.status, RunStatus::Running);
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once() {
+    let tenant = Tenant::new(Shape::default());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    interrupted(&tenant, &store, "").await;
+    let me = Holder::current();
+    let dead = Holder {
+        id: "dead".into(),
+        pid: u32::MAX - 1,
+        host: me.host.clone(),
+    };
+    store
+        .begin_run(&BeginRun::new("synth", "synth", &dead))
+        .unwrap();
+    let report = engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(report.resumed);
+    assert_eq!(
+        grant_ids(store.as_ref(), report.run),
+        tenant.expected_grants()
+    );
+}
