@@ -41,6 +41,9 @@ struct Args {
     /// Skip account groups (no `core.accounting.read` requested).
     #[arg(long)]
     no_account_groups: bool,
+    /// Start a new run even when an unfinished one could be resumed (it is marked failed).
+    #[arg(long)]
+    fresh: bool,
     /// Write the summary as JSON to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
@@ -100,6 +103,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         store,
         SyncConfig::default()
             .with_workers(args.workers)
+            .with_resume(!args.fresh)
             .with_retry(RetryPolicy::default().with_max_attempts(3)),
     );
     let progress = tokio::spawn(show_progress(engine.subscribe()));

@@ -98,3 +98,90 @@ fn failures_exit_non_zero_with_one_line() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "no panic on a bad URL");
 }
+
+/// A command syncing the simulated tenant at `sim` as if it were a real one (credentials in the
+/// environment), into `db`.
+fn real(sim: &coupa_sim::CoupaSim, db: &std::path::Path) -> Command {
+    let mut command = command();
+    command
+        .env("COUPA_BASE_URL", sim.uri())
+        .env("COUPA_CLIENT_ID", sim.client_id())
+        .env("COUPA_CLIENT_SECRET", sim.client_secret())
+        .args(["--workers", "2", "--rate-limit", "0", "--out"])
+        .arg(db);
+    command
+}
+
+/// Waits until `db` holds a running run with a holder, then returns that holder's pid.
+fn wait_for_holder(db: &std::path::Path) -> u32 {
+    use connector_sdk::Store;
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let Ok(store) = connector_sdk::SqliteStore::open(db) else {
+            continue;
+        };
+        if let Some(holder) = store
+            .runs()
+            .ok()
+            .and_then(|runs| runs.last().and_then(|r| r.holder.clone()))
+        {
+            return holder.pid;
+        }
+    }
+    panic!("no run started in {}", db.display());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_on_one_file_and_a_killed_holder() {
+    let options = coupa_sim::SimOptions::default().latency(std::time::Duration::from_millis(40));
+    let tenant = coupa_sim::Tenant::generate(5, coupa_sim::Sizes::users(3000));
+    let sim = coupa_sim::CoupaSim::start_with(tenant, options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.db");
+
+    // A slow sync holds the file; a second process is refused and names the holder.
+    let mut first = real(&sim, &db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let holder = wait_for_holder(&db);
+    assert_eq!(holder, first.id());
+    let (code, _, stderr) = crate::outcome(&mut real(&sim, &db));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "coupa-sync: sync already in progress: run 1 is held by process {holder} on "
+        )),
+        "{stderr}"
+    );
+
+    // Killed, it blocks nothing: the next sync of the same tenant takes the run over and
+    // resumes it.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (code, stdout, stderr) = crate::outcome(&mut real(&sim, &db));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("(run 1, resumed)"), "{stdout}");
+    assert!(stdout.contains("user                  3000"), "{stdout}");
+
+    // A simulated demo never finishes a real tenant's interrupted run.
+    let mut second = real(&sim, &db)
+        .arg("--fresh")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_holder(&db);
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let (code, stdout, stderr) =
+        crate::outcome(command().args(["--sim-users", "200", "--out"]).arg(&db));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("(run 3)"), "{stdout}");
+    assert!(
+        stdout.contains("warning: run 2 was not resumed: it synced something else"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("user                   200"), "{stdout}");
+}
