@@ -227,3 +227,19 @@ pub enum Error {
     #[error("internal engine error: {0}")]
     Internal(String),
 }
+
+/// An error and its sources on one line, `: `-separated, skipping a source whose text the line
+/// already holds (messages that repeat their source print it once).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = s.source();
+    }
+    line
+}

@@ -78,7 +78,7 @@ pub use capability::{
 pub use engine::{
     IntegrityMode, Progress, RetryPolicy, Stage, SyncConfig, SyncEngine, SyncEvent, SyncReport,
 };
-pub use error::{BoxError, ConnectorError, Error, SyncContext};
+pub use error::{BoxError, ConnectorError, Error, SyncContext, error_chain};
 pub use model::{
     AccountType, Annotation, Email, Entitlement, EntitlementId, Grant, GrantId, Purpose, Resource,
     ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId, UserTrait,

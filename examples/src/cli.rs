@@ -236,17 +236,7 @@ pub fn coupa_id(text: &str, what: &str) -> Result<i64, CliError> {
 
 /// An error and its sources on one line.
 pub fn one_line(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = s.source();
-    }
-    line
+    connector_sdk::error_chain(error)
 }
 
 #[cfg(test)]

@@ -397,7 +397,7 @@ impl SyncEngine {
         let settled = if resumable(error) {
             self.store(move |s| s.release_run(run, &lease)).await
         } else {
-            let reason = error_chain(error);
+            let reason = crate::error::error_chain(error);
             self.store(move |s| s.finish_run(run, RunStatus::Failed, Some(&reason)))
                 .await
         };
@@ -718,19 +718,4 @@ fn resumable(error: &Error) -> bool {
         ),
         _ => false,
     }
-}
-
-/// An error and its sources on one line, each source once.
-fn error_chain(error: &Error) -> String {
-    let mut line = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = s.source();
-    }
-    line
 }
