@@ -422,6 +422,58 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn entitlements_page(
+        &self,
+        run: RunId,
+        after: Option<&EntitlementId>,
+        limit: usize,
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        let inner = self.lock()?;
+        let key = |e: &EntitlementId| {
+            (
+                e.resource.resource_type.as_str().to_owned(),
+                e.resource.id.clone(),
+                e.slug.clone(),
+            )
+        };
+        let after = after.map(key);
+        let mut page: Vec<&Entitlement> = inner
+            .run(run)?
+            .entitlements
+            .values()
+            .filter(|e| after.as_ref().is_none_or(|a| key(&e.id) > *a))
+            .collect();
+        page.sort_by_key(|e| key(&e.id));
+        Ok(page.into_iter().take(limit).cloned().collect())
+    }
+
+    fn grants_page(
+        &self,
+        run: RunId,
+        after: Option<&Grant>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let inner = self.lock()?;
+        let key = |g: &Grant| {
+            (
+                g.entitlement.resource.resource_type.as_str().to_owned(),
+                g.entitlement.resource.id.clone(),
+                g.entitlement.slug.clone(),
+                g.principal.resource_type.as_str().to_owned(),
+                g.principal.id.clone(),
+            )
+        };
+        let after = after.map(key);
+        let mut page: Vec<&Grant> = inner
+            .run(run)?
+            .grants
+            .values()
+            .filter(|g| after.as_ref().is_none_or(|a| key(g) > *a))
+            .collect();
+        page.sort_by_key(|g| key(g));
+        Ok(page.into_iter().take(limit).cloned().collect())
+    }
+
     fn grants_for_principal(
         &self,
         run: RunId,

@@ -318,6 +318,25 @@ pub trait Store: Send + Sync {
         resource: &ResourceId,
     ) -> Result<Vec<Entitlement>, StoreError>;
 
+    /// Up to `limit` entitlements of `run` that come after `after`, ordered by (resource type,
+    /// resource id, slug), each compared bytewise: pass the last of a page to get the next.
+    fn entitlements_page(
+        &self,
+        run: RunId,
+        after: Option<&EntitlementId>,
+        limit: usize,
+    ) -> Result<Vec<Entitlement>, StoreError>;
+
+    /// Up to `limit` grants of a sealed `run` that come after `after`, ordered by (entitlement
+    /// resource type, resource id, slug, principal type, principal id), each compared
+    /// bytewise: every grant of the run, streamed without holding it all in memory.
+    fn grants_page(
+        &self,
+        run: RunId,
+        after: Option<&Grant>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError>;
+
     /// Grants held by one principal, ordered by entitlement.
     fn grants_for_principal(
         &self,

@@ -809,6 +809,84 @@ impl Store for SqliteStore {
         )
     }
 
+    fn entitlements_page(
+        &self,
+        run: RunId,
+        after: Option<&EntitlementId>,
+        limit: usize,
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        let conn = self.conn()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<String> = match after {
+            None => {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT data FROM entitlements WHERE run_id = ?1
+                     ORDER BY resource_type, resource_id, slug LIMIT ?2",
+                )?;
+                stmt.query_map(params![run.0, limit], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            }
+            Some(e) => {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT data FROM entitlements WHERE run_id = ?1
+                       AND (resource_type, resource_id, slug) > (?2, ?3, ?4)
+                     ORDER BY resource_type, resource_id, slug LIMIT ?5",
+                )?;
+                stmt.query_map(
+                    params![
+                        run.0,
+                        e.resource.resource_type.as_str(),
+                        e.resource.id,
+                        e.slug,
+                        limit
+                    ],
+                    |r| r.get(0),
+                )?
+                .collect::<rusqlite::Result<_>>()?
+            }
+        };
+        rows.iter()
+            .map(|json| Ok(serde_json::from_str(json)?))
+            .collect()
+    }
+
+    fn grants_page(
+        &self,
+        run: RunId,
+        after: Option<&Grant>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        match after {
+            None => self.grants_query(
+                "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id,
+                        annotations
+                 FROM grants WHERE run_id = ?1
+                 ORDER BY entitlement_type, entitlement_id, slug, principal_type, principal_id
+                 LIMIT ?2",
+                params![run.0, limit],
+            ),
+            Some(g) => self.grants_query(
+                "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id,
+                        annotations
+                 FROM grants WHERE run_id = ?1
+                   AND (entitlement_type, entitlement_id, slug, principal_type, principal_id)
+                       > (?2, ?3, ?4, ?5, ?6)
+                 ORDER BY entitlement_type, entitlement_id, slug, principal_type, principal_id
+                 LIMIT ?7",
+                params![
+                    run.0,
+                    g.entitlement.resource.resource_type.as_str(),
+                    g.entitlement.resource.id,
+                    g.entitlement.slug,
+                    g.principal.resource_type.as_str(),
+                    g.principal.id,
+                    limit
+                ],
+            ),
+        }
+    }
+
     fn grants_for_entitlement(
         &self,
         run: RunId,

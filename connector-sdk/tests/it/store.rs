@@ -308,3 +308,55 @@ async fn deleting_a_run_removes_its_rows_and_never_reuses_its_id() {
         assert!(store.delete_run(second).is_err());
     }
 }
+
+#[tokio::test]
+async fn entitlements_and_grants_page_in_the_same_order_in_both_stores() {
+    let tenant = Tenant::new(Shape {
+        users: 23,
+        groups: 12,
+        page_size: 4,
+    });
+    let mut seen = Vec::new();
+    for store in [
+        Arc::new(SqliteStore::in_memory().unwrap()) as Arc<dyn Store>,
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+    ] {
+        let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap()
+            .run;
+        let mut entitlements = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.entitlements_page(run, after.as_ref(), 3).unwrap();
+            assert!(page.len() <= 3);
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            entitlements.extend(page.into_iter().map(|e| e.id.to_string()));
+        }
+        let mut grants = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.grants_page(run, after.as_ref(), 7).unwrap();
+            assert!(page.len() <= 7);
+            let Some(last) = page.last() else { break };
+            after = Some(last.clone());
+            grants.extend(page.into_iter().map(|g| g.id().to_string()));
+        }
+        let every: std::collections::BTreeSet<String> = grants.iter().cloned().collect();
+        assert_eq!(every.len(), grants.len(), "each grant once");
+        assert_eq!(every, crate::grant_ids(store.as_ref(), run));
+        // Components compare bytewise: group 10 comes before group 2.
+        let groups: Vec<&String> = entitlements
+            .iter()
+            .filter(|e| e.starts_with("group:"))
+            .collect();
+        assert_eq!(
+            &groups[..3],
+            ["group:1:member", "group:10:member", "group:11:member"]
+        );
+        seen.push((entitlements, grants));
+    }
+    assert_eq!(seen[0], seen[1], "both stores agree");
+}
