@@ -1,0 +1,473 @@
+//! [`Writer`]: one completed run of any [`Store`] as a v1 `.c1z`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use connector_sdk::{
+    EntitlementId, Grant, ResourceId, ResourceType, ResourceTypeId, RunId, RunStatus, Store,
+};
+use prost::Message;
+use rusqlite::{Connection, Transaction, params};
+
+use crate::convert::{self, entitlement_key, grant_key, resource_key};
+use crate::{Error, container, ksuid, pb};
+
+const SCHEMA: &str = include_str!("schema.sql");
+const INDEXES: &str = include_str!("indexes.sql");
+
+/// Rows read from the store at a time: memory stays flat whatever the tenant's size.
+const PAGE: usize = 1_000;
+
+/// Columns newer baton versions added, for files written by older ones.
+const ADDED_COLUMNS: [(&str, &str, &str); 11] = [
+    ("v1_sync_runs", "sync_type", "text not null default 'full'"),
+    ("v1_sync_runs", "parent_sync_id", "text not null default ''"),
+    ("v1_sync_runs", "linked_sync_id", "text not null default ''"),
+    (
+        "v1_sync_runs",
+        "supports_diff",
+        "integer not null default 0",
+    ),
+    (
+        "v1_sync_runs",
+        "grants_backfilled",
+        "integer not null default 0",
+    ),
+    ("v1_sync_runs", "stats", "text"),
+    (
+        "v1_sync_runs",
+        "ingest_invariant_generation",
+        "text not null default ''",
+    ),
+    (
+        "v1_sync_runs",
+        "ingest_invariant_coverage",
+        "text not null default ''",
+    ),
+    (
+        "v1_sync_runs",
+        "ingest_invariant_mode",
+        "text not null default ''",
+    ),
+    ("v1_grants", "expansion", "blob"),
+    ("v1_grants", "needs_expansion", "integer not null default 0"),
+];
+
+/// Writes completed runs of a store as v1 `.c1z` files that baton's tools read.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    keep: usize,
+    level: i32,
+    clock: Option<SystemTime>,
+    sync_id: Option<String>,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Self {
+            keep: 2,
+            level: 3,
+            clock: None,
+            sync_id: None,
+        }
+    }
+}
+
+/// What a write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteReport {
+    /// The new sync's id.
+    pub sync_id: String,
+    /// Rows written per table: resource types, resources, entitlements, grants.
+    pub resource_types: u64,
+    /// Resources written.
+    pub resources: u64,
+    /// Entitlements written.
+    pub entitlements: u64,
+    /// Grants written.
+    pub grants: u64,
+    /// Finished syncs the file holds now (this one included).
+    pub syncs_kept: usize,
+    /// Size of the `.c1z`, in bytes.
+    pub bytes: u64,
+}
+
+impl Writer {
+    /// A writer keeping the two newest finished syncs (so `baton diff` has two), compressing at
+    /// zstd level 3.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the `keep` newest finished syncs in a file written into (at least 1).
+    pub fn keep_syncs(mut self, keep: usize) -> Self {
+        self.keep = keep.max(1);
+        self
+    }
+
+    /// Writes every time stamp as `at` and derives the sync id from it alone, so the same run
+    /// gives the same bytes (tests, golden files).
+    pub fn with_clock(mut self, at: SystemTime) -> Self {
+        self.clock = Some(at);
+        self
+    }
+
+    /// Uses `sync_id` for the new sync instead of a fresh KSUID.
+    pub fn with_sync_id(mut self, sync_id: impl Into<String>) -> Self {
+        self.sync_id = Some(sync_id.into());
+        self
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock.unwrap_or_else(SystemTime::now)
+    }
+
+    /// Writes completed `run` of `store` into the `.c1z` at `path`. A file already there (ours
+    /// or baton's) gains a new sync and keeps its newest finished ones; otherwise a new file is
+    /// made. The file is built in a temporary directory beside `path` and renamed into place,
+    /// so a reader never sees half a file.
+    pub fn write(&self, store: &dyn Store, run: RunId, path: &Path) -> Result<WriteReport, Error> {
+        let record = store
+            .runs()?
+            .into_iter()
+            .find(|r| r.id == run)
+            .ok_or(Error::Store(connector_sdk::StoreError::UnknownRun(run)))?;
+        if record.status != RunStatus::Completed {
+            return Err(Error::RunNotCompleted(run));
+        }
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let work = tempfile::Builder::new()
+            .prefix(".c1z-")
+            .tempdir_in(parent)
+            .map_err(Error::io(parent))?;
+        let db = work.path().join("db.sqlite");
+        let existing = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+        if existing {
+            container::decompress(path, &db, crate::reader::DEFAULT_MAX_DECODED)?;
+        }
+        let mut report = self.fill(store, run, &record, &db)?;
+        let staged = work.path().join("out.c1z");
+        container::compress(&db, &staged, self.level)?;
+        std::fs::rename(&staged, path).map_err(Error::io(path))?;
+        report.bytes = std::fs::metadata(path).map_err(Error::io(path))?.len();
+        Ok(report)
+    }
+
+    /// Builds the SQLite database at `db`: schema, the run's rows as a new sync, retention,
+    /// indexes, VACUUM.
+    fn fill(
+        &self,
+        store: &dyn Store,
+        run: RunId,
+        record: &connector_sdk::SyncRun,
+        db: &Path,
+    ) -> Result<WriteReport, Error> {
+        let mut conn = Connection::open(db)?;
+        conn.pragma_update(None, "journal_mode", "DELETE")?;
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.execute_batch(SCHEMA)?;
+        add_missing_columns(&conn)?;
+        // Indexes are rebuilt after the rows are in: one sorted pass each.
+        drop_indexes(&conn)?;
+        let now = self.now();
+        let started = at_ms(record.started_at_ms);
+        let ended = record.finished_at_ms.map_or(now, at_ms);
+        let sync_id = self.sync_id.clone().unwrap_or_else(|| {
+            let payload = match self.clock {
+                Some(_) => [0u8; 16],
+                None => rand::random(),
+            };
+            ksuid::ksuid(started, payload)
+        });
+        let discovered = ksuid::timestamp(now);
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type,
+             parent_sync_id, linked_sync_id, supports_diff, grants_backfilled, stats)
+             VALUES (?1, ?2, ?3, '', 'full', '', '', 0, 1, NULL)",
+            params![sync_id, ksuid::timestamp(started), ksuid::timestamp(ended)],
+        )?;
+        let rows = Rows {
+            tx: &tx,
+            sync_id: &sync_id,
+            discovered: &discovered,
+        };
+        let types = store.resource_types(run)?;
+        let mut report = WriteReport {
+            sync_id: sync_id.clone(),
+            resource_types: 0,
+            resources: 0,
+            entitlements: 0,
+            grants: 0,
+            syncs_kept: 0,
+            bytes: 0,
+        };
+        let catalogue = rows.resource_types(&types)?;
+        report.resource_types = types.len() as u64;
+        for rt in &types {
+            report.resources += rows.resources(store, run, rt)?;
+        }
+        report.entitlements = rows.entitlements(store, run, &catalogue)?;
+        report.grants = rows.grants(store, run, &catalogue)?;
+        report.syncs_kept = retain(&tx, self.keep)?;
+        tx.commit()?;
+        conn.execute_batch(INDEXES)?;
+        conn.execute_batch("VACUUM")?;
+        conn.close().map_err(|(_, e)| Error::Sqlite(e))?;
+        Ok(report)
+    }
+}
+
+fn at_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn add_missing_columns(conn: &Connection) -> Result<(), Error> {
+    for (table, column, declaration) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"),
+            [column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+fn drop_indexes(conn: &Connection) -> Result<(), Error> {
+    let names: Vec<String> = INDEXES
+        .lines()
+        .filter_map(|line| line.split("EXISTS ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    for name in names {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+    }
+    Ok(())
+}
+
+/// Keeps the `keep` newest finished syncs (by insertion order, as baton does) and deletes the
+/// rows of older ones. Returns how many finished syncs remain.
+fn retain(tx: &Transaction<'_>, keep: usize) -> Result<usize, Error> {
+    let finished: Vec<String> = tx
+        .prepare("SELECT sync_id FROM v1_sync_runs WHERE ended_at IS NOT NULL ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let drop = finished.len().saturating_sub(keep);
+    for sync in &finished[..drop] {
+        for table in [
+            "v1_resource_types",
+            "v1_resources",
+            "v1_entitlements",
+            "v1_grants",
+            "v1_assets",
+            "v1_connector_sessions",
+            "v1_sync_runs",
+        ] {
+            tx.execute(&format!("DELETE FROM {table} WHERE sync_id = ?1"), [sync])?;
+        }
+    }
+    Ok(finished.len() - drop)
+}
+
+/// Each resource type's SDK form and baton message.
+type Catalogue = BTreeMap<ResourceTypeId, (ResourceType, pb::ResourceType)>;
+
+/// Inserts rows of one sync.
+struct Rows<'a> {
+    tx: &'a Transaction<'a>,
+    sync_id: &'a str,
+    discovered: &'a str,
+}
+
+impl Rows<'_> {
+    fn resource_types(&self, types: &[ResourceType]) -> Result<Catalogue, Error> {
+        let mut stmt = self.tx.prepare(
+            "INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut catalogue = Catalogue::new();
+        for rt in types {
+            let message = convert::resource_type(rt);
+            stmt.execute(params![
+                rt.id.as_str(),
+                message.encode_to_vec(),
+                self.sync_id,
+                self.discovered
+            ])?;
+            catalogue.insert(rt.id.clone(), (rt.clone(), message));
+        }
+        Ok(catalogue)
+    }
+
+    fn resources(&self, store: &dyn Store, run: RunId, rt: &ResourceType) -> Result<u64, Error> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id,
+             parent_resource_id, data, sync_id, discovered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut count = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.resources_page(run, &rt.id, after.as_deref(), PAGE)?;
+            for r in &page {
+                let message = convert::resource(r, &rt.traits);
+                stmt.execute(params![
+                    r.id.resource_type.as_str(),
+                    resource_key(&r.id),
+                    r.parent.as_ref().map(|p| p.resource_type.as_str()),
+                    r.parent.as_ref().map(|p| p.id.as_str()),
+                    message.encode_to_vec(),
+                    self.sync_id,
+                    self.discovered
+                ])?;
+                count += 1;
+            }
+            if page.len() < PAGE {
+                return Ok(count);
+            }
+            after = page.last().map(|r| r.id.id.clone());
+        }
+    }
+
+    fn entitlements(
+        &self,
+        store: &dyn Store,
+        run: RunId,
+        catalogue: &Catalogue,
+    ) -> Result<u64, Error> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data,
+             sync_id, discovered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut owner = Owner::default();
+        let mut count = 0;
+        let mut after: Option<EntitlementId> = None;
+        loop {
+            let page = store.entitlements_page(run, after.as_ref(), PAGE)?;
+            for e in &page {
+                let resource = owner.get(store, run, &e.id.resource, catalogue)?;
+                let grantable_to = e
+                    .grantable_to
+                    .iter()
+                    .map(|t| {
+                        catalogue.get(t).map_or_else(
+                            || pb::ResourceType {
+                                id: t.as_str().to_owned(),
+                                ..pb::ResourceType::default()
+                            },
+                            |(_, m)| m.clone(),
+                        )
+                    })
+                    .collect();
+                let message = convert::entitlement(e, resource.clone(), grantable_to);
+                stmt.execute(params![
+                    e.id.resource.resource_type.as_str(),
+                    e.id.resource.id,
+                    entitlement_key(&e.id),
+                    message.encode_to_vec(),
+                    self.sync_id,
+                    self.discovered
+                ])?;
+                count += 1;
+            }
+            if page.len() < PAGE {
+                return Ok(count);
+            }
+            after = page.last().map(|e| e.id.clone());
+        }
+    }
+
+    fn grants(&self, store: &dyn Store, run: RunId, catalogue: &Catalogue) -> Result<u64, Error> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id,
+             principal_resource_type_id, principal_resource_id, external_id, expansion,
+             needs_expansion, data, sync_id, discovered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0, ?7, ?8, ?9)",
+        )?;
+        let mut owner = Owner::default();
+        let mut count = 0;
+        let mut after: Option<Grant> = None;
+        let mut blob = Vec::new();
+        loop {
+            let page = store.grants_page(run, after.as_ref(), PAGE)?;
+            for g in &page {
+                let resource = owner.get(store, run, &g.entitlement.resource, catalogue)?;
+                let message = convert::grant(g, resource.clone());
+                blob.clear();
+                message
+                    .encode(&mut blob)
+                    .map_err(|e| Error::Schema(format!("cannot encode a grant: {e}")))?;
+                stmt.execute(params![
+                    g.entitlement.resource.resource_type.as_str(),
+                    g.entitlement.resource.id,
+                    entitlement_key(&g.entitlement),
+                    g.principal.resource_type.as_str(),
+                    g.principal.id,
+                    grant_key(g),
+                    blob,
+                    self.sync_id,
+                    self.discovered
+                ])?;
+                count += 1;
+            }
+            if page.len() < PAGE {
+                return Ok(count);
+            }
+            after = page.last().cloned();
+        }
+    }
+}
+
+/// The resource that offers the entitlements being written, as baton's message: rows come in
+/// resource order, so one is kept at a time.
+#[derive(Default)]
+struct Owner {
+    current: Option<(ResourceId, pb::Resource)>,
+}
+
+impl Owner {
+    fn get(
+        &mut self,
+        store: &dyn Store,
+        run: RunId,
+        id: &ResourceId,
+        catalogue: &Catalogue,
+    ) -> Result<&pb::Resource, Error> {
+        let fresh = self.current.as_ref().is_none_or(|(held, _)| held != id);
+        if fresh {
+            let traits = catalogue
+                .get(&id.resource_type)
+                .map(|(rt, _)| rt.traits.clone())
+                .unwrap_or_default();
+            let message = match store.resource(run, id)? {
+                Some(resource) => convert::resource(&resource, &traits),
+                // A run that passed its integrity check has every resource; keep the id alone
+                // otherwise, as baton's slim rows do.
+                None => pb::Resource {
+                    id: Some(pb::ResourceId {
+                        resource_type: id.resource_type.as_str().to_owned(),
+                        resource: id.id.clone(),
+                    }),
+                    ..pb::Resource::default()
+                },
+            };
+            self.current = Some((id.clone(), message));
+        }
+        match &self.current {
+            Some((_, message)) => Ok(message),
+            None => unreachable!("set above"),
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The `.c1z` writer and reader: round trips, the schema inside, the bytes of the blobs, syncs
+//! kept, and every kind of bad file.
+
+#![allow(missing_docs, unreachable_pub)]
+
+mod files;
+mod roundtrip;
+mod schema;
+mod wire;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use connector_sdk::{RunId, SqliteStore, Store, SyncConfig, SyncEngine};
+use coupa_connector::{ConnectorConfig, CoupaConnector};
+use coupa_sim::{CoupaSim, Tenant};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+/// A completed sync of `tenant` (simulated) in a fresh SQLite store.
+pub async fn synced(tenant: Tenant) -> (Arc<SqliteStore>, RunId) {
+    let sim = CoupaSim::start(tenant).await;
+    let config = coupa_client::Config::with_base_url(
+        &sim.uri(),
+        sim.client_id(),
+        SecretString::from(sim.client_secret()),
+    )
+    .unwrap()
+    .rate_limit(None);
+    let connector = CoupaConnector::new(ConnectorConfig::new(config)).unwrap();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let report = SyncEngine::new(
+        connector.registry().unwrap(),
+        store.clone(),
+        SyncConfig::default().with_workers(4),
+    )
+    .run(&CancellationToken::new())
+    .await
+    .unwrap();
+    (store, report.run)
+}
+
+/// Every grant id of a run.
+pub fn grant_ids(store: &dyn Store, run: RunId) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut after = None;
+    loop {
+        let page = store.grants_page(run, after.as_ref(), 500).unwrap();
+        let Some(last) = page.last().cloned() else {
+            return out;
+        };
+        out.extend(page.iter().map(|g| g.id().to_string()));
+        after = Some(last);
+    }
+}
