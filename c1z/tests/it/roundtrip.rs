@@ -8,16 +8,16 @@ use coupa_sim::{Sizes, Tenant};
 
 use crate::synced;
 
-/// Every record of a run, from the store.
-fn from_store(
-    store: &dyn Store,
-    run: connector_sdk::RunId,
-) -> (
+/// Every record of a run: types, and resources, entitlements and grants by id.
+type Records = (
     Vec<connector_sdk::ResourceType>,
     BTreeMap<String, Resource>,
     BTreeMap<String, Entitlement>,
     BTreeMap<String, Grant>,
-) {
+);
+
+/// Every record of a run, from the store.
+fn from_store(store: &dyn Store, run: connector_sdk::RunId) -> Records {
     let types = store.resource_types(run).unwrap();
     let mut resources = BTreeMap::new();
     for rt in &types {
