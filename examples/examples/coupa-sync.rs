@@ -47,6 +47,10 @@ struct Args {
     /// Write the summary as JSON to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+    /// Also write the completed run as a baton `.c1z` file here (a file already there keeps its
+    /// previous sync, for `baton diff`).
+    #[arg(long)]
+    c1z: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -91,7 +95,7 @@ async fn run(args: Args) -> Result<(), CliError> {
     let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
     let registry = connector.registry().map_err(|e| failed(&e))?;
     registry.validate().await.map_err(|e| failed(&e))?;
-    let store = Arc::new(SqliteStore::open(&args.out).map_err(|e| {
+    let store: Arc<SqliteStore> = Arc::new(SqliteStore::open(&args.out).map_err(|e| {
         CliError::Failed(format!(
             "cannot open {}: {}",
             args.out.display(),
@@ -100,12 +104,13 @@ async fn run(args: Args) -> Result<(), CliError> {
     })?);
     let engine = SyncEngine::new(
         registry,
-        store,
+        store.clone(),
         SyncConfig::default()
             .with_workers(args.workers)
             .with_resume(!args.fresh)
             .with_retry(RetryPolicy::default().with_max_attempts(3)),
     );
+    let store_for_c1z = store;
     let progress = tokio::spawn(show_progress(engine.subscribe()));
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
@@ -130,6 +135,26 @@ async fn run(args: Args) -> Result<(), CliError> {
     };
     let summary = Summary::new(&report, connector.http_stats(), started.elapsed());
     summary.print(&args.out);
+    if let Some(path) = &args.c1z {
+        let path = path.clone();
+        let run = report.run;
+        let written = tokio::task::spawn_blocking(move || {
+            c1z::Writer::new().write(store_for_c1z.as_ref(), run, &path)
+        })
+        .await
+        .map_err(|e| CliError::Failed(format!("the .c1z writer stopped: {e}")))?
+        .map_err(|e| CliError::Failed(one_line(&e)))?;
+        println!(
+            "{:<22} {} (sync {}, {} bytes)",
+            "baton .c1z",
+            args.c1z
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display(),
+            written.sync_id,
+            written.bytes
+        );
+    }
     if let Some(path) = &args.summary_json {
         std::fs::write(path, summary.json())
             .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;

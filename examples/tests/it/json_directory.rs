@@ -146,3 +146,42 @@ async fn a_broken_file_is_a_clear_error() {
         "{source}"
     );
 }
+
+#[tokio::test]
+async fn a_sync_round_trips_through_a_c1z() {
+    use connector_sdk::{MemoryStore, Store, SyncConfig, SyncEngine};
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_directory(&dir, 120);
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let report = SyncEngine::new(
+        registry(&path).unwrap(),
+        store.clone(),
+        SyncConfig::default(),
+    )
+    .run(&tokio_util::sync::CancellationToken::new())
+    .await
+    .unwrap();
+    let file = dir.path().join("directory.c1z");
+    let written = c1z::Writer::new()
+        .write(store.as_ref(), report.run, &file)
+        .unwrap();
+    assert_eq!(written.grants, 4);
+    let reader = c1z::Reader::open(&file).unwrap();
+    assert_eq!(
+        reader.resource_types().unwrap(),
+        store.resource_types(report.run).unwrap()
+    );
+    let mut resources: Vec<_> = reader.resources().map(Result::unwrap).collect();
+    resources.sort_by_key(|r| r.id.to_string());
+    let mut expected = store.all_resources(report.run).unwrap();
+    expected.sort_by_key(|r| r.id.to_string());
+    assert_eq!(resources, expected);
+    let mut entitlements: Vec<_> = reader.entitlements().map(Result::unwrap).collect();
+    entitlements.sort_by_key(|e| e.id.to_string());
+    let mut expected = store.all_entitlements(report.run).unwrap();
+    expected.sort_by_key(|e| e.id.to_string());
+    assert_eq!(entitlements, expected);
+    let mut grants: Vec<_> = reader.grants().map(Result::unwrap).collect();
+    grants.sort_by_key(|g| g.id().to_string());
+    assert_eq!(grants, store.all_grants(report.run).unwrap());
+}

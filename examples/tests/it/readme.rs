@@ -7,7 +7,12 @@ const README: &str = include_str!("../../../README.md");
 
 /// The lines of the README's `sh` blocks that run `example`, as (arguments, expected output).
 fn lines(example: &str) -> Vec<(Vec<&'static str>, Option<&'static str>)> {
-    let prefix = format!("cargo run --example {example} -- ");
+    lines_with(&format!("cargo run --example {example} -- "))
+}
+
+/// The lines of the README's `sh` blocks that start with `prefix`, as (arguments after it,
+/// expected output).
+fn lines_with(prefix: &str) -> Vec<(Vec<&'static str>, Option<&'static str>)> {
     let mut out = Vec::new();
     let mut in_sh = false;
     for line in README.lines() {
@@ -15,7 +20,7 @@ fn lines(example: &str) -> Vec<(Vec<&'static str>, Option<&'static str>)> {
             "```sh" => in_sh = true,
             "```" => in_sh = false,
             text if in_sh => {
-                if let Some(rest) = text.strip_prefix(&prefix) {
+                if let Some(rest) = text.strip_prefix(prefix) {
                     let (command, comment) =
                         match rest.split_once("   # ").or(rest.split_once("  # ")) {
                             Some((c, e)) => (c, Some(e.trim())),
@@ -60,4 +65,45 @@ fn the_main_job_runs_as_written() {
         "{stderr}"
     );
     assert!(dir.path().join("coupa-sync.db").exists());
+}
+
+#[test]
+fn the_c1z_lines_run_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let sync = lines("coupa-sync");
+    let read = lines("c1z");
+    assert_eq!((sync.len(), read.len()), (1, 2), "{sync:?} {read:?}");
+    let (code, _, stderr) = outcome(
+        crate::command("coupa-sync")
+            .args(&sync[0].0)
+            .current_dir(dir.path()),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stats, stderr) = outcome(
+        crate::command("c1z")
+            .args(&read[0].0)
+            .current_dir(dir.path()),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stats.starts_with("sync "), "{stats}");
+    let user_row = stats
+        .lines()
+        .find(|l| l.starts_with("user "))
+        .unwrap_or_else(|| panic!("{stats}"));
+    assert_eq!(
+        user_row.split_whitespace().collect::<Vec<_>>(),
+        ["user", "3", "0", "0"]
+    );
+    let (code, grants, stderr) = outcome(
+        crate::command("c1z")
+            .args(&read[1].0)
+            .current_dir(dir.path()),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(grants.contains("group:10:member"), "{grants}");
+    assert_eq!(
+        grants.lines().count(),
+        1 + 15,
+        "a header and the fixture's 15 grants"
+    );
 }

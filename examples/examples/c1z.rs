@@ -1,0 +1,183 @@
+//! Look inside a `.c1z` sync file (ours or baton's v1) as a baton user would.
+//!
+//! ```text
+//! cargo run --example c1z -- stats coupa.c1z       # syncs, and counts per resource type
+//! cargo run --example c1z -- resources coupa.c1z   # one resource per line
+//! cargo run --example c1z -- grants coupa.c1z      # one grant per line
+//! ```
+//!
+//! `--sync-id ID` reads that sync instead of the newest finished full one. Exit codes: 0 done,
+//! 1 the file could not be read, 2 usage.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use c1z::Reader;
+use clap::{Parser, Subcommand};
+use examples::cli::one_line;
+
+#[derive(Debug, Parser)]
+#[command(name = "c1z")]
+struct Args {
+    /// Read this sync instead of the newest finished full sync.
+    #[arg(long, global = true)]
+    sync_id: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The file's syncs, and what the chosen one holds per resource type.
+    Stats {
+        /// The .c1z file
+        file: PathBuf,
+    },
+    /// Every resource: id, type, display name.
+    Resources {
+        /// The .c1z file
+        file: PathBuf,
+    },
+    /// Every grant: entitlement and principal.
+    Grants {
+        /// The .c1z file
+        file: PathBuf,
+    },
+}
+
+/// Why printing stopped.
+#[derive(Debug)]
+enum Stop {
+    /// The file could not be read.
+    Read(c1z::Error),
+    /// Standard output failed (a closed pipe ends the listing quietly).
+    Write(std::io::Error),
+}
+
+impl From<c1z::Error> for Stop {
+    fn from(e: c1z::Error) -> Self {
+        Self::Read(e)
+    }
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(e: std::io::Error) -> Self {
+        Self::Write(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut out = std::io::stdout().lock();
+    match run(&args, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Stop::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Stop::Write(e)) => {
+            eprintln!("c1z: cannot write the listing: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Stop::Read(error)) => {
+            eprintln!("c1z: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args, out: &mut impl Write) -> Result<(), Stop> {
+    let file = match &args.command {
+        Command::Stats { file } | Command::Resources { file } | Command::Grants { file } => file,
+    };
+    let reader = Reader::open_at(file, args.sync_id.as_deref())?;
+    match args.command {
+        Command::Stats { .. } => stats(&reader, out),
+        Command::Resources { .. } => {
+            writeln!(out, "{:<40} {:<16} display name", "id", "type")?;
+            for resource in reader.resources() {
+                let r = resource?;
+                writeln!(
+                    out,
+                    "{:<40} {:<16} {}",
+                    format!("{}:{}", r.id.resource_type.as_str(), r.id.id),
+                    r.id.resource_type.as_str(),
+                    r.display_name
+                )?;
+            }
+            Ok(())
+        }
+        Command::Grants { .. } => {
+            writeln!(out, "{:<48} principal", "entitlement")?;
+            for grant in reader.grants() {
+                let g = grant?;
+                writeln!(
+                    out,
+                    "{:<48} {}:{}",
+                    format!(
+                        "{}:{}:{}",
+                        g.entitlement.resource.resource_type.as_str(),
+                        g.entitlement.resource.id,
+                        g.entitlement.slug
+                    ),
+                    g.principal.resource_type.as_str(),
+                    g.principal.id
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn stats(reader: &Reader, out: &mut impl Write) -> Result<(), Stop> {
+    for sync in reader.syncs()? {
+        let chosen = if sync.sync_id == reader.sync().sync_id {
+            "  <- shown"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "sync {} {} started {} ended {}{chosen}",
+            sync.sync_id,
+            sync.sync_type,
+            sync.started_at,
+            sync.ended_at.as_deref().unwrap_or("(unfinished)")
+        )?;
+    }
+    let mut resources: BTreeMap<String, u64> = BTreeMap::new();
+    for rt in reader.resource_types()? {
+        resources.insert(rt.id.as_str().to_owned(), 0);
+    }
+    for resource in reader.resources() {
+        *resources
+            .entry(resource?.id.resource_type.as_str().to_owned())
+            .or_default() += 1;
+    }
+    let mut entitlements: BTreeMap<String, u64> = BTreeMap::new();
+    for e in reader.entitlements() {
+        *entitlements
+            .entry(e?.id.resource.resource_type.as_str().to_owned())
+            .or_default() += 1;
+    }
+    let mut grants: BTreeMap<String, u64> = BTreeMap::new();
+    for g in reader.grants() {
+        *grants
+            .entry(g?.entitlement.resource.resource_type.as_str().to_owned())
+            .or_default() += 1;
+    }
+    writeln!(out,)?;
+    writeln!(
+        out,
+        "{:<16} {:>10} {:>12} {:>10}",
+        "type", "resources", "entitlements", "grants"
+    )?;
+    for (t, n) in &resources {
+        writeln!(
+            out,
+            "{t:<16} {n:>10} {:>12} {:>10}",
+            entitlements.get(t).copied().unwrap_or(0),
+            grants.get(t).copied().unwrap_or(0)
+        )?;
+    }
+    Ok(())
+}
