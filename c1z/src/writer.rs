@@ -67,7 +67,7 @@ impl Default for Writer {
     fn default() -> Self {
         Self {
             keep: 2,
-            level: 3,
+            level: 1,
             clock: None,
             sync_id: None,
         }
@@ -96,7 +96,8 @@ pub struct WriteReport {
 
 impl Writer {
     /// A writer keeping the two newest finished syncs (so `baton diff` has two), compressing at
-    /// zstd level 3.
+    /// zstd level 1 (baton's readers take levels 1 to 3; 1 is twice as fast, for files about 10%
+    /// larger).
     pub fn new() -> Self {
         Self::default()
     }
@@ -170,7 +171,8 @@ impl Writer {
         let mut conn = Connection::open(db)?;
         conn.pragma_update(None, "journal_mode", "DELETE")?;
         conn.pragma_update(None, "synchronous", "OFF")?;
-        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "cache_size", -16_384)?;
+        conn.pragma_update(None, "threads", 2)?;
         conn.execute_batch(SCHEMA)?;
         add_missing_columns(&conn)?;
         // Indexes are rebuilt after the rows are in: one sorted pass each.
@@ -218,7 +220,11 @@ impl Writer {
         report.syncs_kept = retain(&tx, self.keep)?;
         tx.commit()?;
         conn.execute_batch(INDEXES)?;
-        conn.execute_batch("VACUUM")?;
+        // A file written into may have free pages left by retention; a new one has none.
+        let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        if free > 0 {
+            conn.execute_batch("VACUUM")?;
+        }
         conn.close().map_err(|(_, e)| Error::Sqlite(e))?;
         Ok(report)
     }
@@ -400,15 +406,25 @@ impl Rows<'_> {
         let mut count = 0;
         let mut after: Option<Grant> = None;
         let mut blob = Vec::new();
+        // Grants come in entitlement order: the entitlement part of the blob (the full resource
+        // and the id) is encoded once per entitlement.
+        let mut entitlement: Option<(EntitlementId, Vec<u8>)> = None;
         loop {
             let page = store.grants_page(run, after.as_ref(), PAGE)?;
             for g in &page {
-                let resource = owner.get(store, run, &g.entitlement.resource, catalogue)?;
-                let message = convert::grant(g, resource.clone());
+                if entitlement
+                    .as_ref()
+                    .is_none_or(|(id, _)| *id != g.entitlement)
+                {
+                    let resource = owner.get(store, run, &g.entitlement.resource, catalogue)?;
+                    let bytes = convert::grant_entitlement(g, resource.clone()).encode_to_vec();
+                    entitlement = Some((g.entitlement.clone(), bytes));
+                }
+                let Some((_, encoded)) = &entitlement else {
+                    unreachable!("set above");
+                };
                 blob.clear();
-                message
-                    .encode(&mut blob)
-                    .map_err(|e| Error::Schema(format!("cannot encode a grant: {e}")))?;
+                convert::encode_grant(g, encoded, &mut blob);
                 stmt.execute(params![
                     g.entitlement.resource.resource_type.as_str(),
                     g.entitlement.resource.id,
