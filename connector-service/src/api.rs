@@ -1,0 +1,394 @@
+//! The HTTP handlers: health, metrics, and the `/v1` API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use connector_sdk::{
+    CreateAccountOutcome, EntitlementId, Grant, GrantOutcome, ResourceId, RevokeOutcome, RunId,
+    RunStatus, Store, SyncRun,
+};
+use secrecy::ExposeSecret;
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::{Auth, Shared, syncs};
+
+type St = State<Arc<Shared>>;
+
+/// The `/v1` routes, behind authentication and the body cap.
+pub(crate) fn v1(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    let limit = shared.config.max_body_bytes;
+    Router::new()
+        .route("/syncs", post(start_sync))
+        .route("/syncs/latest", get(latest_sync))
+        .route("/syncs/{run}", get(sync_by_id))
+        .route("/resources", get(resources))
+        .route("/grants", get(grants))
+        .route(
+            "/entitlements/{entitlement}/principals/{principal}",
+            put(grant).delete(revoke),
+        )
+        .route("/accounts", post(create_account))
+        .route("/actions/{name}", post(run_action))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(shared, authenticate))
+}
+
+/// Requires `Authorization: Bearer <token>`, compared in constant time.
+async fn authenticate(State(shared): St, request: Request, next: Next) -> Response {
+    let Auth::Bearer(expected) = &shared.config.auth else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = expected.expose_secret().as_bytes();
+    if bool::from(given.as_bytes().ct_eq(expected)) {
+        next.run(request).await
+    } else {
+        let mut response = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid `Authorization: Bearer <token>` header is required",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        response
+    }
+}
+
+/// Runs a blocking store call off the async threads.
+async fn store<T: Send + 'static>(
+    shared: &Shared,
+    f: impl FnOnce(&dyn Store) -> Result<T, connector_sdk::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = Arc::clone(&shared.store);
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store",
+                connector_sdk::error_chain(&e),
+            )
+        })
+}
+
+pub(crate) async fn livez() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub(crate) async fn readyz(State(shared): St) -> Response {
+    let ready = shared
+        .ready
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    match ready {
+        Ok(warnings) => Json(json!({"ready": true, "warnings": warnings})).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
+/// Validates the connector now and then; readiness follows the last answer.
+pub(crate) async fn check_readiness(shared: Arc<Shared>) {
+    loop {
+        let verdict = shared
+            .registry
+            .validate()
+            .await
+            .map_err(|e| connector_sdk::error_chain(&e));
+        if let Err(reason) = &verdict {
+            tracing::warn!(reason = %reason, "not ready");
+        }
+        *shared.ready.lock().unwrap_or_else(|p| p.into_inner()) = verdict;
+        tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            () = tokio::time::sleep(shared.config.readiness_interval) => {}
+        }
+    }
+}
+
+pub(crate) async fn metrics(State(shared): St) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn start_sync(State(shared): St) -> Result<Response, ApiError> {
+    let run = syncs::start(&shared).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"run": run.0}))).into_response())
+}
+
+fn rfc3339(ms: i64) -> Value {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .map_or(Value::Null, Value::String)
+}
+
+/// A run as the API shows it.
+async fn summary(shared: &Arc<Shared>, run: SyncRun) -> Result<Value, ApiError> {
+    let id = run.id;
+    let (counts, warnings) = store(shared, move |s| Ok((s.counts(id)?, s.warnings(id)?))).await?;
+    let (in_flight, remembered) = {
+        let syncs = shared.syncs.lock().unwrap_or_else(|p| p.into_inner());
+        (syncs.running() == Some(id), syncs.error(id))
+    };
+    let (status, error) = match run.status {
+        RunStatus::Completed => ("completed", None),
+        RunStatus::Running if in_flight || run.holder.is_some() => ("running", None),
+        RunStatus::Running => (
+            "failed",
+            Some(remembered.unwrap_or_else(|| {
+                "stopped before completing; the next sync resumes it".to_owned()
+            })),
+        ),
+        _ => ("failed", run.failure.or(remembered)),
+    };
+    let by_type = |map: &BTreeMap<connector_sdk::ResourceTypeId, u64>| -> Map<String, Value> {
+        map.iter()
+            .map(|(t, n)| (t.as_str().to_owned(), json!(n)))
+            .collect()
+    };
+    Ok(json!({
+        "run": id.0,
+        "status": status,
+        "started_at": rfc3339(run.started_at_ms),
+        "finished_at": run.finished_at_ms.map_or(Value::Null, rfc3339),
+        "resources": by_type(&counts.resources),
+        "grants": by_type(&counts.grants),
+        "warnings": warnings,
+        "error": error,
+    }))
+}
+
+async fn latest_sync(State(shared): St) -> Result<Json<Value>, ApiError> {
+    let connector = shared.registry.metadata().id.clone();
+    let run = store(&shared, move |s| s.latest_run(&connector))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no sync has run yet"))?;
+    Ok(Json(summary(&shared, run).await?))
+}
+
+async fn sync_by_id(State(shared): St, Path(run): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = run
+        .parse::<i64>()
+        .map(RunId)
+        .map_err(|_| ApiError::bad_request(format!("run {run:?} is not a run number")))?;
+    let connector = shared.registry.metadata().id.clone();
+    let found = store(&shared, move |s| {
+        Ok(s.runs()?
+            .into_iter()
+            .find(|r| r.id == id && r.connector == connector))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no sync run {run}")))?;
+    Ok(Json(summary(&shared, found).await?))
+}
+
+/// The latest completed run, which the read endpoints serve.
+async fn served_run(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
+    let connector = shared.registry.metadata().id.clone();
+    store(shared, move |s| {
+        Ok(s.runs()?
+            .into_iter()
+            .rev()
+            .find(|r| r.connector == connector && r.status == RunStatus::Completed)
+            .map(|r| r.id))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("no sync has completed yet"))
+}
+
+async fn resources(
+    State(shared): St,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let resource_type = query
+        .get("type")
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("`type` is required, such as ?type=user"))?;
+    let after = query.get("page_token").cloned().filter(|t| !t.is_empty());
+    let run = served_run(&shared).await?;
+    let limit = shared.config.page_size.max(1);
+    let page = store(&shared, move |s| {
+        s.resources_page(run, &resource_type.as_str().into(), after.as_deref(), limit)
+    })
+    .await?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|r| r.id.id.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "run": run.0,
+        "resources": page,
+        "next_page_token": next,
+    })))
+}
+
+async fn grants(
+    State(shared): St,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let offset = match query.get("page_token").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("page_token {t:?} is not one of ours")))?,
+    };
+    enum By {
+        Entitlement(EntitlementId),
+        Principal(ResourceId),
+    }
+    let by = match (query.get("entitlement"), query.get("principal")) {
+        (Some(e), None) => By::Entitlement(
+            e.parse()
+                .map_err(|err| ApiError::bad_request(format!("entitlement {e:?}: {err}")))?,
+        ),
+        (None, Some(p)) => By::Principal(
+            p.parse()
+                .map_err(|err| ApiError::bad_request(format!("principal {p:?}: {err}")))?,
+        ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `entitlement` or `principal`",
+            ));
+        }
+    };
+    let run = served_run(&shared).await?;
+    let all: Vec<Grant> = store(&shared, move |s| match &by {
+        By::Entitlement(id) => s.grants_for_entitlement(run, id),
+        By::Principal(id) => s.grants_for_principal(run, id),
+    })
+    .await?;
+    let limit = shared.config.page_size.max(1);
+    let page: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|g| {
+            json!({"id": g.id().to_string(), "entitlement": g.entitlement.to_string(),
+                   "principal": g.principal.to_string()})
+        })
+        .collect();
+    let next = (offset + limit < all.len()).then(|| (offset + limit).to_string());
+    Ok(Json(
+        json!({"run": run.0, "grants": page, "next_page_token": next}),
+    ))
+}
+
+fn ids(entitlement: &str, principal: &str) -> Result<(EntitlementId, ResourceId), ApiError> {
+    let e = entitlement
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("entitlement {entitlement:?}: {err}")))?;
+    let p = principal
+        .parse()
+        .map_err(|err| ApiError::bad_request(format!("principal {principal:?}: {err}")))?;
+    Ok((e, p))
+}
+
+async fn grant(
+    State(shared): St,
+    Path((entitlement, principal)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (e, p) = ids(&entitlement, &principal)?;
+    let outcome = match shared.registry.grant(&p, &e).await? {
+        GrantOutcome::Granted => "granted",
+        _ => "already_granted",
+    };
+    Ok(Json(json!({"outcome": outcome})))
+}
+
+async fn revoke(
+    State(shared): St,
+    Path((entitlement, principal)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (e, p) = ids(&entitlement, &principal)?;
+    let outcome = match shared.registry.revoke(&Grant::new(e, p)).await? {
+        RevokeOutcome::Revoked => "revoked",
+        _ => "already_revoked",
+    };
+    Ok(Json(json!({"outcome": outcome})))
+}
+
+/// A JSON object body, or a 400/413 that says what is wrong with it.
+fn object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(status, kind, rejection.body_text())
+    })?;
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+    }
+}
+
+async fn create_account(
+    State(shared): St,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let fields = object(body)?;
+    Ok(match shared.registry.create_account(fields).await? {
+        CreateAccountOutcome::Created(account) => {
+            (StatusCode::CREATED, Json(json!({"account": account}))).into_response()
+        }
+        CreateAccountOutcome::AlreadyExists(account) => (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": {"kind": "already_exists", "message": format!("{} already exists", account.id)},
+                "account": account,
+            })),
+        )
+            .into_response(),
+        other => (StatusCode::OK, Json(json!({"outcome": format!("{other:?}")}))).into_response(),
+    })
+}
+
+async fn run_action(
+    State(shared): St,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let arguments = object(body)?;
+    let result = shared.registry.run_action(&name, arguments).await?;
+    Ok(Json(json!({"result": result})))
+}

@@ -1,0 +1,117 @@
+//! Errors as HTTP answers: `{"error": {"kind", "message"}}` with a status that says whose fault
+//! it is. Messages come from the SDK and the connector, which never hold a secret.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use connector_sdk::{ConnectorError, Error};
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable, machine-readable kind, such as `bad_request` or `upstream_unavailable`.
+    pub kind: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+    /// How long to wait before trying again (429 and 503).
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// An error with `status`, `kind` and `message`.
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400: the request itself is wrong (a bad id, bad JSON, bad arguments).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+/// How long a client should wait after an upstream outage when the upstream did not say.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(30);
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let message = connector_sdk::error_chain(&error);
+        match &error {
+            Error::Argument(_) => Self::bad_request(message),
+            Error::Unsupported { .. } | Error::UnknownAction(_) => Self::not_found(message),
+            Error::AccountCreationUnsupported => Self::not_found(message),
+            Error::InProgress { .. } => {
+                Self::new(StatusCode::CONFLICT, "sync_in_progress", message)
+            }
+            Error::Operation { source, .. } | Error::Connector { source, .. } => {
+                from_connector(source, message)
+            }
+            Error::RetriesExhausted { .. } => Self {
+                retry_after: Some(UNAVAILABLE_RETRY),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "upstream_unavailable",
+                    message,
+                )
+            },
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message),
+        }
+    }
+}
+
+fn from_connector(source: &ConnectorError, message: String) -> ApiError {
+    match source {
+        ConnectorError::InvalidArgument(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_argument",
+            message,
+        ),
+        ConnectorError::NotFound(_) => ApiError::not_found(message),
+        ConnectorError::RateLimited { retry_after } => ApiError {
+            retry_after: Some(retry_after.unwrap_or(UNAVAILABLE_RETRY)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "upstream_rate_limited",
+                message,
+            )
+        },
+        ConnectorError::Transient { .. } | ConnectorError::Unavailable { .. } => ApiError {
+            retry_after: Some(UNAVAILABLE_RETRY),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_unavailable",
+                message,
+            )
+        },
+        ConnectorError::Unauthenticated(_) | ConnectorError::PermissionDenied(_) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_refused", message)
+        }
+        _ => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failure", message),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"kind": self.kind, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(wait) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}

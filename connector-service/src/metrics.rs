@@ -1,0 +1,148 @@
+//! Prometheus metrics (OpenMetrics text), from a registry of the service's own: several services
+//! in one process never share counters.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use connector_sdk::SyncReport;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// A value the connector reports, read at every scrape (for Coupa: HTTP requests, retries,
+/// rate-limit waits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    /// The metric name, such as `coupa_http_requests`.
+    pub name: String,
+    /// Its help text.
+    pub help: String,
+    /// Its current value.
+    pub value: u64,
+}
+
+impl Stat {
+    /// A value named `name`.
+    pub fn new(name: impl Into<String>, help: impl Into<String>, value: u64) -> Self {
+        Self {
+            name: name.into(),
+            help: help.into(),
+            value,
+        }
+    }
+}
+
+/// Where the connector's own values come from.
+pub type StatsSource = Arc<dyn Fn() -> Vec<Stat> + Send + Sync>;
+
+type Labels = Vec<(String, String)>;
+
+pub(crate) struct Metrics {
+    registry: Registry,
+    runs: Family<Labels, Counter>,
+    duration: Histogram,
+    last_success: Gauge<f64, AtomicU64>,
+    resources: Family<Labels, Gauge>,
+    grants: Family<Labels, Gauge>,
+    stats: Option<(StatsSource, Vec<(String, Gauge)>)>,
+}
+
+impl Metrics {
+    pub(crate) fn new(stats: Option<StatsSource>) -> Self {
+        let mut registry = Registry::default();
+        let runs = Family::<Labels, Counter>::default();
+        registry.register(
+            "connector_sync_runs",
+            "Syncs ended, by outcome (completed, failed, cancelled)",
+            runs.clone(),
+        );
+        let duration = Histogram::new([1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0]);
+        registry.register(
+            "connector_sync_duration_seconds",
+            "How long syncs took",
+            duration.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "connector_sync_last_success_timestamp_seconds",
+            "When the last completed sync ended, in seconds since the Unix epoch",
+            last_success.clone(),
+        );
+        let resources = Family::<Labels, Gauge>::default();
+        registry.register(
+            "connector_resources",
+            "Resources in the latest completed sync, by resource type",
+            resources.clone(),
+        );
+        let grants = Family::<Labels, Gauge>::default();
+        registry.register(
+            "connector_grants",
+            "Grants in the latest completed sync, by the entitlement's resource type",
+            grants.clone(),
+        );
+        let stats = stats.map(|source| {
+            let gauges = source()
+                .into_iter()
+                .map(|stat| {
+                    let gauge = Gauge::default();
+                    registry.register(stat.name.clone(), stat.help.clone(), gauge.clone());
+                    (stat.name, gauge)
+                })
+                .collect();
+            (source, gauges)
+        });
+        Self {
+            registry,
+            runs,
+            duration,
+            last_success,
+            resources,
+            grants,
+            stats,
+        }
+    }
+
+    /// Records a sync that ended with `outcome` after `seconds`.
+    pub(crate) fn ended(&self, outcome: &str, seconds: f64) {
+        self.runs
+            .get_or_create(&vec![("outcome".to_owned(), outcome.to_owned())])
+            .inc();
+        self.duration.observe(seconds);
+    }
+
+    /// Records a completed sync's counts.
+    pub(crate) fn completed(&self, report: &SyncReport, ended_at_seconds: f64) {
+        self.last_success.set(ended_at_seconds);
+        self.resources.clear();
+        for (t, n) in &report.counts.resources {
+            self.resources
+                .get_or_create(&vec![("resource_type".to_owned(), t.as_str().to_owned())])
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        self.grants.clear();
+        for (t, n) in &report.counts.grants {
+            self.grants
+                .get_or_create(&vec![("resource_type".to_owned(), t.as_str().to_owned())])
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The text a scrape gets.
+    pub(crate) fn render(&self) -> String {
+        if let Some((source, gauges)) = &self.stats {
+            for stat in source() {
+                if let Some((_, gauge)) = gauges.iter().find(|(name, _)| *name == stat.name) {
+                    gauge.set(i64::try_from(stat.value).unwrap_or(i64::MAX));
+                }
+            }
+        }
+        let mut text = String::new();
+        if encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}

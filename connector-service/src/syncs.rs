@@ -1,0 +1,184 @@
+//! Syncs: one at a time, started by the schedule or by `POST /v1/syncs`, resumed by the engine
+//! after an interruption, cancelled (progress kept) on shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use connector_sdk::{Error, RunId, SyncEngine, SyncEvent};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::Shared;
+use crate::error::ApiError;
+
+/// The sync in flight, if any, and how the syncs this service ran ended.
+#[derive(Debug, Default)]
+pub(crate) struct Syncs {
+    current: Option<Current>,
+    /// Errors of syncs that ended without completing, by run.
+    errors: BTreeMap<RunId, String>,
+}
+
+#[derive(Debug)]
+struct Current {
+    run: Option<RunId>,
+    cancel: CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+impl Syncs {
+    /// The run in flight.
+    pub(crate) fn running(&self) -> Option<RunId> {
+        self.current.as_ref().and_then(|c| c.run)
+    }
+
+    /// Why `run` ended without completing, when this service ran it.
+    pub(crate) fn error(&self, run: RunId) -> Option<String> {
+        self.errors.get(&run).cloned()
+    }
+}
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Syncs> {
+    shared.syncs.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts a sync unless one is running; answers with its run once the engine has begun it.
+pub(crate) async fn start(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
+    let (done_tx, done_rx) = watch::channel(false);
+    let cancel = shared.shutdown.child_token();
+    {
+        let mut syncs = lock(shared);
+        if let Some(current) = &syncs.current {
+            let which = current.run.map_or_else(
+                || "a sync is starting".to_owned(),
+                |r| format!("run {r} is running"),
+            );
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "sync_in_progress",
+                format!("a sync is already in progress: {which}"),
+            ));
+        }
+        syncs.current = Some(Current {
+            run: None,
+            cancel: cancel.clone(),
+            done: done_rx,
+        });
+    }
+    let engine = SyncEngine::new(
+        shared.registry.clone(),
+        Arc::clone(&shared.store),
+        shared.config.sync.clone(),
+    );
+    let mut events = engine.subscribe();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<Result<RunId, ApiError>>();
+    let task_shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let began = Instant::now();
+        let mut started_tx = Some(started_tx);
+        let run = engine.run(&cancel);
+        tokio::pin!(run);
+        let result = loop {
+            tokio::select! {
+                result = &mut run => break result,
+                event = events.recv() => {
+                    if let Ok(SyncEvent::Started { run, .. }) = event {
+                        if let Some(current) = lock(&task_shared).current.as_mut() {
+                            current.run = Some(run);
+                        }
+                        if let Some(tx) = started_tx.take() {
+                            let _ = tx.send(Ok(run));
+                        }
+                    }
+                }
+            }
+        };
+        finished(&task_shared, result, began, started_tx.take());
+        let _ = done_tx.send(true);
+    });
+    started_rx.await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the sync task ended before it began",
+        ))
+    })
+}
+
+/// Records how a sync ended: metrics, the error of a run that did not complete, and the slot
+/// freed for the next sync.
+fn finished(
+    shared: &Shared,
+    result: Result<connector_sdk::SyncReport, Error>,
+    began: Instant,
+    unstarted: Option<tokio::sync::oneshot::Sender<Result<RunId, ApiError>>>,
+) {
+    let seconds = began.elapsed().as_secs_f64();
+    let mut syncs = lock(shared);
+    let run = syncs.current.as_ref().and_then(|c| c.run);
+    match &result {
+        Ok(report) => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            shared.metrics.ended("completed", seconds);
+            shared.metrics.completed(report, now);
+            tracing::info!(run = %report.run, seconds, grants = report.counts.total_grants(), "sync completed");
+        }
+        Err(error) => {
+            let outcome = if matches!(error, Error::Cancelled) {
+                "cancelled"
+            } else {
+                "failed"
+            };
+            shared.metrics.ended(outcome, seconds);
+            let message = connector_sdk::error_chain(error);
+            tracing::warn!(run = ?run, error = %message, "sync did not complete");
+            if let Some(run) = run {
+                syncs.errors.insert(run, message);
+            }
+        }
+    }
+    syncs.current = None;
+    drop(syncs);
+    if let (Some(tx), Err(error)) = (unstarted, result) {
+        let _ = tx.send(Err(ApiError::from(error)));
+    }
+}
+
+/// Waits for the sync in flight (if any) to end.
+pub(crate) async fn wait(shared: &Shared) {
+    let done = lock(shared).current.as_ref().map(|c| c.done.clone());
+    if let Some(mut done) = done {
+        let _ = done.wait_for(|d| *d).await;
+    }
+}
+
+/// Cancels the sync in flight, if any; its progress stays in the store.
+pub(crate) fn cancel(shared: &Shared) {
+    if let Some(current) = &lock(shared).current {
+        current.cancel.cancel();
+    }
+}
+
+/// Syncs at start and then every interval (with jitter), until shutdown. A sync that is already
+/// running (started through the API) is waited for, never doubled.
+pub(crate) async fn schedule(shared: Arc<Shared>) {
+    loop {
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+        match start(&shared).await {
+            Ok(run) => tracing::info!(%run, "scheduled sync started"),
+            Err(e) => tracing::info!(reason = %e.message, "scheduled sync not started"),
+        }
+        wait(&shared).await;
+        let interval = shared.config.interval;
+        let jitter = interval.mul_f64(shared.config.jitter * rand::random::<f64>());
+        tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval + jitter) => {}
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The service over real HTTP on loopback, serving the Coupa connector against coupa-sim.
+
+#![allow(missing_docs, unreachable_pub)]
+
+mod api;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig};
+use connector_service::{Auth, Service, ServiceConfig, Stat};
+use coupa_connector::{ConnectorConfig, CoupaConnector};
+use coupa_sim::CoupaSim;
+use secrecy::SecretString;
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// A running service and what a test needs to talk to it.
+pub struct Running {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub connector: CoupaConnector,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the bearer token.
+    pub fn authed(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(TOKEN)
+    }
+
+    /// Stops the service and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap().unwrap();
+        }
+    }
+
+    /// Polls `GET /v1/syncs/{run}` until it is no longer running.
+    pub async fn wait_for(&self, run: i64) -> serde_json::Value {
+        for _ in 0..600 {
+            let body: serde_json::Value = self
+                .authed(reqwest::Method::GET, &format!("/v1/syncs/{run}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if body["status"] != "running" {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {run} did not end");
+    }
+}
+
+/// Serves the Coupa connector for `sim` with `configure` applied to the defaults (no schedule).
+pub async fn serve(
+    sim: &CoupaSim,
+    configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
+) -> Running {
+    let client = coupa_client::Config::with_base_url(
+        &sim.uri(),
+        sim.client_id(),
+        SecretString::from(sim.client_secret()),
+    )
+    .unwrap()
+    .rate_limit(None)
+    .retry(
+        coupa_client::RetryConfig::default()
+            .with_backoff(Duration::from_millis(5), Duration::from_millis(20))
+            .with_max_attempts(3),
+    );
+    let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("service.db")).unwrap());
+    let stats_connector = connector.clone();
+    let config = ServiceConfig::new(Auth::bearer(TOKEN))
+        .with_schedule(false)
+        .with_readiness_interval(Duration::from_millis(200))
+        .with_sync(
+            SyncConfig::default().with_workers(4).with_retry(
+                RetryPolicy::default()
+                    .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
+            ),
+        )
+        .with_stats(Arc::new(move || {
+            let s = stats_connector.http_stats();
+            vec![
+                Stat::new("coupa_http_requests", "HTTP requests to Coupa", s.requests),
+                Stat::new(
+                    "coupa_http_retries",
+                    "Retries of requests to Coupa",
+                    s.retries,
+                ),
+                Stat::new(
+                    "coupa_rate_limit_waits",
+                    "Waits after 429s from Coupa",
+                    s.rate_limit_waits,
+                ),
+            ]
+        }));
+    let service = Service::new(connector.registry().unwrap(), store, configure(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(service.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        base,
+        http: reqwest::Client::new(),
+        connector,
+        stop: Some(stop),
+        served: Some(served),
+        _dir: dir,
+    }
+}
