@@ -4,6 +4,7 @@
 #![allow(missing_docs, unreachable_pub)]
 
 mod coupa_provision;
+mod coupa_service;
 mod coupa_sync;
 mod json_directory;
 mod readme;
