@@ -1,0 +1,24 @@
+# The Coupa connector as a self-hosted service (examples/examples/coupa-service.rs).
+#
+#   docker build -t coupa-service .
+#   docker run -p 8080:8080 -v coupa-data:/data \
+#     -e SERVICE_TOKEN=... -e COUPA_DOMAIN=acme -e COUPA_CLIENT_ID=... -e COUPA_CLIENT_SECRET=... \
+#     coupa-service
+
+FROM rust:1.89-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --example coupa-service \
+ && cp target/release/examples/coupa-service /coupa-service
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data --create-home coupa
+COPY --from=build /coupa-service /usr/local/bin/coupa-service
+USER 10001
+WORKDIR /data
+VOLUME /data
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/coupa-service", "--listen", "0.0.0.0:8080", "--out", "/data/coupa.db", "--log-format", "json"]
