@@ -16,3 +16,13 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+/// A client configuration for the simulated tenant `sim`, with no client-side rate limit.
+pub fn sim_config(sim: &coupa_sim::CoupaSim) -> Result<coupa_client::Config, coupa_client::Error> {
+    Ok(coupa_client::Config::with_base_url(
+        &sim.uri(),
+        sim.client_id(),
+        secrecy::SecretString::from(sim.client_secret()),
+    )?
+    .rate_limit(None))
+}

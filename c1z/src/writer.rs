@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use connector_sdk::{
-    EntitlementId, Grant, ResourceId, ResourceType, ResourceTypeId, RunId, RunStatus, Store,
+    EntitlementId, ResourceId, ResourceType, ResourceTypeId, RunId, RunStatus, Store,
 };
 use prost::Message;
 use rusqlite::{Connection, Transaction, params};
@@ -323,11 +323,12 @@ impl Rows<'_> {
              parent_resource_id, data, sync_id, discovered_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        let mut count = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.resources_page(run, &rt.id, after.as_deref(), PAGE)?;
-            for r in &page {
+        each(
+            |after: Option<&String>| {
+                store.resources_page(run, &rt.id, after.map(String::as_str), PAGE)
+            },
+            |r| r.id.id.clone(),
+            |r| {
                 let message = convert::resource(r, &rt.traits);
                 stmt.execute(params![
                     r.id.resource_type.as_str(),
@@ -338,13 +339,9 @@ impl Rows<'_> {
                     self.sync_id,
                     self.discovered
                 ])?;
-                count += 1;
-            }
-            if page.len() < PAGE {
-                return Ok(count);
-            }
-            after = page.last().map(|r| r.id.id.clone());
-        }
+                Ok(())
+            },
+        )
     }
 
     fn entitlements(
@@ -358,11 +355,10 @@ impl Rows<'_> {
              sync_id, discovered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         let mut owner = Owner::default();
-        let mut count = 0;
-        let mut after: Option<EntitlementId> = None;
-        loop {
-            let page = store.entitlements_page(run, after.as_ref(), PAGE)?;
-            for e in &page {
+        each(
+            |after| store.entitlements_page(run, after, PAGE),
+            |e| e.id.clone(),
+            |e| {
                 let resource = owner.get(store, run, &e.id.resource, catalogue)?;
                 let grantable_to = e
                     .grantable_to
@@ -386,13 +382,9 @@ impl Rows<'_> {
                     self.sync_id,
                     self.discovered
                 ])?;
-                count += 1;
-            }
-            if page.len() < PAGE {
-                return Ok(count);
-            }
-            after = page.last().map(|e| e.id.clone());
-        }
+                Ok(())
+            },
+        )
     }
 
     fn grants(&self, store: &dyn Store, run: RunId, catalogue: &Catalogue) -> Result<u64, Error> {
@@ -403,15 +395,14 @@ impl Rows<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0, ?7, ?8, ?9)",
         )?;
         let mut owner = Owner::default();
-        let mut count = 0;
-        let mut after: Option<Grant> = None;
         let mut blob = Vec::new();
         // Grants come in entitlement order: the entitlement part of the blob (the full resource
         // and the id) is encoded once per entitlement.
         let mut entitlement: Option<(EntitlementId, Vec<u8>)> = None;
-        loop {
-            let page = store.grants_page(run, after.as_ref(), PAGE)?;
-            for g in &page {
+        each(
+            |after| store.grants_page(run, after, PAGE),
+            Clone::clone,
+            |g| {
                 if entitlement
                     .as_ref()
                     .is_none_or(|(id, _)| *id != g.entitlement)
@@ -436,13 +427,31 @@ impl Rows<'_> {
                     self.sync_id,
                     self.discovered
                 ])?;
-                count += 1;
-            }
-            if page.len() < PAGE {
-                return Ok(count);
-            }
-            after = page.last().cloned();
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Calls `write` on every row `fetch` pages through, a page at a time (`key` gives the cursor
+/// of the next page); returns how many rows there were.
+fn each<T, K>(
+    mut fetch: impl FnMut(Option<&K>) -> Result<Vec<T>, connector_sdk::StoreError>,
+    key: impl Fn(&T) -> K,
+    mut write: impl FnMut(&T) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    let mut count = 0;
+    let mut after: Option<K> = None;
+    loop {
+        let page = fetch(after.as_ref())?;
+        for row in &page {
+            write(row)?;
+            count += 1;
         }
+        if page.len() < PAGE {
+            return Ok(count);
+        }
+        after = page.last().map(&key);
     }
 }
 

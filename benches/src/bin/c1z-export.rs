@@ -15,18 +15,12 @@ use benches::peak_rss_bytes;
 use connector_sdk::{RunStatus, SqliteStore, Store, SyncConfig, SyncEngine};
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::{CoupaSim, Sizes, Tenant};
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 /// Syncs a generated tenant of `users` into the SQLite file `db`.
 async fn prepare(users: usize, db: &str) -> Result<(), Box<dyn std::error::Error>> {
     let sim = CoupaSim::start(Tenant::generate(7, Sizes::users(users))).await;
-    let config = coupa_client::Config::with_base_url(
-        &sim.uri(),
-        sim.client_id(),
-        SecretString::from(sim.client_secret()),
-    )?
-    .rate_limit(None);
+    let config = benches::sim_config(&sim)?;
     let connector = CoupaConnector::new(ConnectorConfig::new(config))?;
     let store = Arc::new(SqliteStore::open(db)?);
     SyncEngine::new(

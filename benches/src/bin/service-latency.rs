@@ -15,7 +15,6 @@ use connector_sdk::MemoryStore;
 use connector_service::{Auth, Service, ServiceConfig};
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::{CoupaSim, Tenant};
-use secrecy::SecretString;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,12 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000);
     let sim = CoupaSim::start(Tenant::fixture()).await;
-    let config = coupa_client::Config::with_base_url(
-        &sim.uri(),
-        sim.client_id(),
-        SecretString::from(sim.client_secret()),
-    )?
-    .rate_limit(None);
+    let config = benches::sim_config(&sim)?;
     let connector = CoupaConnector::new(ConnectorConfig::new(config))?;
     let service = Service::new(
         connector.registry()?,
