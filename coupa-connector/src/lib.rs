@@ -24,7 +24,7 @@
 //! use coupa_connector::{CoupaConnector, ConnectorConfig};
 //! use tokio_util::sync::CancellationToken;
 //!
-//! let config = ConnectorConfig::new(coupa_client::Config::from_env()?);
+//! let config = ConnectorConfig::new(coupa_connector::Config::from_env()?);
 //! let connector = CoupaConnector::new(config)?;
 //! let engine = SyncEngine::new(
 //!     connector.registry()?,
@@ -48,7 +48,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{Connector, ConnectorError, ConnectorMetadata, Manifest, Registry};
-use coupa_client::{CoupaClient, Fields, scopes};
+use coupa_client::{CoupaClient, Fields};
 
 use crate::errors::to_connector;
 use crate::kinds::Kind;
@@ -57,20 +57,9 @@ use crate::session::{AccountGroups, RunState, Session};
 use crate::sync::{GroupLike, Licenses, Users};
 
 pub use crate::provision::WriteError;
-
-/// What the connector's HTTP clients did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct HttpStats {
-    /// Requests sent, token requests and retries included.
-    pub requests: u64,
-    /// Retries after transient failures.
-    pub retries: u64,
-    /// Waits after 429s.
-    pub rate_limit_waits: u64,
-    /// Tokens minted.
-    pub tokens: u64,
-}
+/// The client types a host needs to configure and observe the connector, re-exported so that
+/// embedding takes `connector-sdk` and this crate only.
+pub use coupa_client::{Budget, ClientStats, Config, CredentialStyle, RetryConfig, scopes};
 
 /// How the connector reaches Coupa and what it syncs.
 #[derive(Debug, Clone)]
@@ -158,14 +147,8 @@ impl CoupaConnector {
 
     /// HTTP requests, retries and rate-limit waits of every client the connector used (they
     /// share one budget).
-    pub fn http_stats(&self) -> HttpStats {
-        let s = self.session.primary().stats();
-        HttpStats {
-            requests: s.requests,
-            retries: s.retries,
-            rate_limit_waits: s.rate_limit_waits,
-            tokens: s.tokens,
-        }
+    pub fn http_stats(&self) -> coupa_client::ClientStats {
+        self.session.primary().stats()
     }
 
     /// The request budget every client of the connector draws on: hand it to other clients

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig, SyncEngine, SyncEvent, SyncReport};
-use coupa_connector::{ConnectorConfig, CoupaConnector, HttpStats};
+use coupa_connector::{ClientStats, ConnectorConfig, CoupaConnector};
 use examples::cli::{CliError, TenantArgs, WithoutCredentials, one_line};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -216,7 +216,7 @@ async fn show_progress(mut events: tokio::sync::broadcast::Receiver<SyncEvent>) 
 struct Summary {
     resources: BTreeMap<String, u64>,
     grants: BTreeMap<String, u64>,
-    http: HttpStats,
+    http: ClientStats,
     duration: Duration,
     warnings: Vec<String>,
     run: i64,
@@ -233,7 +233,7 @@ const TYPES: [&str; 6] = [
 ];
 
 impl Summary {
-    fn new(report: &SyncReport, http: HttpStats, duration: Duration) -> Self {
+    fn new(report: &SyncReport, http: ClientStats, duration: Duration) -> Self {
         let pick = |map: &BTreeMap<connector_sdk::ResourceTypeId, u64>, types: &[&str]| {
             types
                 .iter()
