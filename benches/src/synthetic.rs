@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use connector_sdk::{
     Connector, ConnectorError, ConnectorMetadata, Entitlement, EntitlementId, Grant, ListRequest,
-    Page, PageToken, Purpose, Registry, Resource, ResourceId, ResourceStatus, ResourceSyncer,
-    ResourceTrait, ResourceType, ResourceTypeId, SyncerOptions, UserTrait,
+    OffsetLanes, Page, PageToken, Purpose, Registry, Resource, ResourceId, ResourceStatus,
+    ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, SyncerOptions, UserTrait,
 };
 
 /// The synthetic tenant's size.
@@ -57,26 +57,16 @@ impl Connector for Synthetic {
 }
 
 fn start(request: &ListRequest) -> Result<u64, ConnectorError> {
-    request.token.as_ref().map_or(Ok(0), |t| {
-        t.as_str()
-            .parse()
-            .map_err(|_| ConnectorError::InvalidArgument("bad token".into()))
-    })
+    PageToken::parse_offset(request.token.as_ref())
 }
 
 /// Offset paging that hands out one token per worker, as a parallel HTTP connector would.
 fn next_tokens(start: u64, rows: u64, size: u64, parallelism: usize) -> Vec<PageToken> {
-    if rows < size {
-        return Vec::new();
-    }
-    let width = parallelism.max(1) as u64;
-    if start == 0 {
-        (1..=width)
-            .map(|k| PageToken::new((k * size).to_string()))
-            .collect()
-    } else {
-        vec![PageToken::new((start + width * size).to_string())]
-    }
+    OffsetLanes::new(size).next(
+        start,
+        usize::try_from(rows).unwrap_or(usize::MAX),
+        parallelism,
+    )
 }
 
 struct Users(Size);

@@ -72,8 +72,9 @@ pub mod testing;
 
 pub use capability::{
     AccountManager, Action, ActionSchema, ArgumentError, Arguments, Connector, ConnectorMetadata,
-    CreateAccountOutcome, FieldKind, FieldSpec, GrantOutcome, ListRequest, Page, PageToken,
-    Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, RunContext, SyncerOptions,
+    CreateAccountOutcome, FieldKind, FieldSpec, GrantOutcome, ListRequest, OffsetLanes, Page,
+    PageToken, Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, RunContext,
+    SyncerOptions,
 };
 pub use engine::{
     IntegrityMode, Progress, RetryPolicy, Stage, SyncConfig, SyncEngine, SyncEvent, SyncReport,

@@ -181,18 +181,14 @@ impl ResourceSyncer for Users {
     }
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
-        let start = match &request.token {
-            None => 0,
-            Some(token) => token.as_str().parse().map_err(|_| {
-                ConnectorError::InvalidArgument(format!("bad page token {:?}", token.as_str()))
-            })?,
-        };
+        let start = usize::try_from(PageToken::parse_offset(request.token.as_ref())?)
+            .map_err(|_| ConnectorError::InvalidArgument("offset too large".into()))?;
         let directory = self.0.read().await?;
         let users = directory.users.iter().skip(start).take(PAGE_SIZE);
         let page = Page::new(users.map(user_resource).collect());
         let next = start + PAGE_SIZE;
         Ok(if next < directory.users.len() {
-            page.with_next(PageToken::new(next.to_string()))
+            page.with_next(PageToken::offset(next as u64))
         } else {
             page
         })

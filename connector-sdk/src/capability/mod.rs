@@ -3,6 +3,7 @@
 mod account;
 mod action;
 mod connector;
+mod paging;
 mod provision;
 mod run;
 mod schema;
@@ -11,6 +12,7 @@ mod syncer;
 pub use account::{AccountManager, CreateAccountOutcome};
 pub use action::{Action, ActionSchema};
 pub use connector::{Connector, ConnectorMetadata};
+pub use paging::OffsetLanes;
 pub use provision::{GrantOutcome, Provisioner, RevokeOutcome};
 pub use run::RunContext;
 pub use schema::{ArgumentError, Arguments, FieldKind, FieldSpec};

@@ -15,10 +15,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_sdk::{
     Action, ActionSchema, Annotation, Arguments, Connector, ConnectorError, ConnectorMetadata,
-    Entitlement, EntitlementId, FieldKind, FieldSpec, Grant, GrantOutcome, ListRequest, Page,
-    PageToken, Provisioner, Purpose, Registry, Resource, ResourceId, ResourceRequest,
-    ResourceStatus, ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, RevokeOutcome,
-    SyncerOptions, UserTrait,
+    Entitlement, EntitlementId, FieldKind, FieldSpec, Grant, GrantOutcome, ListRequest,
+    OffsetLanes, Page, PageToken, Provisioner, Purpose, Registry, Resource, ResourceId,
+    ResourceRequest, ResourceStatus, ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId,
+    RevokeOutcome, SyncerOptions, UserTrait,
 };
 
 /// Tenant shape.
@@ -198,11 +198,9 @@ impl Tenant {
 }
 
 fn offset(token: Option<&PageToken>) -> Result<u32, ConnectorError> {
-    token.map_or(Ok(0), |t| {
-        t.as_str()
-            .parse()
-            .map_err(|_| ConnectorError::InvalidArgument(format!("bad token {:?}", t.as_str())))
-    })
+    let offset = PageToken::parse_offset(token)?;
+    u32::try_from(offset)
+        .map_err(|_| ConnectorError::InvalidArgument(format!("offset {offset} is too large")))
 }
 
 struct Synth(String);
@@ -264,15 +262,11 @@ impl ResourceSyncer for Users {
             )
         });
         let mut page = Page::new(users.collect()).with_grants(grants.collect::<Vec<_>>());
-        if ids.len() as u32 == size {
-            let width = request.parallelism.max(1) as u32;
-            if start == 0 {
-                page = page
-                    .with_next_tokens((1..=width).map(|k| PageToken::new((k * size).to_string())));
-            } else {
-                page = page.with_next(PageToken::new((start + width * size).to_string()));
-            }
-        }
+        page = page.with_next_tokens(OffsetLanes::new(u64::from(size)).next(
+            u64::from(start),
+            ids.len(),
+            request.parallelism,
+        ));
         Ok(page)
     }
 }
@@ -346,7 +340,7 @@ impl ResourceSyncer for Groups {
         let full = groups.len() as u32 == size;
         let mut page = Page::new(groups);
         if full {
-            page = page.with_next(PageToken::new((start + size).to_string()));
+            page = page.with_next(PageToken::offset(u64::from(start + size)));
         }
         Ok(page)
     }
@@ -387,7 +381,7 @@ impl ResourceSyncer for Groups {
                 .collect(),
         );
         if full {
-            page = page.with_next(PageToken::new((start + size).to_string()));
+            page = page.with_next(PageToken::offset(u64::from(start + size)));
         }
         Ok(page)
     }
