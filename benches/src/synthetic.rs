@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use connector_sdk::{
     Connector, ConnectorError, ConnectorMetadata, Entitlement, EntitlementId, Grant, ListRequest,
     OffsetLanes, Page, PageToken, Purpose, Registry, Resource, ResourceId, ResourceStatus,
-    ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, SyncerOptions, UserTrait,
+    ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, UserTrait,
 };
 
 /// The synthetic tenant's size.
@@ -77,10 +77,6 @@ impl ResourceSyncer for Users {
         ResourceType::new("user", "User", [ResourceTrait::User])
     }
 
-    fn options(&self) -> SyncerOptions {
-        SyncerOptions::list_only()
-    }
-
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
         let size = self.0;
         let start = start(&request)?;
@@ -125,10 +121,6 @@ struct Groups(Size);
 impl ResourceSyncer for Groups {
     fn resource_type(&self) -> ResourceType {
         ResourceType::new("group", "Group", [ResourceTrait::Group])
-    }
-
-    fn options(&self) -> SyncerOptions {
-        SyncerOptions::list_only()
     }
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {

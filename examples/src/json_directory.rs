@@ -176,10 +176,6 @@ impl ResourceSyncer for Users {
         ResourceType::new("user", "User", [ResourceTrait::User])
     }
 
-    fn options(&self) -> SyncerOptions {
-        SyncerOptions::list_only()
-    }
-
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
         let start = usize::try_from(PageToken::parse_offset(request.token.as_ref())?)
             .map_err(|_| ConnectorError::InvalidArgument("offset too large".into()))?;
@@ -201,6 +197,10 @@ struct Groups(Arc<File>);
 impl ResourceSyncer for Groups {
     fn resource_type(&self) -> ResourceType {
         ResourceType::new("group", "Group", [ResourceTrait::Group])
+    }
+
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::per_resource()
     }
 
     async fn list(&self, _request: ListRequest) -> Result<Page<Resource>, ConnectorError> {

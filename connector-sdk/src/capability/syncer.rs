@@ -183,21 +183,27 @@ pub struct SyncerOptions {
 }
 
 impl Default for SyncerOptions {
+    /// List only: what most connectors do (their list pages carry entitlements and grants).
     fn default() -> Self {
-        Self {
-            entitlements: true,
-            grants: true,
-            top_level: true,
-        }
+        Self::list_only()
     }
 }
 
 impl SyncerOptions {
-    /// Only list resources: entitlements and grants all arrive on list pages.
+    /// Only list resources: entitlements and grants all arrive on list pages. The default.
     pub fn list_only() -> Self {
         Self {
             entitlements: false,
             grants: false,
+            top_level: true,
+        }
+    }
+
+    /// List resources, then ask for each resource's entitlements and grants.
+    pub fn per_resource() -> Self {
+        Self {
+            entitlements: true,
+            grants: true,
             top_level: true,
         }
     }
@@ -228,7 +234,9 @@ pub trait ResourceSyncer: Send + Sync {
     /// The resource type this syncer lists.
     fn resource_type(&self) -> ResourceType;
 
-    /// Which per-resource calls the engine makes. Defaults to both entitlements and grants.
+    /// Which per-resource calls the engine makes. Defaults to none ([`SyncerOptions::list_only`]):
+    /// a syncer whose resources have entitlements or grants listed per resource says so with
+    /// [`SyncerOptions::per_resource`].
     fn options(&self) -> SyncerOptions {
         SyncerOptions::default()
     }

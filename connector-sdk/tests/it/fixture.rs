@@ -314,6 +314,10 @@ impl ResourceSyncer for Groups {
         ResourceType::new("group", "Group", [ResourceTrait::Group])
     }
 
+    fn options(&self) -> SyncerOptions {
+        SyncerOptions::per_resource()
+    }
+
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
         let _guard = self.0.faults.enter().await?;
         if self.0.faults.loop_bug.load(Ordering::SeqCst) {

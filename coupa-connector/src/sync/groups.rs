@@ -6,7 +6,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_sdk::{
     ConnectorError, ListRequest, Page, Resource, ResourceId, ResourceSyncer, ResourceType,
-    SyncerOptions,
 };
 
 use super::{member_entitlement, take_first_page};
@@ -65,10 +64,6 @@ impl ResourceSyncer for GroupLike {
     fn resource_type(&self) -> ResourceType {
         let spec = self.kind.spec();
         ResourceType::new(spec.type_id, spec.display, [spec.resource_trait])
-    }
-
-    fn options(&self) -> SyncerOptions {
-        SyncerOptions::list_only()
     }
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {

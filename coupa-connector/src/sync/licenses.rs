@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use connector_sdk::{
     ConnectorError, Entitlement, ListRequest, Page, Purpose, Resource, ResourceId, ResourceSyncer,
-    ResourceTrait, ResourceType, ResourceTypeId, SyncerOptions,
+    ResourceTrait, ResourceType, ResourceTypeId,
 };
 use coupa_client::License;
 
@@ -15,10 +15,6 @@ pub(crate) struct Licenses;
 impl ResourceSyncer for Licenses {
     fn resource_type(&self) -> ResourceType {
         ResourceType::new(ids::LICENSE, "License", [ResourceTrait::LicenseProfile])
-    }
-
-    fn options(&self) -> SyncerOptions {
-        SyncerOptions::list_only()
     }
 
     async fn list(&self, _request: ListRequest) -> Result<Page<Resource>, ConnectorError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_sdk::{
     ConnectorError, Grant, ListRequest, Page, Resource, ResourceId, ResourceStatus, ResourceSyncer,
-    ResourceTrait, ResourceType, SyncerOptions, UserTrait,
+    ResourceTrait, ResourceType, UserTrait,
 };
 use coupa_client::models::Reference;
 use coupa_client::{AccessList, Fields, License, User};
@@ -113,10 +113,6 @@ pub(crate) struct Users {
 impl ResourceSyncer for Users {
     fn resource_type(&self) -> ResourceType {
         ResourceType::new(ids::USER, "User", [ResourceTrait::User])
-    }
-
-    fn options(&self) -> SyncerOptions {
-        SyncerOptions::list_only()
     }
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
