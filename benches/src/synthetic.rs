@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 use connector_sdk::{
-    Connector, ConnectorError, ConnectorMetadata, Entitlement, EntitlementId, Grant, ListRequest,
-    OffsetLanes, Page, PageToken, Purpose, Registry, Resource, ResourceId, ResourceStatus,
-    ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, UserTrait,
+    ConnectorError, ConnectorMetadata, Entitlement, EntitlementId, Grant, ListRequest, OffsetLanes,
+    Page, PageToken, Purpose, Registry, Resource, ResourceId, ResourceStatus, ResourceSyncer,
+    ResourceTrait, ResourceType, ResourceTypeId, UserTrait,
 };
 
 /// The synthetic tenant's size.
@@ -36,24 +36,15 @@ impl Size {
 
 /// A registry for a synthetic tenant of `size`.
 pub fn registry(size: Size) -> Registry {
-    Registry::builder(Synthetic)
-        .syncer(Users(size))
-        .syncer(Groups(size))
-        .build()
-        .unwrap_or_else(|e| unreachable!("the synthetic registration is valid: {e}"))
-}
-
-struct Synthetic;
-
-#[async_trait]
-impl Connector for Synthetic {
-    fn metadata(&self) -> ConnectorMetadata {
-        ConnectorMetadata::new("synthetic", "Synthetic", "Generated data, no I/O")
-    }
-
-    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
-        Ok(Vec::new())
-    }
+    Registry::builder(ConnectorMetadata::new(
+        "synthetic",
+        "Synthetic",
+        "Generated data, no I/O",
+    ))
+    .syncer(Users(size))
+    .syncer(Groups(size))
+    .build()
+    .unwrap_or_else(|e| unreachable!("the synthetic registration is valid: {e}"))
 }
 
 fn start(request: &ListRequest) -> Result<u64, ConnectorError> {

@@ -18,23 +18,10 @@
 //! use std::sync::Arc;
 //! use async_trait::async_trait;
 //! use connector_sdk::{
-//!     Connector, ConnectorError, ConnectorMetadata, ListRequest, Page, Registry, Resource,
-//!     ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SqliteStore, SyncConfig,
-//!     SyncEngine, SyncerOptions,
+//!     ConnectorError, ConnectorMetadata, ListRequest, Page, Registry, Resource, ResourceId,
+//!     ResourceSyncer, ResourceTrait, ResourceType, SqliteStore, SyncConfig, SyncEngine,
 //! };
 //! use tokio_util::sync::CancellationToken;
-//!
-//! struct Hello;
-//!
-//! #[async_trait]
-//! impl Connector for Hello {
-//!     fn metadata(&self) -> ConnectorMetadata {
-//!         ConnectorMetadata::new("hello", "Hello", "A connector with one user")
-//!     }
-//!     async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
-//!         Ok(Vec::new())
-//!     }
-//! }
 //!
 //! struct Users;
 //!
@@ -43,16 +30,14 @@
 //!     fn resource_type(&self) -> ResourceType {
 //!         ResourceType::new("user", "User", [ResourceTrait::User])
 //!     }
-//!     fn options(&self) -> SyncerOptions {
-//!         SyncerOptions::list_only()
-//!     }
 //!     async fn list(&self, _request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
 //!         Ok(Page::new(vec![Resource::new(ResourceId::new("user", "1"), "Ada")]))
 //!     }
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let registry = Registry::builder(Hello).syncer(Users).build()?;
+//! let hello = ConnectorMetadata::new("hello", "Hello", "A connector with one user");
+//! let registry = Registry::builder(hello).syncer(Users).build()?;
 //! let store = Arc::new(SqliteStore::open("hello.db")?);
 //! let engine = SyncEngine::new(registry, store, SyncConfig::default().with_workers(8));
 //! let report = engine.run(&CancellationToken::new()).await?;

@@ -54,8 +54,14 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// The connector of a registration that declares none: no validation, no fingerprint.
+struct NoChecks;
+
+impl Connector for NoChecks {}
+
 /// Registers a connector's capabilities; see [`Registry::builder`].
 pub struct RegistryBuilder {
+    metadata: ConnectorMetadata,
     connector: Arc<dyn Connector>,
     syncers: Vec<Arc<dyn ResourceSyncer>>,
     provisioners: Vec<(ResourceTypeId, Arc<dyn Provisioner>)>,
@@ -64,10 +70,11 @@ pub struct RegistryBuilder {
 }
 
 impl Registry {
-    /// Starts registering `connector`'s capabilities.
-    pub fn builder(connector: impl Connector + 'static) -> RegistryBuilder {
+    /// Starts registering the capabilities of the connector `metadata` describes.
+    pub fn builder(metadata: ConnectorMetadata) -> RegistryBuilder {
         RegistryBuilder {
-            connector: Arc::new(connector),
+            metadata,
+            connector: Arc::new(NoChecks),
             syncers: Vec::new(),
             provisioners: Vec::new(),
             account_manager: None,
@@ -247,6 +254,13 @@ impl Registry {
 }
 
 impl RegistryBuilder {
+    /// Sets the connector's validation and fingerprint ([`Connector`]); without one, validation
+    /// checks nothing and the fingerprint is the connector id.
+    pub fn connector(mut self, connector: impl Connector + 'static) -> Self {
+        self.connector = Arc::new(connector);
+        self
+    }
+
     /// Registers the syncer of one resource type.
     pub fn syncer(mut self, syncer: impl ResourceSyncer + 'static) -> Self {
         self.syncers.push(Arc::new(syncer));
@@ -319,7 +333,7 @@ impl RegistryBuilder {
             let schema = m.schema();
             (m, schema)
         });
-        let metadata = self.connector.metadata();
+        let metadata = self.metadata;
         Ok(Registry {
             inner: Arc::new(Inner {
                 connector: self.connector,

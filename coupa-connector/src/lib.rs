@@ -170,7 +170,8 @@ impl CoupaConnector {
             session: session.clone(),
             kind,
         };
-        let mut builder = Registry::builder(self.clone())
+        let mut builder = Registry::builder(metadata())
+            .connector(self.clone())
             .syncer(Users {
                 session: session.clone(),
             })
@@ -222,16 +223,17 @@ pub fn manifest() -> Manifest {
     }
 }
 
+/// Who the Coupa connector is.
+fn metadata() -> ConnectorMetadata {
+    ConnectorMetadata::new(
+        "coupa",
+        "Coupa",
+        "Coupa users, user groups, roles, licenses, account groups and content groups",
+    )
+}
+
 #[async_trait]
 impl Connector for CoupaConnector {
-    fn metadata(&self) -> ConnectorMetadata {
-        ConnectorMetadata::new(
-            "coupa",
-            "Coupa",
-            "Coupa users, user groups, roles, licenses, account groups and content groups",
-        )
-    }
-
     /// One cheap real call (`GET /api/users?limit=1&fields=["id"]`). A missing scope fails with
     /// an error that names it; a missing accounting scope is a warning.
     async fn validate(&self) -> Result<Vec<String>, ConnectorError> {

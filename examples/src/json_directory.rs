@@ -123,27 +123,24 @@ pub fn registry(path: impl AsRef<Path>) -> Result<Registry, connector_sdk::Error
         path: path.as_ref().to_owned(),
         lock: Mutex::new(()),
     });
-    Registry::builder(JsonDirectory(file.clone()))
-        .syncer(Users(file.clone()))
-        .syncer(Groups(file.clone()))
-        .provisioner("group", Groups(file.clone()))
-        .account_manager(Accounts(file.clone()))
-        .action(SetActive(file))
-        .build()
+    Registry::builder(ConnectorMetadata::new(
+        "json-directory",
+        "JSON directory",
+        "Users, groups and memberships kept in a JSON file",
+    ))
+    .connector(JsonDirectory(file.clone()))
+    .syncer(Users(file.clone()))
+    .syncer(Groups(file.clone()))
+    .provisioner("group", Groups(file.clone()))
+    .account_manager(Accounts(file.clone()))
+    .action(SetActive(file))
+    .build()
 }
 
 struct JsonDirectory(Arc<File>);
 
 #[async_trait]
 impl Connector for JsonDirectory {
-    fn metadata(&self) -> ConnectorMetadata {
-        ConnectorMetadata::new(
-            "json-directory",
-            "JSON directory",
-            "Users, groups and memberships kept in a JSON file",
-        )
-    }
-
     async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
         self.0.read().await.map(|_| Vec::new())
     }

@@ -32,15 +32,18 @@ impl ConnectorMetadata {
     }
 }
 
-/// The connector itself: metadata and a cheap check that its credentials work.
+/// What a connector knows about itself beyond its capabilities: a cheap check that its
+/// configuration works, and what determines a sync's output. Optional: a registration without
+/// one validates nothing and fingerprints by connector id alone (see
+/// [`crate::RegistryBuilder::connector`]).
 #[async_trait]
 pub trait Connector: Send + Sync {
-    /// Who the connector is.
-    fn metadata(&self) -> ConnectorMetadata;
-
     /// Proves the configuration and credentials work with one cheap real call. Returns warnings
-    /// (for example a permission that only some features need) on success.
-    async fn validate(&self) -> Result<Vec<String>, ConnectorError>;
+    /// (for example a permission that only some features need) on success. Defaults to no
+    /// check.
+    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
+        Ok(Vec::new())
+    }
 
     /// What determines the output of a sync besides the connector id: the tenant (its URL, the
     /// client id) and the settings that change what is synced. An unfinished run is resumed only

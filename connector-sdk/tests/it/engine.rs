@@ -377,20 +377,10 @@ async fn progress_events_cover_every_stage() {
 async fn integrity_violations_fail_the_sync_or_warn() {
     use async_trait::async_trait;
     use connector_sdk::{
-        Connector, ConnectorError, ConnectorMetadata, EntitlementId, Grant, ListRequest, Page,
-        Registry, Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SyncerOptions,
+        ConnectorError, ConnectorMetadata, EntitlementId, Grant, ListRequest, Page, Registry,
+        Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SyncerOptions,
     };
 
-    struct Bad;
-    #[async_trait]
-    impl Connector for Bad {
-        fn metadata(&self) -> ConnectorMetadata {
-            ConnectorMetadata::new("bad", "Bad", "Emits dangling grants")
-        }
-        async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
-            Ok(Vec::new())
-        }
-    }
     struct Things;
     #[async_trait]
     impl ResourceSyncer for Things {
@@ -421,7 +411,14 @@ async fn integrity_violations_fail_the_sync_or_warn() {
                 ]))
         }
     }
-    let registry = Registry::builder(Bad).syncer(Things).build().unwrap();
+    let registry = Registry::builder(ConnectorMetadata::new(
+        "bad",
+        "Bad",
+        "Emits dangling grants",
+    ))
+    .syncer(Things)
+    .build()
+    .unwrap();
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let err = SyncEngine::new(registry.clone(), store.clone(), SyncConfig::default())
         .run(&CancellationToken::new())
@@ -513,20 +510,11 @@ async fn not_grantable_principals_are_reported() {
 async fn list_pages_may_carry_resources_of_other_types() {
     use async_trait::async_trait;
     use connector_sdk::{
-        Connector, ConnectorError, ConnectorMetadata, EntitlementId, Grant, ListRequest, Page,
-        Registry, Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SyncerOptions,
+        ConnectorError, ConnectorMetadata, EntitlementId, Grant, ListRequest, Page, Registry,
+        Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SyncerOptions,
     };
 
-    struct C;
-    #[async_trait]
-    impl Connector for C {
-        fn metadata(&self) -> ConnectorMetadata {
-            ConnectorMetadata::new("c", "C", "roles found in user rows")
-        }
-        async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
-            Ok(Vec::new())
-        }
-    }
+    let c = || ConnectorMetadata::new("c", "C", "roles found in user rows");
     struct Users(&'static str);
     #[async_trait]
     impl ResourceSyncer for Users {
@@ -562,7 +550,7 @@ async fn list_pages_may_carry_resources_of_other_types() {
             Ok(Page::empty())
         }
     }
-    let registry = Registry::builder(C)
+    let registry = Registry::builder(c())
         .syncer(Users("role"))
         .syncer(Roles)
         .build()
@@ -578,7 +566,7 @@ async fn list_pages_may_carry_resources_of_other_types() {
     );
     assert_eq!(report.counts.total_grants(), 1);
 
-    let registry = Registry::builder(C)
+    let registry = Registry::builder(c())
         .syncer(Users("team"))
         .syncer(Roles)
         .build()

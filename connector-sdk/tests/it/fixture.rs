@@ -185,15 +185,20 @@ impl Tenant {
 
     /// The registration, with the connector reporting `fingerprint` (its "tenant").
     pub fn registry_for(&self, fingerprint: &str) -> Registry {
-        Registry::builder(Synth(fingerprint.to_owned()))
-            .syncer(Users(self.clone()))
-            .syncer(Roles(self.clone()))
-            .syncer(Groups(self.clone()))
-            .syncer(Projects(self.clone()))
-            .provisioner("group", GroupProvisioner(self.clone()))
-            .action(Touch(self.clone()))
-            .build()
-            .expect("valid registration")
+        Registry::builder(ConnectorMetadata::new(
+            "synth",
+            "Synthetic",
+            "A synthetic directory for engine tests",
+        ))
+        .connector(Synth(fingerprint.to_owned()))
+        .syncer(Users(self.clone()))
+        .syncer(Roles(self.clone()))
+        .syncer(Groups(self.clone()))
+        .syncer(Projects(self.clone()))
+        .provisioner("group", GroupProvisioner(self.clone()))
+        .action(Touch(self.clone()))
+        .build()
+        .expect("valid registration")
     }
 }
 
@@ -207,18 +212,6 @@ struct Synth(String);
 
 #[async_trait]
 impl Connector for Synth {
-    fn metadata(&self) -> ConnectorMetadata {
-        ConnectorMetadata::new(
-            "synth",
-            "Synthetic",
-            "A synthetic directory for engine tests",
-        )
-    }
-
-    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
-        Ok(Vec::new())
-    }
-
     fn fingerprint(&self) -> String {
         self.0.clone()
     }

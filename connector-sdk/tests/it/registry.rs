@@ -80,16 +80,6 @@ async fn provisioning_dispatches_by_entitlement_type() {
 
 #[test]
 fn registration_errors_are_reported() {
-    struct C;
-    #[async_trait::async_trait]
-    impl connector_sdk::Connector for C {
-        fn metadata(&self) -> connector_sdk::ConnectorMetadata {
-            connector_sdk::ConnectorMetadata::new("c", "C", "c")
-        }
-        async fn validate(&self) -> Result<Vec<String>, connector_sdk::ConnectorError> {
-            Ok(Vec::new())
-        }
-    }
     let tenant = Tenant::new(Shape::default());
     struct P;
     #[async_trait::async_trait]
@@ -108,7 +98,7 @@ fn registration_errors_are_reported() {
             Ok(connector_sdk::RevokeOutcome::Revoked)
         }
     }
-    let err = Registry::builder(C)
+    let err = Registry::builder(connector_sdk::ConnectorMetadata::new("c", "C", "c"))
         .provisioner("group", P)
         .build()
         .unwrap_err();
