@@ -85,7 +85,7 @@ async fn wait_for_status(http: &reqwest::Client, port: u16, status: &str) -> Val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_sync_exits_0_and_a_restart_completes_the_run() {
-    let tenant = coupa_sim::Tenant::generate(61, coupa_sim::Sizes::users(3000));
+    let tenant = coupa_sim::Tenant::generate(61, coupa_sim::Sizes::users(6000));
     let options = coupa_sim::SimOptions::default().latency(Duration::from_millis(30));
     let sim = coupa_sim::CoupaSim::start_with(tenant.clone(), options).await;
     let dir = tempfile::tempdir().unwrap();
@@ -120,7 +120,7 @@ async fn sigterm_mid_sync_exits_0_and_a_restart_completes_the_run() {
     let mut child = service(&sim, &db, port);
     let done = wait_for_status(&http, port, "completed").await;
     assert_eq!(done["run"], 1, "the interrupted run, resumed: {done}");
-    assert_eq!(done["resources"]["user"], 3000);
+    assert_eq!(done["resources"]["user"], 6000);
     let expected: u64 = [
         coupa_sim::AccessList::Roles,
         coupa_sim::AccessList::UserGroups,

@@ -134,7 +134,7 @@ fn wait_for_holder(db: &std::path::Path) -> u32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_on_one_file_and_a_killed_holder() {
     let options = coupa_sim::SimOptions::default().latency(std::time::Duration::from_millis(40));
-    let tenant = coupa_sim::Tenant::generate(5, coupa_sim::Sizes::users(3000));
+    let tenant = coupa_sim::Tenant::generate(5, coupa_sim::Sizes::users(6000));
     let sim = coupa_sim::CoupaSim::start_with(tenant, options).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sync.db");
@@ -163,7 +163,7 @@ async fn two_processes_on_one_file_and_a_killed_holder() {
     let (code, stdout, stderr) = crate::outcome(&mut real(&sim, &db));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("(run 1, resumed)"), "{stdout}");
-    assert!(stdout.contains("user                  3000"), "{stdout}");
+    assert!(stdout.contains("user                  6000"), "{stdout}");
 
     // A simulated demo never finishes a real tenant's interrupted run.
     let mut second = real(&sim, &db)
