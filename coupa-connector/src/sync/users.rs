@@ -72,14 +72,16 @@ pub(crate) fn user_resource(user: &User) -> Resource {
     if let Some(number) = &user.employee_number {
         trait_ = trait_.with_employee_id(number.clone());
     }
-    let status = if user.active.unwrap_or(true) {
-        ResourceStatus::Enabled
-    } else {
-        ResourceStatus::Disabled
-    };
-    let mut resource = Resource::new(ids::user(user.id), display)
-        .with_status(status)
-        .with_user(trait_);
+    let mut resource = Resource::new(ids::user(user.id), display).with_user(trait_);
+    // A record without `active` says nothing about the status: none is recorded, rather than
+    // a guess.
+    if let Some(active) = user.active {
+        resource = resource.with_status(if active {
+            ResourceStatus::Enabled
+        } else {
+            ResourceStatus::Disabled
+        });
+    }
     for (key, value) in [
         ("first_name", &user.firstname),
         ("last_name", &user.lastname),

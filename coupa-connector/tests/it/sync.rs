@@ -666,3 +666,32 @@ fn debug_output_of_the_connector_never_shows_the_secret() {
     }
     assert!(format!("{connector:?}").contains("client-id"));
 }
+
+#[tokio::test]
+async fn a_user_without_active_has_no_status_rather_than_a_guess() {
+    let sim = CoupaSim::start_with(
+        Tenant::fixture(),
+        SimOptions::default().omit_user_key("active"),
+    )
+    .await;
+    let (store, report) = sync(&connector(&sim), 2).await;
+    let users = store.resources(report.run, &"user".into()).unwrap();
+    assert_eq!(users.len(), 3);
+    assert!(users.iter().all(|u| u.status.is_none()), "{users:?}");
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let (store, report) = sync(&connector(&sim), 2).await;
+    let statuses: Vec<_> = store
+        .resources(report.run, &"user".into())
+        .unwrap()
+        .into_iter()
+        .map(|u| u.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(ResourceStatus::Enabled),
+            Some(ResourceStatus::Enabled),
+            Some(ResourceStatus::Disabled)
+        ]
+    );
+}
