@@ -33,17 +33,41 @@ pub enum ConnectorError {
         source: Option<BoxError>,
     },
     /// The credentials were rejected.
-    #[error("unauthenticated: {0}")]
-    Unauthenticated(String),
+    #[error("unauthenticated: {message}")]
+    Unauthenticated {
+        /// What was refused; never repeats the source.
+        message: String,
+        /// The underlying error (for Coupa, the client's error with the HTTP status).
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The credentials lack a permission (for example an OAuth scope).
-    #[error("permission denied: {0}")]
-    PermissionDenied(String),
+    #[error("permission denied: {message}")]
+    PermissionDenied {
+        /// What was refused; never repeats the source.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The object does not exist upstream.
-    #[error("not found: {0}")]
-    NotFound(String),
+    #[error("not found: {message}")]
+    NotFound {
+        /// What was not found; never repeats the source.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The request was refused as invalid: a bad argument, a validation error upstream.
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
+    #[error("invalid argument: {message}")]
+    InvalidArgument {
+        /// What is invalid; never repeats the source.
+        message: String,
+        /// The underlying error (an argument error, the upstream's validation messages).
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The upstream service kept failing (5xx, timeouts, rate limits) after the connector's own
     /// retries, or asked for a wait longer than allowed. The engine does not retry it (the
     /// retries already happened where the failure was seen); the run stays resumable.
@@ -75,6 +99,54 @@ impl ConnectorError {
         }
     }
 
+    /// The credentials were rejected.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The credentials lack a permission.
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::PermissionDenied {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The object does not exist upstream.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The request was refused as invalid.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error with `source` as its cause (a host recovers it with `downcast_ref`). A
+    /// rate-limit error has no source and is returned unchanged.
+    pub fn with_source(mut self, cause: impl Into<BoxError>) -> Self {
+        match &mut self {
+            Self::Unauthenticated { source, .. }
+            | Self::PermissionDenied { source, .. }
+            | Self::NotFound { source, .. }
+            | Self::InvalidArgument { source, .. }
+            | Self::Transient { source, .. }
+            | Self::Unavailable { source, .. }
+            | Self::Fatal { source, .. } => *source = Some(cause.into()),
+            Self::RateLimited { .. } => {}
+        }
+        self
+    }
+
     /// An upstream failure that outlasted the connector's own retries.
     pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Unavailable {
@@ -97,6 +169,13 @@ impl ConnectorError {
             message: message.into(),
             source: Some(source.into()),
         }
+    }
+}
+
+impl From<ArgumentError> for ConnectorError {
+    /// Arguments the connector refused, with the argument error as the source.
+    fn from(error: ArgumentError) -> Self {
+        Self::invalid_argument("the arguments were refused").with_source(error)
     }
 }
 
@@ -242,4 +321,51 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("HTTP 404 for GET /things/7")]
+    struct Upstream;
+
+    #[test]
+    fn every_kind_keeps_a_typed_source_and_says_only_what_it_adds() {
+        let errors = [
+            ConnectorError::not_found("no such thing").with_source(Upstream),
+            ConnectorError::invalid_argument("refused").with_source(Upstream),
+            ConnectorError::permission_denied("refused").with_source(Upstream),
+            ConnectorError::unauthenticated("refused").with_source(Upstream),
+            ConnectorError::fatal("broken").with_source(Upstream),
+            ConnectorError::unavailable("down", Upstream),
+        ];
+        for error in &errors {
+            let source = std::error::Error::source(error).unwrap();
+            assert!(source.downcast_ref::<Upstream>().is_some(), "{error:?}");
+            assert!(!error.to_string().contains("HTTP 404"), "{error}");
+            assert!(error_chain(error).ends_with(": HTTP 404 for GET /things/7"));
+        }
+        assert_eq!(
+            error_chain(&errors[0]),
+            "not found: no such thing: HTTP 404 for GET /things/7"
+        );
+        let limited = ConnectorError::RateLimited { retry_after: None }.with_source(Upstream);
+        assert!(std::error::Error::source(&limited).is_none());
+    }
+
+    #[test]
+    fn refused_arguments_keep_the_argument_error() {
+        let arguments =
+            crate::capability::Arguments::validate("action `x`", &[], serde_json::Map::new())
+                .unwrap();
+        let error = ConnectorError::from(arguments.invalid("user_id", "must be a number"));
+        let source = std::error::Error::source(&error).unwrap();
+        assert!(source.downcast_ref::<ArgumentError>().is_some());
+        assert_eq!(
+            error_chain(&error),
+            format!("invalid argument: the arguments were refused: {source}")
+        );
+    }
 }

@@ -74,12 +74,12 @@ impl From<Error> for ApiError {
 
 fn from_connector(source: &ConnectorError, message: String) -> ApiError {
     match source {
-        ConnectorError::InvalidArgument(_) => ApiError::new(
+        ConnectorError::InvalidArgument { .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_argument",
             message,
         ),
-        ConnectorError::NotFound(_) => ApiError::not_found(message),
+        ConnectorError::NotFound { .. } => ApiError::not_found(message),
         ConnectorError::RateLimited { retry_after } => ApiError {
             retry_after: Some(retry_after.unwrap_or(UNAVAILABLE_RETRY)),
             ..ApiError::new(
@@ -96,7 +96,7 @@ fn from_connector(source: &ConnectorError, message: String) -> ApiError {
                 message,
             )
         },
-        ConnectorError::Unauthenticated(_) | ConnectorError::PermissionDenied(_) => {
+        ConnectorError::Unauthenticated { .. } | ConnectorError::PermissionDenied { .. } => {
             ApiError::new(StatusCode::BAD_GATEWAY, "upstream_refused", message)
         }
         _ => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failure", message),

@@ -3,26 +3,42 @@
 use connector_sdk::ConnectorError;
 use coupa_client::Error;
 
-/// Maps a client error to what the engine should do with it. The client owns HTTP-level
-/// retries: a rate limit, a transport failure or a 5xx that reaches here has already been
-/// retried as far as the client's policy allows (or the server asked for a wait past its cap),
-/// so it is [`ConnectorError::Unavailable`]: the engine does not retry it again and the run stays
-/// resumable. Everything else stops the run. The message keeps the client's text, which never
-/// holds a secret.
+/// Maps a client error to what the engine should do with it, keeping the client's error as the
+/// source: a host recovers the HTTP status, the missing scope and Coupa's messages with
+/// `downcast_ref::<coupa_client::Error>()`, and the message says only what it adds.
+///
+/// The client owns HTTP-level retries: a rate limit, a transport failure or a 5xx that reaches
+/// here has already been retried as far as the client's policy allows (or the server asked for
+/// a wait past its cap), so it is [`ConnectorError::Unavailable`]: the engine does not retry it
+/// again and the run stays resumable. Everything else stops the run.
 pub(crate) fn to_connector(error: Error) -> ConnectorError {
-    let message = error.to_string();
     match error {
         Error::RateLimited { .. } | Error::Transport { .. } | Error::WaitTooLong { .. } => {
-            ConnectorError::unavailable(message, error)
+            ConnectorError::unavailable(
+                "Coupa stayed unavailable through the client's retries",
+                error,
+            )
         }
-        Error::Api(ref api) if api.status >= 500 => ConnectorError::unavailable(message, error),
-        Error::Auth { .. } => ConnectorError::Unauthenticated(message),
-        Error::Forbidden { .. } => ConnectorError::PermissionDenied(message),
-        // The variant already says "not found": keep only what was not found.
-        Error::NotFound { method, path } => ConnectorError::NotFound(format!("{method} {path}")),
-        Error::Api(_) | Error::InvalidDomain { .. } | Error::InvalidConfig { .. } => {
-            ConnectorError::InvalidArgument(message)
+        Error::Api(ref api) if api.status >= 500 => ConnectorError::unavailable(
+            "Coupa stayed unavailable through the client's retries",
+            error,
+        ),
+        Error::Auth { .. } => {
+            ConnectorError::unauthenticated("Coupa refused the OAuth client").with_source(error)
         }
-        _ => ConnectorError::fatal_with(message, error),
+        Error::Forbidden { .. } => {
+            ConnectorError::permission_denied("Coupa refused the call").with_source(error)
+        }
+        Error::NotFound { .. } => {
+            ConnectorError::not_found("Coupa has no such record").with_source(error)
+        }
+        Error::Api(_) => {
+            ConnectorError::invalid_argument("Coupa refused the request").with_source(error)
+        }
+        Error::InvalidDomain { .. } | Error::InvalidConfig { .. } => {
+            ConnectorError::invalid_argument("the Coupa configuration is invalid")
+                .with_source(error)
+        }
+        _ => ConnectorError::fatal_with("Coupa's answer could not be used", error),
     }
 }

@@ -117,7 +117,7 @@ impl Session {
             if accounting {
                 wanted.push(scopes::ACCOUNTING_READ);
             }
-            ConnectorError::PermissionDenied(format!(
+            ConnectorError::permission_denied(format!(
                 "provisioning unavailable: {detail}; grant the OAuth client `{}`",
                 wanted.join(" ")
             ))

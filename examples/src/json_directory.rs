@@ -175,7 +175,7 @@ impl ResourceSyncer for Users {
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
         let start = usize::try_from(PageToken::parse_offset(request.token.as_ref())?)
-            .map_err(|_| ConnectorError::InvalidArgument("offset too large".into()))?;
+            .map_err(|_| ConnectorError::invalid_argument("offset too large"))?;
         let directory = self.0.read().await?;
         let users = directory.users.iter().skip(start).take(PAGE_SIZE);
         let page = Page::new(users.map(user_resource).collect());
@@ -230,7 +230,7 @@ impl ResourceSyncer for Groups {
             .groups
             .iter()
             .find(|g| g.id == request.resource.id)
-            .ok_or_else(|| ConnectorError::NotFound(request.resource.to_string()))?;
+            .ok_or_else(|| ConnectorError::not_found(request.resource.to_string()))?;
         let entitlement = member(&group.id);
         Ok(Page::new(
             group
@@ -247,13 +247,13 @@ fn find_group<'a>(
     entitlement: &EntitlementId,
 ) -> Result<&'a mut Group, ConnectorError> {
     if entitlement.slug != "member" {
-        return Err(ConnectorError::NotFound(entitlement.to_string()));
+        return Err(ConnectorError::not_found(entitlement.to_string()));
     }
     directory
         .groups
         .iter_mut()
         .find(|g| g.id == entitlement.resource.id)
-        .ok_or_else(|| ConnectorError::NotFound(entitlement.resource.to_string()))
+        .ok_or_else(|| ConnectorError::not_found(entitlement.resource.to_string()))
 }
 
 #[async_trait]
@@ -266,7 +266,7 @@ impl Provisioner for Groups {
         self.0
             .update(|directory| {
                 if !directory.users.iter().any(|u| u.id == principal.id) {
-                    return Err(ConnectorError::NotFound(principal.to_string()));
+                    return Err(ConnectorError::not_found(principal.to_string()));
                 }
                 let group = find_group(directory, entitlement)?;
                 if group.members.contains(&principal.id) {
@@ -318,7 +318,7 @@ impl AccountManager for Accounts {
             active: fields.bool("active").unwrap_or(true),
         };
         if user.id.is_empty() {
-            return Err(ConnectorError::InvalidArgument("`id` is empty".into()));
+            return Err(ConnectorError::invalid_argument("`id` is empty"));
         }
         self.0
             .update(|directory| {
@@ -367,7 +367,7 @@ impl Action for SetActive {
                     .users
                     .iter_mut()
                     .find(|u| u.id == id)
-                    .ok_or_else(|| ConnectorError::NotFound(format!("user:{id}")))?;
+                    .ok_or_else(|| ConnectorError::not_found(format!("user:{id}")))?;
                 let changed = user.active != active;
                 user.active = active;
                 let mut out = serde_json::Map::new();

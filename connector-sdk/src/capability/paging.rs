@@ -15,7 +15,7 @@ impl PageToken {
     pub fn parse_offset(token: Option<&PageToken>) -> Result<u64, ConnectorError> {
         token.map_or(Ok(0), |t| {
             t.as_str().parse().map_err(|_| {
-                ConnectorError::InvalidArgument(format!(
+                ConnectorError::invalid_argument(format!(
                     "page token {:?} is not an offset",
                     t.as_str()
                 ))

@@ -174,7 +174,7 @@ mod tests {
                 RetryDecision::GiveUp,
             ),
             (
-                ConnectorError::NotFound("x".into()),
+                ConnectorError::not_found("x"),
                 1,
                 0,
                 1.0,
@@ -182,7 +182,7 @@ mod tests {
             ),
             (ConnectorError::fatal("x"), 1, 0, 1.0, RetryDecision::GiveUp),
             (
-                ConnectorError::PermissionDenied("x".into()),
+                ConnectorError::permission_denied("x"),
                 1,
                 0,
                 1.0,

@@ -205,7 +205,7 @@ impl Tenant {
 fn offset(token: Option<&PageToken>) -> Result<u32, ConnectorError> {
     let offset = PageToken::parse_offset(token)?;
     u32::try_from(offset)
-        .map_err(|_| ConnectorError::InvalidArgument(format!("offset {offset} is too large")))
+        .map_err(|_| ConnectorError::invalid_argument(format!("offset {offset} is too large")))
 }
 
 struct Synth(String);
@@ -356,9 +356,9 @@ impl ResourceSyncer for Groups {
             .resource
             .id
             .parse()
-            .map_err(|_| ConnectorError::NotFound(request.resource.to_string()))?;
+            .map_err(|_| ConnectorError::not_found(request.resource.to_string()))?;
         if *self.0.faults.missing_group.lock().unwrap() == Some(group) {
-            return Err(ConnectorError::NotFound(format!("group {group}")));
+            return Err(ConnectorError::not_found(format!("group {group}")));
         }
         let start = offset(request.token.as_ref())?;
         let size = self.0.shape.page_size;
@@ -421,12 +421,12 @@ fn ids(principal: &ResourceId, entitlement: &EntitlementId) -> Result<(u32, u32)
     let user = principal
         .id
         .parse()
-        .map_err(|_| ConnectorError::NotFound(principal.to_string()))?;
+        .map_err(|_| ConnectorError::not_found(principal.to_string()))?;
     let group = entitlement
         .resource
         .id
         .parse()
-        .map_err(|_| ConnectorError::NotFound(entitlement.to_string()))?;
+        .map_err(|_| ConnectorError::not_found(entitlement.to_string()))?;
     Ok((group, user))
 }
 

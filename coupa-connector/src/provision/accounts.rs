@@ -40,9 +40,9 @@ async fn existing(
 fn new_user(fields: &Arguments) -> Result<NewUser, ConnectorError> {
     let text = |name: &str| fields.str(name).map(str::to_owned);
     let required = |name: &str| {
-        text(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-            ConnectorError::InvalidArgument(fields.invalid(name, "must not be empty").to_string())
-        })
+        text(name)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| ConnectorError::from(fields.invalid(name, "must not be empty")))
     };
     let mut user = NewUser::new(
         required("login")?,
@@ -60,10 +60,8 @@ fn new_user(fields: &Arguments) -> Result<NewUser, ConnectorError> {
         let license = License::from_key(key)
             .filter(|l| License::ALL.contains(l))
             .ok_or_else(|| {
-                ConnectorError::InvalidArgument(
-                    fields
-                        .invalid("licenses", format!("`{key}` is not a Coupa license flag"))
-                        .to_string(),
+                ConnectorError::from(
+                    fields.invalid("licenses", format!("`{key}` is not a Coupa license flag")),
                 )
             })?;
         user.licenses.insert(license, true);
@@ -124,10 +122,10 @@ impl AccountManager for Accounts {
                 if taken && let Some(found) = existing(client, &user.login, &user.email).await? {
                     return Ok(CreateAccountOutcome::AlreadyExists(user_resource(&found)));
                 }
-                Err(ConnectorError::InvalidArgument(format!(
-                    "Coupa refused the account: {}",
-                    api.messages.join("; ")
-                )))
+                Err(
+                    ConnectorError::invalid_argument("Coupa refused the account")
+                        .with_source(coupa_client::Error::Api(api)),
+                )
             }
             Err(error) => {
                 // The response may be lost after Coupa created the user: look before failing.

@@ -48,10 +48,8 @@ impl Action for SetActive {
     async fn run(&self, arguments: Arguments) -> Result<Map<String, Value>, ConnectorError> {
         let text = arguments.str("user_id").unwrap_or_default();
         let user = parse_id(text, "user").map_err(|_| {
-            ConnectorError::InvalidArgument(
-                arguments
-                    .invalid("user_id", format!("{text:?} is not a positive integer"))
-                    .to_string(),
+            ConnectorError::from(
+                arguments.invalid("user_id", format!("{text:?} is not a positive integer")),
             )
         })?;
         let client = self.session.writer(false).await?.clone();

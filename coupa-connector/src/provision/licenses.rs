@@ -22,7 +22,7 @@ fn license(entitlement: &EntitlementId) -> Result<License, ConnectorError> {
         .filter(|l| License::ALL.contains(l) && l.key() == entitlement.resource.id);
     match known {
         Some(license) if entitlement.slug == ids::ASSIGNED => Ok(license),
-        _ => Err(ConnectorError::NotFound(format!(
+        _ => Err(ConnectorError::not_found(format!(
             "`{entitlement}` is not a Coupa license entitlement (`license:<flag>:{}`)",
             ids::ASSIGNED
         ))),

@@ -27,7 +27,7 @@ type Ids = BTreeSet<i64>;
 impl ListProvisioner {
     fn object_id(&self, entitlement: &EntitlementId) -> Result<i64, ConnectorError> {
         if entitlement.slug != ids::MEMBER {
-            return Err(ConnectorError::NotFound(format!(
+            return Err(ConnectorError::not_found(format!(
                 "`{entitlement}`: {} resources only offer `{}`",
                 entitlement.resource.resource_type,
                 ids::MEMBER
@@ -82,7 +82,7 @@ async fn add(target: Target<List>, id: i64) -> Result<GrantOutcome, ConnectorErr
     match converged {
         Converged::Already => Ok(GrantOutcome::AlreadyGranted),
         Converged::Changed => Ok(GrantOutcome::Granted),
-        Converged::NotApplied { answer, .. } => Err(ConnectorError::NotFound(format!(
+        Converged::NotApplied { answer, .. } => Err(ConnectorError::not_found(format!(
             "Coupa ignored {key} id {id} when writing user {user}'s {key} (it does not exist); \
              the list reads {now}",
             key = target.key(),

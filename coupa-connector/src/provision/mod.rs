@@ -61,7 +61,7 @@ impl UserLocks {
 /// is the id named (`+7` and `007` are refused, never taken as user 7).
 pub(crate) fn parse_id(text: &str, what: &str) -> Result<i64, ConnectorError> {
     canonical_id(text).ok_or_else(|| {
-        ConnectorError::InvalidArgument(format!(
+        ConnectorError::invalid_argument(format!(
             "{what} id {text:?} is not a positive integer in canonical form"
         ))
     })
@@ -70,7 +70,7 @@ pub(crate) fn parse_id(text: &str, what: &str) -> Result<i64, ConnectorError> {
 /// The Coupa user id of a principal, which must be a `user` resource.
 pub(crate) fn user_id(principal: &ResourceId) -> Result<i64, ConnectorError> {
     if principal.resource_type.as_str() != ids::USER {
-        return Err(ConnectorError::InvalidArgument(format!(
+        return Err(ConnectorError::invalid_argument(format!(
             "only users hold Coupa access; `{principal}` is not a user"
         )));
     }

@@ -26,10 +26,10 @@ pub fn ent(resource_type: &str, id: &str) -> EntitlementId {
     EntitlementId::new(ResourceId::new(resource_type, id), slug)
 }
 
-/// The connector's error behind an SDK error, as text.
+/// The connector's error behind an SDK error, with its own sources, as one line.
 pub fn cause(err: &Error) -> String {
     std::error::Error::source(err)
-        .map(ToString::to_string)
+        .map(connector_sdk::error_chain)
         .unwrap_or_default()
 }
 
@@ -153,7 +153,18 @@ async fn an_unknown_group_id_is_reported_not_granted() {
         .grant(&user(77), &ent("group", "10"))
         .await
         .unwrap_err();
-    assert_eq!(cause(&err), "not found: GET /api/users/77");
+    assert_eq!(
+        cause(&err),
+        "not found: Coupa has no such record: not found: GET /api/users/77"
+    );
+    // The client's error is the source: its status and path are recoverable.
+    let Error::Operation { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let client = std::error::Error::source(source)
+        .and_then(|s| s.downcast_ref::<coupa_client::Error>())
+        .unwrap();
+    assert_eq!(client.status(), Some(404));
     let err = registry(&sim)
         .grant(&ResourceId::new("group", "10"), &ent("group", "11"))
         .await
@@ -477,7 +488,8 @@ async fn account_creation() {
         .unwrap_err();
     assert_eq!(
         cause(&err),
-        "invalid argument: Coupa refused the account: Employee number has already been taken"
+        "invalid argument: Coupa refused the account: Coupa answered HTTP 400 to POST \
+         /api/users: Employee number has already been taken"
     );
 }
 

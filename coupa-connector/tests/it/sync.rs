@@ -614,9 +614,20 @@ async fn validate_proves_credentials_and_names_missing_scopes() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
-        "unauthenticated: authentication failed (HTTP 400, invalid_client): Client authentication failed"
+        connector_sdk::error_chain(&err),
+        "unauthenticated: Coupa refused the OAuth client: authentication failed (HTTP 400, \
+         invalid_client): Client authentication failed"
     );
+    let client = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<coupa_client::Error>())
+        .unwrap();
+    assert!(matches!(
+        client,
+        coupa_client::Error::Auth {
+            code: Some(coupa_client::OAuthError::InvalidClient),
+            ..
+        }
+    ));
 
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
@@ -627,8 +638,9 @@ async fn validate_proves_credentials_and_names_missing_scopes() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
-        "permission denied: forbidden: GET /api/users (probably missing scope `core.user.read`)"
+        connector_sdk::error_chain(&err),
+        "permission denied: Coupa refused the call: forbidden: GET /api/users (probably missing \
+         scope `core.user.read`)"
     );
 }
 
