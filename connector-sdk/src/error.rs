@@ -302,9 +302,16 @@ pub enum Error {
         #[source]
         source: ConnectorError,
     },
-    /// An engine task ended abnormally.
-    #[error("internal engine error: {0}")]
-    Internal(String),
+    /// An engine task ended abnormally (it panicked or was aborted); the join error is the
+    /// source.
+    #[error("internal engine error: the {task} task ended abnormally")]
+    Internal {
+        /// Which task: `store` or `fetch`.
+        task: &'static str,
+        /// The task's join error.
+        #[source]
+        source: BoxError,
+    },
 }
 
 /// An error and its sources on one line, `: `-separated, skipping a source whose text the line

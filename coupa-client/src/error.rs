@@ -81,6 +81,15 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A request body could not be encoded as JSON; nothing was sent.
+    #[error("cannot encode the request body for {path}")]
+    Encode {
+        /// The request path.
+        path: String,
+        /// The encoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A list cursor did not move: a paging bug, stopped instead of looped.
     #[error("pagination of {path} did not advance past {cursor}")]
     Pagination {

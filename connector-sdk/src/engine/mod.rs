@@ -279,7 +279,10 @@ impl SyncEngine {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || f(store.as_ref()))
             .await
-            .map_err(|e| Error::Internal(format!("store task: {e}")))?
+            .map_err(|e| Error::Internal {
+                task: "store",
+                source: Box::new(e),
+            })?
             .map_err(Error::from)
     }
 
@@ -462,7 +465,10 @@ impl SyncEngine {
                 // No task in flight and nothing claimable: done.
                 return Ok(progress);
             };
-            let fetched = joined.map_err(|e| Error::Internal(format!("fetch task: {e}")))?;
+            let fetched = joined.map_err(|e| Error::Internal {
+                task: "fetch",
+                source: Box::new(e),
+            })?;
             progress.retries += fetched.retries;
             progress.rate_limit_waits += fetched.rate_limit_waits;
             progress.waited += fetched.waited;
@@ -709,7 +715,7 @@ fn resumable(error: &Error) -> bool {
         | Error::Store(_)
         | Error::LeaseLost(_)
         | Error::InProgress { .. }
-        | Error::Internal(_) => true,
+        | Error::Internal { .. } => true,
         Error::Connector { source, .. } => matches!(
             source,
             ConnectorError::Unavailable { .. }

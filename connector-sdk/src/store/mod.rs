@@ -172,6 +172,15 @@ pub enum StoreError {
     /// A stored JSON column could not be read or written.
     #[error("stored JSON")]
     Json(#[from] serde_json::Error),
+    /// The file was written by another version of the store's schema (a newer build, most
+    /// likely); nothing was changed.
+    #[error("the store's schema version is {found}; this build reads version {supported}")]
+    SchemaVersion {
+        /// The version the file records.
+        found: String,
+        /// The version this build reads and writes.
+        supported: &'static str,
+    },
     /// A stored value is not what the store wrote.
     #[error("corrupt store: {0}")]
     Corrupt(String),

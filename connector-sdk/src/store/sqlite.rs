@@ -133,9 +133,10 @@ impl SqliteStore {
             }
             Some(SCHEMA_VERSION) => {}
             Some(other) => {
-                return Err(StoreError::Corrupt(format!(
-                    "schema version {other}, this build reads {SCHEMA_VERSION}"
-                )));
+                return Err(StoreError::SchemaVersion {
+                    found: other.to_owned(),
+                    supported: SCHEMA_VERSION,
+                });
             }
         }
         Ok(Self {
@@ -1030,5 +1031,33 @@ mod tests {
             .unwrap();
         assert!(!begun.resumed);
         assert_eq!(store.runs().unwrap()[0].status, RunStatus::Failed);
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_from_another_schema_version_is_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("future.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::SchemaVersion { found, supported: "2" } if found == "99"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the store's schema version is 99; this build reads version 2"
+        );
     }
 }

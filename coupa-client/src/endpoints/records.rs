@@ -39,8 +39,9 @@ impl CoupaClient {
         body: &impl serde::Serialize,
         fields: Option<&Fields>,
     ) -> Result<T, Error> {
-        let json = serde_json::to_vec(body).map_err(|e| Error::InvalidConfig {
-            reason: format!("cannot encode the request body: {e}"),
+        let json = serde_json::to_vec(body).map_err(|source| Error::Encode {
+            path: format!("/{path}"),
+            source,
         })?;
         let mut request = Request::json(method, path, USER_WRITE, Bytes::from(json));
         if let Some(fields) = fields {
