@@ -82,8 +82,8 @@ pub(crate) async fn start(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
         let result = loop {
             tokio::select! {
                 result = &mut run => break result,
-                event = events.recv() => {
-                    if let Ok(SyncEvent::Started { run, .. }) = event {
+                event = futures::StreamExt::next(&mut events) => {
+                    if let Some(SyncEvent::Started { run, .. }) = event {
                         if let Some(current) = lock(&task_shared).current.as_mut() {
                             current.run = Some(run);
                         }

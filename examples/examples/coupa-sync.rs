@@ -162,7 +162,7 @@ async fn run(args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn show_progress(mut events: tokio::sync::broadcast::Receiver<SyncEvent>) {
+async fn show_progress(mut events: futures::stream::BoxStream<'static, SyncEvent>) {
     let terminal = std::io::stderr().is_terminal();
     let bar = terminal.then(|| {
         let bar = ProgressBar::new_spinner();
@@ -174,11 +174,11 @@ async fn show_progress(mut events: tokio::sync::broadcast::Receiver<SyncEvent>) 
         bar
     });
     let mut last_line = Instant::now();
-    loop {
-        match events.recv().await {
-            Ok(SyncEvent::PageStored {
+    while let Some(event) = futures::StreamExt::next(&mut events).await {
+        match event {
+            SyncEvent::PageStored {
                 stage, progress, ..
-            }) => {
+            } => {
                 let line = format!(
                     "{stage}: {} pages, {} resources, {} grants, {} retries, {} rate-limit waits",
                     progress.pages,
@@ -196,15 +196,14 @@ async fn show_progress(mut events: tokio::sync::broadcast::Receiver<SyncEvent>) 
                     None => {}
                 }
             }
-            Ok(SyncEvent::Warning { message }) => match &bar {
+            SyncEvent::Warning { message } => match &bar {
                 Some(bar) => bar.println(format!("warning: {message}")),
                 None => eprintln!("coupa-sync: warning: {message}"),
             },
-            Ok(SyncEvent::Started { resumed: true, run }) => {
+            SyncEvent::Started { resumed: true, run } => {
                 eprintln!("coupa-sync: resuming run {run}");
             }
-            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            _ => {}
         }
     }
     if let Some(bar) = bar {

@@ -17,6 +17,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
@@ -262,10 +264,21 @@ impl SyncEngine {
         }
     }
 
-    /// Subscribes to progress events. A subscriber that falls more than `event_capacity` events
-    /// behind misses the oldest; the final [`SyncReport`] is always complete.
-    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
-        self.events.subscribe()
+    /// Progress events, as a stream that ends when the engine is dropped. A consumer that
+    /// falls more than `event_capacity` events behind skips the oldest; the final
+    /// [`SyncReport`] is always complete.
+    pub fn subscribe(&self) -> BoxStream<'static, SyncEvent> {
+        let receiver = self.events.subscribe();
+        futures::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => return Some((event, receiver)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .boxed()
     }
 
     fn emit(&self, event: SyncEvent) {

@@ -207,7 +207,7 @@ async fn cancellation_stops_the_sync_and_it_resumes_later() {
     tokio::spawn(async move {
         // Cancel after the third stored page.
         let mut pages = 0;
-        while let Ok(event) = events.recv().await {
+        while let Some(event) = futures::StreamExt::next(&mut events).await {
             if matches!(event, SyncEvent::PageStored { .. }) {
                 pages += 1;
                 if pages == 3 {
@@ -262,8 +262,10 @@ async fn rate_limits_wait_and_retry_the_same_page() {
     tenant.faults.rate_limited.store(3, Ordering::SeqCst);
     let store = Arc::new(MemoryStore::new());
     let engine = engine(&tenant, store.clone(), 1);
-    let mut events = engine.subscribe();
+    let events = engine.subscribe();
     let report = engine.run(&CancellationToken::new()).await.unwrap();
+    drop(engine);
+    let events: Vec<SyncEvent> = futures::StreamExt::collect(events).await;
     assert_eq!(report.progress.rate_limit_waits, 3);
     assert_eq!(report.progress.retries, 0);
     assert!(report.progress.waited >= Duration::from_millis(15));
@@ -272,7 +274,7 @@ async fn rate_limits_wait_and_retry_the_same_page() {
         tenant.expected_grants()
     );
     let mut waits = 0;
-    while let Ok(event) = events.try_recv() {
+    for event in events {
         if let SyncEvent::RateLimited { wait, .. } = event {
             assert_eq!(wait, Duration::from_millis(5));
             waits += 1;
@@ -345,11 +347,13 @@ async fn a_fatal_error_names_stage_type_and_resource() {
 async fn progress_events_cover_every_stage() {
     let tenant = Tenant::new(Shape::default());
     let engine = engine(&tenant, Arc::new(MemoryStore::new()), 2);
-    let mut events = engine.subscribe();
+    let events = engine.subscribe();
     let report = engine.run(&CancellationToken::new()).await.unwrap();
+    drop(engine);
+    let events: Vec<SyncEvent> = futures::StreamExt::collect(events).await;
     let mut stages = Vec::new();
     let mut last = None;
-    while let Ok(event) = events.try_recv() {
+    for event in events {
         match event {
             SyncEvent::StageStarted { stage } => stages.push(stage),
             SyncEvent::PageStored { progress, .. } => last = Some(progress),
