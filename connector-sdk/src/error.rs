@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::capability::ArgumentError;
-use crate::engine::Stage;
+use crate::model::Stage;
 use crate::model::{ResourceId, ResourceTypeId};
 use crate::store::{Holder, IntegrityIssue, RunId, StoreError};
 

@@ -62,12 +62,12 @@ pub use capability::{
     SyncerOptions,
 };
 pub use engine::{
-    IntegrityMode, Progress, RetryPolicy, Stage, SyncConfig, SyncEngine, SyncEvent, SyncReport,
+    IntegrityMode, Progress, RetryPolicy, SyncConfig, SyncEngine, SyncEvent, SyncReport,
 };
 pub use error::{BoxError, ConnectorError, Error, SyncContext, error_chain};
 pub use model::{
     AccountType, Annotation, Email, Entitlement, EntitlementId, Grant, GrantId, Purpose, Resource,
-    ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId, UserTrait,
+    ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId, Stage, UserTrait,
 };
 pub use registry::{
     AccountCreation, Capability, Manifest, ManifestResourceType, Registry, RegistryBuilder,

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Stage;
 use crate::model::ResourceTypeId;
+use crate::model::Stage;
 use crate::store::{IntegrityIssue, RunCounts, RunId};
 
 /// Running totals of what this process did in a sync.

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -32,7 +31,7 @@ use crate::capability::{
     ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer, RunContext,
 };
 use crate::error::{ConnectorError, Error, SyncContext};
-use crate::model::{Annotation, Entitlement, Grant, Resource};
+use crate::model::{Annotation, Entitlement, Grant, Resource, Stage};
 use crate::registry::Registry;
 use crate::store::{
     BeginRun, Begun, Holder, NewWork, PageCommit, RunId, RunStatus, Store, StoreError, WorkItem,
@@ -41,42 +40,6 @@ use crate::store::{
 
 /// How many integrity violations an error or report lists in full.
 const INTEGRITY_SAMPLE: usize = 20;
-
-/// A stage of a sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Storing the registered resource types.
-    ResourceTypes,
-    /// Listing resources, parents before children.
-    Resources,
-    /// Listing each resource's entitlements.
-    Entitlements,
-    /// Listing each resource's grants.
-    Grants,
-}
-
-impl Stage {
-    pub(crate) fn number(self) -> i64 {
-        match self {
-            Self::ResourceTypes => 0,
-            Self::Resources => 1,
-            Self::Entitlements => 2,
-            Self::Grants => 3,
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::ResourceTypes => "resource types",
-            Self::Resources => "resources",
-            Self::Entitlements => "entitlements",
-            Self::Grants => "grants",
-        })
-    }
-}
 
 /// Runs syncs of one registered connector into one store.
 pub struct SyncEngine {

@@ -4,6 +4,7 @@ mod annotation;
 mod entitlement;
 mod ids;
 mod resource;
+mod stage;
 
 pub use annotation::Annotation;
 pub use entitlement::{Entitlement, Grant, Purpose};
@@ -11,3 +12,4 @@ pub use ids::{EntitlementId, GrantId, IdParseError, ResourceId, ResourceTypeId};
 pub use resource::{
     AccountType, Email, Resource, ResourceStatus, ResourceTrait, ResourceType, UserTrait,
 };
+pub use stage::Stage;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::capability::PageToken;
-use crate::engine::Stage;
+use crate::model::Stage;
 use crate::model::{Entitlement, Grant, Resource, ResourceId, ResourceTypeId};
 
 /// The id of a stored work item.
