@@ -254,19 +254,35 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// [`Config::from_env`] with a custom variable lookup.
+    /// [`Config::from_env`] with a custom variable lookup (blank values count as unset). Every
+    /// missing variable is named in one error.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let missing = |name: &str| Error::InvalidConfig {
-            reason: format!("{name} is not set"),
+        let (base_url, domain) = (get("COUPA_BASE_URL"), get("COUPA_DOMAIN"));
+        let (client_id, secret) = (get("COUPA_CLIENT_ID"), get("COUPA_CLIENT_SECRET"));
+        let missing: Vec<&str> = [
+            (base_url.is_none() && domain.is_none()).then_some("COUPA_DOMAIN (or COUPA_BASE_URL)"),
+            client_id.is_none().then_some("COUPA_CLIENT_ID"),
+            secret.is_none().then_some("COUPA_CLIENT_SECRET"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let (Some(client_id), Some(secret), false) = (client_id, secret, !missing.is_empty())
+        else {
+            return Err(Error::InvalidConfig {
+                reason: format!(
+                    "{} {} not set",
+                    missing.join(", "),
+                    if missing.len() == 1 { "is" } else { "are" }
+                ),
+            });
         };
-        let client_id = get("COUPA_CLIENT_ID").ok_or_else(|| missing("COUPA_CLIENT_ID"))?;
-        let secret = get("COUPA_CLIENT_SECRET").ok_or_else(|| missing("COUPA_CLIENT_SECRET"))?;
         let secret = SecretString::from(secret);
-        let mut config = match (get("COUPA_BASE_URL"), get("COUPA_DOMAIN")) {
+        let mut config = match (base_url, domain) {
             (Some(url), _) => Self::with_base_url(&url, client_id, secret)?,
             (None, Some(domain)) => Self::new(&domain, client_id, secret)?,
-            (None, None) => return Err(missing("COUPA_DOMAIN (or COUPA_BASE_URL)")),
+            (None, None) => unreachable!("a missing tenant is reported above"),
         };
         if let Some(scopes) = get("COUPA_SCOPES") {
             config.scopes = scopes.split_whitespace().map(str::to_owned).collect();
@@ -388,6 +404,11 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "invalid configuration: COUPA_CLIENT_SECRET is not set"
+        );
+        let err = Config::from_lookup(env(&[("COUPA_DOMAIN", "acme")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: COUPA_CLIENT_ID, COUPA_CLIENT_SECRET are not set"
         );
     }
 

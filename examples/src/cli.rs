@@ -158,37 +158,21 @@ impl TenantArgs {
                 )),
             };
         }
-        let mut missing = Vec::new();
-        if domain.is_none() && base_url.is_none() {
-            missing.push("COUPA_DOMAIN (or COUPA_BASE_URL)");
-        }
-        if client_id.is_none() {
-            missing.push("COUPA_CLIENT_ID");
-        }
-        if secret.is_none() {
-            missing.push("COUPA_CLIENT_SECRET");
-        }
-        if !missing.is_empty() {
-            return Err(CliError::Usage(format!(
-                "{} {} not set",
-                missing.join(", "),
-                if missing.len() == 1 { "is" } else { "are" }
-            )));
-        }
-        let (Some(client_id), Some(secret)) = (client_id, secret) else {
-            unreachable!("both were checked above");
+        // Flags over the environment; the secret only ever from the environment.
+        let given = |name: &str| -> Option<String> {
+            match name {
+                "COUPA_DOMAIN" => domain.clone(),
+                "COUPA_BASE_URL" => base_url.clone(),
+                "COUPA_CLIENT_ID" => client_id.clone(),
+                "COUPA_CLIENT_SECRET" => secret.clone(),
+                "COUPA_SCOPES" => scopes.clone(),
+                _ => None,
+            }
         };
-        let secret = SecretString::from(secret);
-        let config = match (base_url, domain) {
-            (Some(url), _) => coupa_client::Config::with_base_url(&url, client_id, secret),
-            (None, Some(domain)) => coupa_client::Config::new(&domain, client_id, secret),
-            (None, None) => unreachable!("checked above"),
-        }
-        .map_err(usage)?;
-        let config = match scopes {
-            Some(s) => config.scopes(s.split_whitespace()),
-            None => config,
-        };
+        let config = coupa_client::Config::from_lookup(given).map_err(|e| match e {
+            coupa_client::Error::InvalidConfig { reason } => CliError::Usage(reason),
+            other => usage(other),
+        })?;
         let config = match self.rate_limit {
             Some(rate) => config.rate_limit(Some(rate)),
             None => config,
