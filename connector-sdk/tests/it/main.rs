@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod conformance;
 mod engine;
 mod fixture;
 mod registry;
