@@ -18,7 +18,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 
 /// Bytes that are encoded in a component: everything but RFC 3986 "unreserved".
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -66,25 +66,10 @@ fn split<const N: usize>(kind: &'static str, input: &str) -> Result<[String; N],
     Ok(out)
 }
 
-macro_rules! string_serde {
-    ($ty:ty) => {
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
 /// The id of a resource type, such as `user` or `group`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, SerializeDisplay, DeserializeFromStr,
+)]
 pub struct ResourceTypeId(String);
 
 impl ResourceTypeId {
@@ -120,7 +105,9 @@ impl FromStr for ResourceTypeId {
 }
 
 /// The id of one resource: its type and its id within that type.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, SerializeDisplay, DeserializeFromStr,
+)]
 pub struct ResourceId {
     /// The resource's type.
     pub resource_type: ResourceTypeId,
@@ -155,7 +142,9 @@ impl FromStr for ResourceId {
 }
 
 /// The id of an entitlement: the resource that offers it and a slug naming it on that resource.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, SerializeDisplay, DeserializeFromStr,
+)]
 pub struct EntitlementId {
     /// The resource that offers the entitlement.
     pub resource: ResourceId,
@@ -193,7 +182,9 @@ impl FromStr for EntitlementId {
 
 /// The id of a grant, derived from its entitlement and principal: the same pair always gives the
 /// same id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, SerializeDisplay, DeserializeFromStr,
+)]
 pub struct GrantId {
     /// The entitlement granted.
     pub entitlement: EntitlementId,
@@ -217,11 +208,6 @@ impl FromStr for GrantId {
         })
     }
 }
-
-string_serde!(ResourceTypeId);
-string_serde!(ResourceId);
-string_serde!(EntitlementId);
-string_serde!(GrantId);
 
 #[cfg(test)]
 mod tests {
