@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig, SyncEngine, SyncEvent, SyncReport};
-use coupa_connector::{ClientStats, ConnectorConfig, CoupaConnector};
+use coupa_connector::{ClientStats, ConnectorConfig, CoupaConnector, ids};
 use examples::cli::{CliError, TenantArgs, WithoutCredentials, one_line};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -223,12 +223,12 @@ struct Summary {
 }
 
 const TYPES: [&str; 6] = [
-    "user",
-    "group",
-    "role",
-    "license",
-    "account_group",
-    "content_group",
+    ids::USER,
+    ids::GROUP,
+    ids::ROLE,
+    ids::LICENSE,
+    ids::ACCOUNT_GROUP,
+    ids::CONTENT_GROUP,
 ];
 
 impl Summary {
