@@ -301,7 +301,8 @@ async fn grants(
                    "principal": g.principal.to_string()})
         })
         .collect();
-    let next = (offset + limit < all.len()).then(|| (offset + limit).to_string());
+    let end = offset.saturating_add(limit);
+    let next = (end < all.len()).then(|| end.to_string());
     Ok(Json(
         json!({"run": run.0, "grants": page, "next_page_token": next}),
     ))

@@ -51,10 +51,11 @@ impl OffsetLanes {
         let lanes = parallelism.max(1) as u64;
         if offset == 0 {
             (1..=lanes)
-                .map(|k| PageToken::offset(k * self.page_size))
+                .map(|k| PageToken::offset(k.saturating_mul(self.page_size)))
                 .collect()
         } else {
-            vec![PageToken::offset(offset + lanes * self.page_size)]
+            let step = lanes.saturating_mul(self.page_size);
+            vec![PageToken::offset(offset.saturating_add(step))]
         }
     }
 }

@@ -195,6 +195,20 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
         .await
         .unwrap();
     assert!(!held["grants"].as_array().unwrap().is_empty());
+    // A page token past the end (even the largest) is an empty page, not a crash.
+    let past: Value = service
+        .authed(
+            Method::GET,
+            &format!("/v1/grants?principal=user:{user}&page_token={}", usize::MAX),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(past["grants"], json!([]));
+    assert_eq!(past["next_page_token"], Value::Null);
 
     // The metrics, parsed.
     let text = service
