@@ -10,6 +10,7 @@ use serde_json::json;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,

@@ -46,6 +46,7 @@ pub use metrics::{Stat, StatsSource};
 
 /// Who may call `/v1`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Auth {
     /// Requests must carry `Authorization: Bearer <token>`; compared in constant time.
     Bearer(SecretString),

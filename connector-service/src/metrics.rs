@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 /// A value the connector reports, read at every scrape (for Coupa: HTTP requests, retries,
 /// rate-limit waits).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stat {
     /// The metric name, such as `coupa_http_requests`.
     pub name: String,

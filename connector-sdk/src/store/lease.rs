@@ -12,6 +12,7 @@ use crate::model::ResourceType;
 /// The engine holding a run: a process on a host. Recorded in the store with a heartbeat, so a
 /// second engine on the same store can tell a live sync from a dead one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Holder {
     /// Unique per engine run: host, process id and start time.
     pub id: String,
@@ -22,6 +23,15 @@ pub struct Holder {
 }
 
 impl Holder {
+    /// A holder with these parts (for a store driven directly, and tests).
+    pub fn new(id: impl Into<String>, pid: u32, host: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            pid,
+            host: host.into(),
+        }
+    }
+
     /// This process, with an id no other engine run shares.
     pub fn current() -> Self {
         let pid = std::process::id();

@@ -19,11 +19,7 @@ pub const LEASE: &str = "test-lease";
 /// Begins a new run of `connector` on `store` held by [`LEASE`], for tests that drive a store
 /// directly.
 pub fn begin(store: &dyn Store, connector: &str) -> RunId {
-    let holder = Holder {
-        id: LEASE.into(),
-        pid: std::process::id(),
-        host: "test-host".into(),
-    };
+    let holder = Holder::new(LEASE, std::process::id(), "test-host");
     store
         .begin_run(&BeginRun::new(connector, "", &holder).with_resume(false))
         .unwrap()

@@ -224,11 +224,7 @@ async fn a_stale_lease_is_taken_over_and_its_old_holder_stops() {
     let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Another engine whose idea of "stale" is 1 ms takes the run over.
-    let thief = Holder {
-        id: "elsewhere:1:1".into(),
-        pid: 1,
-        host: "elsewhere".into(),
-    };
+    let thief = Holder::new("elsewhere:1:1", 1, "elsewhere");
     tokio::time::sleep(Duration::from_millis(5)).await;
     let begun = store
         .begin_run(
@@ -253,11 +249,7 @@ async fn a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     interrupted(&tenant, &store, "").await;
     let me = Holder::current();
-    let dead = Holder {
-        id: "dead".into(),
-        pid: u32::MAX - 1,
-        host: me.host.clone(),
-    };
+    let dead = Holder::new("dead", u32::MAX - 1, me.host.clone());
     store
         .begin_run(&BeginRun::new("synth", "synth", &dead))
         .unwrap();
