@@ -35,11 +35,7 @@ async fn v1_needs_the_token_and_health_does_not() {
         .await
         .unwrap();
     assert_eq!(livez.status(), StatusCode::OK);
-    let response = service
-        .authed(Method::GET, "/v1/syncs/latest")
-        .send()
-        .await
-        .unwrap();
+    let response = service.call(Method::GET, "/v1/syncs/latest").await;
     assert_eq!(
         response.status(),
         StatusCode::NOT_FOUND,
@@ -136,11 +132,7 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
     let tenant = Tenant::generate(51, Sizes::users(300));
     let sim = CoupaSim::start(tenant.clone()).await;
     let service = serve(&sim, |c| c).await;
-    let response = service
-        .authed(Method::POST, "/v1/syncs")
-        .send()
-        .await
-        .unwrap();
+    let response = service.call(Method::POST, "/v1/syncs").await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let run = response.json::<Value>().await.unwrap()["run"]
         .as_i64()
@@ -152,14 +144,7 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
     assert_eq!(counts(&summary["resources"]), resources);
     assert_eq!(counts(&summary["grants"]), grants);
     assert!(summary["finished_at"].as_str().unwrap().ends_with('Z'));
-    let latest: Value = service
-        .authed(Method::GET, "/v1/syncs/latest")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let latest: Value = service.get_json("/v1/syncs/latest").await;
     assert_eq!(latest, summary);
 
     // Resources page by page.
@@ -170,14 +155,7 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
         if let Some(t) = &token {
             path.push_str(&format!("&page_token={t}"));
         }
-        let page: Value = service
-            .authed(Method::GET, &path)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = service.get_json(&path).await;
         users += page["resources"].as_array().unwrap().len() as u64;
         match page["next_page_token"].as_str() {
             Some(t) => token = Some(t.to_owned()),
@@ -187,13 +165,8 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
     assert_eq!(users, resources["user"]);
     let user = tenant.users.keys().next().unwrap();
     let held: Value = service
-        .authed(Method::GET, &format!("/v1/grants?principal=user:{user}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/grants?principal=user:{user}"))
+        .await;
     assert!(!held["grants"].as_array().unwrap().is_empty());
     // A page token past the end (even the largest) is an empty page, not a crash.
     let past: Value = service
@@ -260,17 +233,9 @@ async fn a_second_trigger_while_running_is_409() {
     let options = SimOptions::default().latency(Duration::from_millis(40));
     let sim = CoupaSim::start_with(Tenant::generate(52, Sizes::users(600)), options).await;
     let service = serve(&sim, |c| c).await;
-    let first = service
-        .authed(Method::POST, "/v1/syncs")
-        .send()
-        .await
-        .unwrap();
+    let first = service.call(Method::POST, "/v1/syncs").await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
-    let second = service
-        .authed(Method::POST, "/v1/syncs")
-        .send()
-        .await
-        .unwrap();
+    let second = service.call(Method::POST, "/v1/syncs").await;
     assert_eq!(second.status(), StatusCode::CONFLICT);
     let body: Value = second.json().await.unwrap();
     assert_eq!(body["error"]["kind"], "sync_in_progress");

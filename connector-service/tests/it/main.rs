@@ -35,6 +35,20 @@ impl Running {
         self.http.request(method, self.url(path)).bearer_auth(TOKEN)
     }
 
+    /// Sends an authenticated request without a body.
+    pub async fn call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.authed(method, path).send().await.unwrap()
+    }
+
+    /// `GET path` with the token, as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.call(reqwest::Method::GET, path)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Stops the service and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -48,14 +62,7 @@ impl Running {
     /// Polls `GET /v1/syncs/{run}` until it is no longer running.
     pub async fn wait_for(&self, run: i64) -> serde_json::Value {
         for _ in 0..600 {
-            let body: serde_json::Value = self
-                .authed(reqwest::Method::GET, &format!("/v1/syncs/{run}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let body = self.get_json(&format!("/v1/syncs/{run}")).await;
             if body["status"] != "running" {
                 return body;
             }

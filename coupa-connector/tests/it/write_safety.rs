@@ -399,9 +399,10 @@ async fn two_connectors_granting_to_one_user_both_land_or_say_so() {
                 continue;
             }
         }
-        // A grant reported as done may still be undone by a write that lands after its
-        // verification read (see docs/provisioning.md); with bounded rounds the later writer's
-        // own verification keeps it.
+        // A write can only undo ours unseen if its read came before our write and it lands
+        // after our verification read (docs/provisioning.md); with every answer delayed alike,
+        // that read-to-write gap is shorter than our write-to-verify one, so every grant
+        // reported done must hold.
         assert!(
             now.contains(&id),
             "group {id} reported granted, tenant has {now:?}"
