@@ -3,13 +3,15 @@
 //! A connector tells a host *who has access to what* inside a system, and changes it. This crate
 //! holds everything that is not specific to one system:
 //!
-//! * the [`model`]: resource types, resources, entitlements, grants and their typed ids;
-//! * the [capability traits](capability): [`ResourceSyncer`], [`Provisioner`],
-//!   [`AccountManager`], [`Action`] and [`Connector`];
+//! * the model: [`ResourceType`], [`Resource`], [`Entitlement`], [`Grant`] and their typed ids
+//!   ([`ResourceId`], [`EntitlementId`], [`GrantId`]);
+//! * the capability traits: [`ResourceSyncer`], [`Provisioner`], [`AccountManager`], [`Action`]
+//!   and [`Connector`];
 //! * the [`Registry`] a connector registers them in, and the capability [`Manifest`] derived
 //!   from it;
 //! * the [`SyncEngine`]: concurrent, resumable, bounded in memory, with one retry policy;
-//! * the [`Store`] trait with [`SqliteStore`] (embedded default) and [`MemoryStore`];
+//! * the [`Store`] trait a host queries, with [`SqliteStore`] (embedded default) and
+//!   [`MemoryStore`]; a crate storing runs elsewhere implements [`backend::WorkQueue`] too;
 //! * with the `testing` feature, a conformance test kit (`connector_sdk::testing`).
 //!
 //! # Example
@@ -46,12 +48,13 @@
 //! # }
 //! ```
 
-pub mod capability;
-pub mod engine;
+pub mod backend;
+mod capability;
+mod engine;
 mod error;
-pub mod model;
+mod model;
 mod registry;
-pub mod store;
+mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -62,19 +65,21 @@ pub use capability::{
     SyncerOptions,
 };
 pub use engine::{
-    IntegrityMode, Progress, RetryPolicy, SyncConfig, SyncEngine, SyncEvent, SyncReport,
+    IntegrityMode, Progress, RetryDecision, RetryPolicy, SyncConfig, SyncEngine, SyncEvent,
+    SyncReport,
 };
 pub use error::{BoxError, ConnectorError, Error, SyncContext, error_chain};
 pub use model::{
-    AccountType, Annotation, Email, Entitlement, EntitlementId, Grant, GrantId, Purpose, Resource,
-    ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId, Stage, UserTrait,
+    AccountType, Annotation, Email, Entitlement, EntitlementId, Grant, GrantId, IdParseError,
+    Purpose, Resource, ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId,
+    Stage, UserTrait,
 };
 pub use registry::{
     AccountCreation, Capability, Manifest, ManifestResourceType, Registry, RegistryBuilder,
 };
 pub use store::{
-    BeginRun, Begun, Holder, MemoryStore, RunCounts, RunId, RunStatus, SqliteStore, Store,
-    StoreError, SyncDiff, SyncRun,
+    Holder, IntegrityIssue, IntegrityKind, MemoryStore, RunCounts, RunId, RunStatus, SqliteStore,
+    Store, StoreError, SyncDiff, SyncRun,
 };
 
 /// The workspace README's Rust examples, compiled as doctests so they stay true.

@@ -78,6 +78,7 @@ async fn store<T: Send + 'static>(
     f: impl FnOnce(&dyn Store) -> Result<T, connector_sdk::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = Arc::clone(&shared.store);
+    let store: Arc<dyn Store> = store;
     tokio::task::spawn_blocking(move || f(store.as_ref()))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
@@ -142,7 +143,7 @@ pub(crate) async fn metrics(State(shared): St) -> Response {
 
 async fn start_sync(State(shared): St) -> Result<Response, ApiError> {
     let run = syncs::start(&shared).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"run": run.0}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(json!({"run": run}))).into_response())
 }
 
 fn rfc3339(ms: i64) -> Value {
@@ -181,7 +182,7 @@ async fn summary(shared: &Arc<Shared>, run: SyncRun) -> Result<Value, ApiError> 
             .collect()
     };
     Ok(json!({
-        "run": id.0,
+        "run": id,
         "status": status,
         "started_at": rfc3339(run.started_at_ms),
         "finished_at": run.finished_at_ms.map_or(Value::Null, rfc3339),
@@ -202,8 +203,7 @@ async fn latest_sync(State(shared): St) -> Result<Json<Value>, ApiError> {
 
 async fn sync_by_id(State(shared): St, Path(run): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = run
-        .parse::<i64>()
-        .map(RunId)
+        .parse::<RunId>()
         .map_err(|_| ApiError::bad_request(format!("run {run:?} is not a run number")))?;
     let connector = shared.registry.metadata().id.clone();
     let found = store(&shared, move |s| {
@@ -250,7 +250,7 @@ async fn resources(
         .then(|| page.last().map(|r| r.id.id.clone()))
         .flatten();
     Ok(Json(json!({
-        "run": run.0,
+        "run": run,
         "resources": page,
         "next_page_token": next,
     })))
@@ -304,7 +304,7 @@ async fn grants(
     let end = offset.saturating_add(limit);
     let next = (end < all.len()).then(|| end.to_string());
     Ok(Json(
-        json!({"run": run.0, "grants": page, "next_page_token": next}),
+        json!({"run": run, "grants": page, "next_page_token": next}),
     ))
 }
 

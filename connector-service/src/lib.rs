@@ -37,7 +37,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use connector_sdk::{Registry, Store, SyncConfig};
+use connector_sdk::backend::WorkQueue;
+use connector_sdk::{Registry, SyncConfig};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -149,7 +150,7 @@ impl ServiceConfig {
 /// What the handlers and background tasks share.
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn WorkQueue>,
     pub(crate) config: ServiceConfig,
     pub(crate) syncs: Mutex<syncs::Syncs>,
     /// `Ok` once validated, else why not.
@@ -175,8 +176,9 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// A service for `registry`'s connector, storing syncs in `store`.
-    pub fn new(registry: Registry, store: Arc<dyn Store>, config: ServiceConfig) -> Self {
+    /// A service for `registry`'s connector, storing syncs in `store` (an `Arc<SqliteStore>`,
+    /// usually).
+    pub fn new(registry: Registry, store: Arc<dyn WorkQueue>, config: ServiceConfig) -> Self {
         let metrics = metrics::Metrics::new(config.stats.clone());
         Self {
             shared: Arc::new(Shared {

@@ -54,7 +54,7 @@ mod domain;
 mod endpoints;
 mod error;
 mod fields;
-pub mod models;
+mod models;
 mod retry;
 mod transport;
 
@@ -65,4 +65,7 @@ pub use domain::{DEFAULT_SUFFIXES, base_url_for_domain};
 pub use endpoints::{ListQuery, MAX_PAGE_SIZE};
 pub use error::{ApiError, Error};
 pub use fields::Fields;
-pub use models::{AccessList, License, NewUser, User, UserUpdate};
+pub use models::{
+    AccessList, AccountGroup, CodeRef, ContentGroup, IdRef, License, LoginRef, NewUser, Record,
+    Reference, Role, User, UserGroup, UserUpdate,
+};

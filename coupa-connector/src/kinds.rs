@@ -2,8 +2,8 @@
 //! list, and the listing call.
 
 use connector_sdk::{ConnectorError, ResourceTrait};
-use coupa_client::models::{AccountGroup, ContentGroup, Record, Role, UserGroup};
 use coupa_client::{AccessList, CoupaClient, Fields, ListQuery};
+use coupa_client::{AccountGroup, ContentGroup, Record, Role, UserGroup};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 

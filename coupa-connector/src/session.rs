@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use connector_sdk::ConnectorError;
-use coupa_client::models::{AccountGroup, Role};
 use coupa_client::{AccessList, CoupaClient, Error as ClientError, OAuthError, scopes};
+use coupa_client::{AccountGroup, Role};
 use tokio::sync::OnceCell;
 
 use crate::errors::to_connector;

@@ -218,7 +218,7 @@ struct Summary {
     http: ClientStats,
     duration: Duration,
     warnings: Vec<String>,
-    run: i64,
+    run: connector_sdk::RunId,
     resumed: bool,
 }
 
@@ -245,7 +245,7 @@ impl Summary {
             http,
             duration,
             warnings: report.warnings.clone(),
-            run: report.run.0,
+            run: report.run,
             resumed: report.resumed,
         }
     }

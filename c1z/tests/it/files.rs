@@ -235,7 +235,7 @@ async fn bad_files_are_typed_errors() {
     let writer_err = Writer::new()
         .write(
             store.as_ref(),
-            connector_sdk::RunId(99),
+            connector_sdk::RunId::from_raw(99),
             &dir.path().join("x.c1z"),
         )
         .unwrap_err();

@@ -34,8 +34,8 @@ use crate::error::{ConnectorError, Error, SyncContext};
 use crate::model::{Annotation, Entitlement, Grant, Resource, Stage};
 use crate::registry::Registry;
 use crate::store::{
-    BeginRun, Begun, Holder, NewWork, PageCommit, RunId, RunStatus, Store, StoreError, WorkItem,
-    WorkKind, now_ms,
+    BeginRun, Begun, Holder, NewWork, PageCommit, RunId, RunStatus, StoreError, WorkItem, WorkKind,
+    WorkQueue, now_ms,
 };
 
 /// How many integrity violations an error or report lists in full.
@@ -44,7 +44,7 @@ const INTEGRITY_SAMPLE: usize = 20;
 /// Runs syncs of one registered connector into one store.
 pub struct SyncEngine {
     registry: Registry,
-    store: Arc<dyn Store>,
+    store: Arc<dyn WorkQueue>,
     config: SyncConfig,
     events: broadcast::Sender<SyncEvent>,
 }
@@ -217,7 +217,9 @@ async fn fetch(
 
 impl SyncEngine {
     /// An engine for `registry`'s connector storing into `store`.
-    pub fn new(registry: Registry, store: Arc<dyn Store>, config: SyncConfig) -> Self {
+    /// `store` is any backend: an `Arc<SqliteStore>`, an `Arc<MemoryStore>`, or another
+    /// [`WorkQueue`] implementation.
+    pub fn new(registry: Registry, store: Arc<dyn WorkQueue>, config: SyncConfig) -> Self {
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         Self {
             registry,
@@ -225,6 +227,11 @@ impl SyncEngine {
             config,
             events,
         }
+    }
+
+    /// The store, for queries.
+    pub fn store(&self) -> Arc<dyn crate::Store> {
+        self.store.clone()
     }
 
     /// Progress events, as a stream that ends when the engine is dropped. A consumer that
@@ -248,9 +255,9 @@ impl SyncEngine {
         let _ = self.events.send(event);
     }
 
-    async fn store<T: Send + 'static>(
+    async fn in_store<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&dyn WorkQueue) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, Error> {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || f(store.as_ref()))
@@ -343,7 +350,7 @@ impl SyncEngine {
         let holder = holder.clone();
         let config = self.config.clone();
         let begun = self
-            .store(move |s| {
+            .in_store(move |s| {
                 let begin = BeginRun::new(&connector, &fingerprint, &holder)
                     .with_work(&types, &work)
                     .with_resume(config.resume)
@@ -374,10 +381,10 @@ impl SyncEngine {
     async fn settle(&self, run: RunId, lease: &str, error: &Error) {
         let lease = lease.to_owned();
         let settled = if resumable(error) {
-            self.store(move |s| s.release_run(run, &lease)).await
+            self.in_store(move |s| s.release_run(run, &lease)).await
         } else {
             let reason = crate::error::error_chain(error);
-            self.store(move |s| s.finish_run(run, RunStatus::Failed, Some(&reason)))
+            self.in_store(move |s| s.finish_run(run, RunStatus::Failed, Some(&reason)))
                 .await
         };
         match settled {
@@ -406,7 +413,9 @@ impl SyncEngine {
             if tasks.len() < workers {
                 let want = workers - tasks.len();
                 let lease = lease.to_owned();
-                let items = self.store(move |s| s.claim_work(run, &lease, want)).await?;
+                let items = self
+                    .in_store(move |s| s.claim_work(run, &lease, want))
+                    .await?;
                 for item in items {
                     let item_stage = item.kind.stage();
                     if item_stage > stage {
@@ -481,7 +490,7 @@ impl SyncEngine {
             }
             let owner = lease.to_owned();
             let stored = self
-                .store(move |s| s.commit_page(run, &owner, &commit))
+                .in_store(move |s| s.commit_page(run, &owner, &commit))
                 .await;
             match stored {
                 Err(Error::Store(StoreError::TokenRepeated { token })) => {
@@ -596,9 +605,9 @@ impl SyncEngine {
         progress: Progress,
         started: Instant,
     ) -> Result<SyncReport, Error> {
-        self.store(move |s| s.seal_run(run)).await?;
+        self.in_store(move |s| s.seal_run(run)).await?;
         let (violations, issues) = self
-            .store(move |s| s.integrity_issues(run, INTEGRITY_SAMPLE))
+            .in_store(move |s| s.integrity_issues(run, INTEGRITY_SAMPLE))
             .await?;
         if violations > 0 {
             match self.config.integrity {
@@ -623,15 +632,15 @@ impl SyncEngine {
                         ..PageCommit::default()
                     };
                     let lease = lease.to_owned();
-                    self.store(move |s| s.commit_page(run, &lease, &commit))
+                    self.in_store(move |s| s.commit_page(run, &lease, &commit))
                         .await?;
                 }
             }
         }
-        self.store(move |s| s.finish_run(run, RunStatus::Completed, None))
+        self.in_store(move |s| s.finish_run(run, RunStatus::Completed, None))
             .await?;
-        let counts = self.store(move |s| s.counts(run)).await?;
-        let mut warnings = self.store(move |s| s.warnings(run)).await?;
+        let counts = self.in_store(move |s| s.counts(run)).await?;
+        let mut warnings = self.in_store(move |s| s.warnings(run)).await?;
         warnings.extend(not_resumed);
         tracing::info!(%run, pages = progress.pages, grants = progress.grants, "sync completed");
         self.emit(SyncEvent::Completed { progress });
@@ -651,7 +660,7 @@ impl SyncEngine {
 /// Beats the lease every `every` until `stop`; a lost lease (or a store that fails to beat)
 /// cancels `stop`, so the sync ends before it writes for a run it no longer holds.
 async fn beat(
-    store: Arc<dyn Store>,
+    store: Arc<dyn WorkQueue>,
     run: RunId,
     lease: String,
     every: Duration,

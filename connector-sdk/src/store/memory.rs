@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use super::lease::{self, Decision, OpenRun};
 use super::{
     BeginRun, Begun, IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId,
-    RunStatus, Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, now_ms,
+    RunStatus, Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkQueue, now_ms,
 };
 use crate::model::{
     Entitlement, EntitlementId, Grant, GrantId, Resource, ResourceId, ResourceType, ResourceTypeId,
@@ -162,159 +162,6 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
-        let mut inner = self.lock()?;
-        let open: Vec<OpenRun> = inner
-            .runs
-            .iter()
-            .filter(|r| r.connector == begin.connector && r.status == RunStatus::Running)
-            .map(|r| OpenRun {
-                id: r.id,
-                fingerprint: r.fingerprint.clone(),
-                started_at_ms: r.started_at_ms,
-                holder: r.holder.clone(),
-                heartbeat_ms: r.heartbeat_ms,
-            })
-            .collect();
-        let now = now_ms();
-        let (fail, begun) = match lease::decide(&open, begin, now) {
-            Decision::InProgress {
-                run,
-                holder,
-                heartbeat_ms,
-            } => {
-                return Err(StoreError::InProgress {
-                    run,
-                    holder,
-                    heartbeat_ms,
-                });
-            }
-            Decision::Resume { run, fail } => (
-                fail,
-                Begun {
-                    run,
-                    resumed: true,
-                    not_resumed: None,
-                },
-            ),
-            Decision::Start { fail, not_resumed } => {
-                let run = RunId(inner.last_run + 1);
-                let data = RunData {
-                    resource_types: begin
-                        .resource_types
-                        .iter()
-                        .map(|rt| (rt.id.clone(), rt.clone()))
-                        .collect(),
-                    ..RunData::default()
-                };
-                inner.data.insert(run, data);
-                if let Err(e) = inner.push_work(run, begin.work) {
-                    inner.data.remove(&run);
-                    return Err(e);
-                }
-                inner.last_run = run.0;
-                inner.runs.push(SyncRun {
-                    id: run,
-                    connector: begin.connector.to_owned(),
-                    started_at_ms: now,
-                    finished_at_ms: None,
-                    status: RunStatus::Running,
-                    fingerprint: begin.fingerprint.to_owned(),
-                    failure: None,
-                    holder: None,
-                    heartbeat_ms: None,
-                });
-                (
-                    fail,
-                    Begun {
-                        run,
-                        resumed: false,
-                        not_resumed,
-                    },
-                )
-            }
-        };
-        for (run, reason) in &fail {
-            inner.finish(*run, RunStatus::Failed, Some(reason))?;
-        }
-        let record = inner.record(begun.run)?;
-        record.holder = Some(begin.holder.clone());
-        record.heartbeat_ms = Some(now);
-        for (_, claimed) in inner.run_mut(begun.run)?.work.values_mut() {
-            *claimed = false;
-        }
-        Ok(begun)
-    }
-
-    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        let mut inner = self.lock()?;
-        inner.check_lease(run, lease)?;
-        inner.record(run)?.heartbeat_ms = Some(now_ms());
-        Ok(())
-    }
-
-    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        let mut inner = self.lock()?;
-        inner.check_lease(run, lease)?;
-        let record = inner.record(run)?;
-        record.holder = None;
-        record.heartbeat_ms = None;
-        for (_, claimed) in inner.run_mut(run)?.work.values_mut() {
-            *claimed = false;
-        }
-        Ok(())
-    }
-
-    fn claim_work(
-        &self,
-        run: RunId,
-        lease: &str,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, StoreError> {
-        let mut inner = self.lock()?;
-        inner.check_lease(run, lease)?;
-        let data = inner.run_mut(run)?;
-        let Some(stage) = data.work.values().map(|(w, _)| w.kind.stage()).min() else {
-            return Ok(Vec::new());
-        };
-        let mut items = Vec::new();
-        for (item, claimed) in data.work.values_mut() {
-            if items.len() == limit {
-                break;
-            }
-            if !*claimed && item.kind.stage() == stage {
-                *claimed = true;
-                items.push(item.clone());
-            }
-        }
-        Ok(items)
-    }
-
-    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError> {
-        let mut inner = self.lock()?;
-        inner.check_lease(run, lease)?;
-        inner.push_work(run, &commit.work)?;
-        let data = inner.run_mut(run)?;
-        for r in &commit.resources {
-            data.resources.insert(r.id.clone(), r.clone());
-        }
-        for e in &commit.entitlements {
-            data.entitlements.insert(e.id.clone(), e.clone());
-        }
-        for g in &commit.grants {
-            data.grants.entry(g.id()).or_insert_with(|| g.clone());
-        }
-        data.warnings.extend(commit.warnings.iter().cloned());
-        if let Some(done) = commit.done {
-            data.work.remove(&done);
-        }
-        Ok(())
-    }
-
-    fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
-        self.lock()?.run(run).map(|_| ())
-    }
-
     fn integrity_issues(
         &self,
         run: RunId,
@@ -346,17 +193,6 @@ impl Store for MemoryStore {
         first.sort();
         first.truncate(limit);
         Ok((count, first))
-    }
-
-    fn finish_run(
-        &self,
-        run: RunId,
-        status: RunStatus,
-        failure: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let mut inner = self.lock()?;
-        inner.run(run)?;
-        inner.finish(run, status, failure)
     }
 
     fn delete_run(&self, run: RunId) -> Result<(), StoreError> {
@@ -550,5 +386,171 @@ impl Store for MemoryStore {
             added_grants: minus(&b.grants, &a.grants),
             removed_grants: minus(&a.grants, &b.grants),
         })
+    }
+}
+
+impl WorkQueue for MemoryStore {
+    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
+        let mut inner = self.lock()?;
+        let open: Vec<OpenRun> = inner
+            .runs
+            .iter()
+            .filter(|r| r.connector == begin.connector && r.status == RunStatus::Running)
+            .map(|r| OpenRun {
+                id: r.id,
+                fingerprint: r.fingerprint.clone(),
+                started_at_ms: r.started_at_ms,
+                holder: r.holder.clone(),
+                heartbeat_ms: r.heartbeat_ms,
+            })
+            .collect();
+        let now = now_ms();
+        let (fail, begun) = match lease::decide(&open, begin, now) {
+            Decision::InProgress {
+                run,
+                holder,
+                heartbeat_ms,
+            } => {
+                return Err(StoreError::InProgress {
+                    run,
+                    holder,
+                    heartbeat_ms,
+                });
+            }
+            Decision::Resume { run, fail } => (
+                fail,
+                Begun {
+                    run,
+                    resumed: true,
+                    not_resumed: None,
+                },
+            ),
+            Decision::Start { fail, not_resumed } => {
+                let run = RunId(inner.last_run + 1);
+                let data = RunData {
+                    resource_types: begin
+                        .resource_types
+                        .iter()
+                        .map(|rt| (rt.id.clone(), rt.clone()))
+                        .collect(),
+                    ..RunData::default()
+                };
+                inner.data.insert(run, data);
+                if let Err(e) = inner.push_work(run, begin.work) {
+                    inner.data.remove(&run);
+                    return Err(e);
+                }
+                inner.last_run = run.0;
+                inner.runs.push(SyncRun {
+                    id: run,
+                    connector: begin.connector.to_owned(),
+                    started_at_ms: now,
+                    finished_at_ms: None,
+                    status: RunStatus::Running,
+                    fingerprint: begin.fingerprint.to_owned(),
+                    failure: None,
+                    holder: None,
+                    heartbeat_ms: None,
+                });
+                (
+                    fail,
+                    Begun {
+                        run,
+                        resumed: false,
+                        not_resumed,
+                    },
+                )
+            }
+        };
+        for (run, reason) in &fail {
+            inner.finish(*run, RunStatus::Failed, Some(reason))?;
+        }
+        let record = inner.record(begun.run)?;
+        record.holder = Some(begin.holder.clone());
+        record.heartbeat_ms = Some(now);
+        for (_, claimed) in inner.run_mut(begun.run)?.work.values_mut() {
+            *claimed = false;
+        }
+        Ok(begun)
+    }
+
+    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
+        inner.record(run)?.heartbeat_ms = Some(now_ms());
+        Ok(())
+    }
+
+    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
+        let record = inner.record(run)?;
+        record.holder = None;
+        record.heartbeat_ms = None;
+        for (_, claimed) in inner.run_mut(run)?.work.values_mut() {
+            *claimed = false;
+        }
+        Ok(())
+    }
+
+    fn claim_work(
+        &self,
+        run: RunId,
+        lease: &str,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError> {
+        let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
+        let data = inner.run_mut(run)?;
+        let Some(stage) = data.work.values().map(|(w, _)| w.kind.stage()).min() else {
+            return Ok(Vec::new());
+        };
+        let mut items = Vec::new();
+        for (item, claimed) in data.work.values_mut() {
+            if items.len() == limit {
+                break;
+            }
+            if !*claimed && item.kind.stage() == stage {
+                *claimed = true;
+                items.push(item.clone());
+            }
+        }
+        Ok(items)
+    }
+
+    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.check_lease(run, lease)?;
+        inner.push_work(run, &commit.work)?;
+        let data = inner.run_mut(run)?;
+        for r in &commit.resources {
+            data.resources.insert(r.id.clone(), r.clone());
+        }
+        for e in &commit.entitlements {
+            data.entitlements.insert(e.id.clone(), e.clone());
+        }
+        for g in &commit.grants {
+            data.grants.entry(g.id()).or_insert_with(|| g.clone());
+        }
+        data.warnings.extend(commit.warnings.iter().cloned());
+        if let Some(done) = commit.done {
+            data.work.remove(&done);
+        }
+        Ok(())
+    }
+
+    fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
+        self.lock()?.run(run).map(|_| ())
+    }
+
+    fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        inner.run(run)?;
+        inner.finish(run, status, failure)
     }
 }

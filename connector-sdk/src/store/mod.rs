@@ -10,6 +10,7 @@
 mod diff;
 mod lease;
 mod memory;
+mod queue;
 mod sqlite;
 mod work;
 
@@ -24,16 +25,40 @@ use crate::model::{
 pub use diff::SyncDiff;
 pub use lease::{BeginRun, Begun, Holder};
 pub use memory::MemoryStore;
+pub use queue::WorkQueue;
 pub use sqlite::SqliteStore;
 pub use work::{NewWork, PageCommit, WorkId, WorkItem, WorkKind};
 
-/// The id of a sync run.
+/// The id of a sync run: opaque, ordered by age, shown and parsed as a decimal number (the
+/// form hosts put in URLs and serialise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RunId(pub i64);
+#[serde(transparent)]
+pub struct RunId(pub(crate) i64);
+
+impl RunId {
+    /// The id a backend stored as `raw` (for [`WorkQueue`](crate::backend::WorkQueue)
+    /// implementations).
+    pub fn from_raw(raw: i64) -> Self {
+        Self(raw)
+    }
+
+    /// The number a backend stores.
+    pub fn raw(self) -> i64 {
+        self.0
+    }
+}
 
 impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for RunId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse().map(Self)
     }
 }
 
@@ -166,12 +191,11 @@ impl RunCounts {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// SQLite failed.
-    #[error("sqlite")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A stored JSON column could not be read or written.
-    #[error("stored JSON")]
-    Json(#[from] serde_json::Error),
+    /// The backend failed (for [`SqliteStore`], SQLite: an unreadable file, a full disk, a
+    /// lock held too long). The source is the backend's own error, for
+    /// `downcast_ref` by a host that knows the backend.
+    #[error("store backend failed")]
+    Backend(#[source] crate::BoxError),
     /// The file was written by another version of the store's schema (a newer build, most
     /// likely); nothing was changed.
     #[error("the store's schema version is {found}; this build reads version {supported}")]
@@ -214,52 +238,14 @@ pub enum StoreError {
     Poisoned,
 }
 
-/// Storage for sync runs, their rows and their pending work.
+/// What a host reads from a store: runs, their rows, counts and differences.
 ///
-/// The work methods (`begin_run` to `finish_run`) are the engine's; the query methods are for
-/// hosts. An implementation must apply each [`PageCommit`] atomically, and make
-/// [`Store::begin_run`] atomic against other engines on the same store (other processes
-/// included, for a file).
+/// Every method reads, except [`Store::delete_run`]. The engine's side (beginning runs, leases,
+/// work items, page commits) is the separate [`WorkQueue`](crate::backend::WorkQueue) trait, which
+/// a backend implements too.
 pub trait Store: Send + Sync {
     /// The newest run of `connector`, if any.
     fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError>;
-
-    /// Begins a sync, atomically: when an unfinished run of the connector is held by another
-    /// engine whose heartbeat is fresh, fails with [`StoreError::InProgress`]; when the latest
-    /// unfinished run may be resumed (same fingerprint, young enough, resume allowed), takes it
-    /// over and makes its claimed work claimable again; otherwise marks the unfinished runs
-    /// failed (saying why) and starts a new run with `begin`'s resource types and work. The
-    /// caller holds the run it gets, with a fresh heartbeat.
-    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError>;
-
-    /// Records a heartbeat of `lease` (the holder id) on `run`; [`StoreError::LeaseLost`] when
-    /// another engine holds it now.
-    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError>;
-
-    /// Gives `run` up without finishing it (cancelled, or stopped by an error a later sync may
-    /// get past): it stays resumable and no one holds it.
-    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError>;
-
-    /// Claims up to `limit` unclaimed work items of the lowest stage that still has unfinished
-    /// (claimed or unclaimed) items. Items of a later stage are not handed out while an item of an
-    /// earlier stage is unfinished. [`StoreError::LeaseLost`] unless `lease` holds the run.
-    fn claim_work(
-        &self,
-        run: RunId,
-        lease: &str,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, StoreError>;
-
-    /// Stores a page's rows, enqueues its new work and deletes the finished item, atomically. A
-    /// new work item whose token was already handed out for the same listing fails the whole
-    /// commit with [`StoreError::TokenRepeated`]; a caller that no longer holds the run fails it
-    /// with [`StoreError::LeaseLost`].
-    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError>;
-
-    /// Makes everything stored for `run` queryable. The engine calls it once no work is left,
-    /// before the integrity check. Until then a store may keep grants out of sight of some query
-    /// methods (the SQLite store builds its grants-by-entitlement table here, in one sorted pass).
-    fn seal_run(&self, run: RunId) -> Result<(), StoreError>;
 
     /// Counts integrity violations and returns a sorted sample of at most `limit` of them (all
     /// of them, sorted, when there are at most `limit`).
@@ -268,15 +254,6 @@ pub trait Store: Send + Sync {
         run: RunId,
         limit: usize,
     ) -> Result<(u64, Vec<IntegrityIssue>), StoreError>;
-
-    /// Ends `run` with `status` (completed or failed, with the reason), drops its pending work
-    /// and its holder.
-    fn finish_run(
-        &self,
-        run: RunId,
-        status: RunStatus,
-        failure: Option<&str>,
-    ) -> Result<(), StoreError>;
 
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError>;

@@ -10,7 +10,7 @@ use rusqlite::{
 use super::lease::{self, Decision, OpenRun};
 use super::{
     BeginRun, Begun, Holder, IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId,
-    RunStatus, Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkKind, now_ms,
+    RunStatus, Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkKind, WorkQueue, now_ms,
 };
 use crate::capability::PageToken;
 use crate::model::{
@@ -19,6 +19,24 @@ use crate::model::{
 };
 
 const SCHEMA: &str = include_str!("schema.sql");
+
+/// Turns SQLite's and serde_json's errors into [`StoreError`]s: no public conversion from either
+/// crate's types exists, so neither is part of the SDK's API.
+trait Backend<T> {
+    fn backend(self) -> Result<T, StoreError>;
+}
+
+impl<T> Backend<T> for rusqlite::Result<T> {
+    fn backend(self) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Backend(Box::new(e)))
+    }
+}
+
+impl<T> Backend<T> for serde_json::Result<T> {
+    fn backend(self) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
+    }
+}
 const SCHEMA_VERSION: &str = "2";
 
 /// Version 1 to 2: fingerprints, failures and leases on runs.
@@ -81,20 +99,21 @@ fn parse_resource_id(text: &str) -> Result<ResourceId, StoreError> {
 impl SqliteStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::init(Connection::open(path)?)
+        Self::init(Connection::open(path).backend()?)
     }
 
     /// A store in memory (for tests and benchmarks).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory().backend()?)
     }
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "busy_timeout", 5000)?;
+        conn.pragma_update(None, "journal_mode", "WAL").backend()?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .backend()?;
+        conn.pragma_update(None, "busy_timeout", 5000).backend()?;
         // 32 MiB of page cache: sealing a run sorts its grants through it.
-        conn.pragma_update(None, "cache_size", -32768)?;
+        conn.pragma_update(None, "cache_size", -32768).backend()?;
         // A version 1 file gets the new columns before the schema (with its new shape) is
         // applied; the version check below then sees 2.
         let v1: bool = conn
@@ -112,24 +131,27 @@ impl SqliteStore {
                     [],
                     |r| r.get(0),
                 )
-            })?;
+            }).backend()?;
         if v1 {
-            conn.execute_batch(&format!("BEGIN; {MIGRATE_1_TO_2} COMMIT;"))?;
+            conn.execute_batch(&format!("BEGIN; {MIGRATE_1_TO_2} COMMIT;"))
+                .backend()?;
         }
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(SCHEMA).backend()?;
         let version: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
                 [],
                 |r| r.get(0),
             )
-            .optional()?;
+            .optional()
+            .backend()?;
         match version.as_deref() {
             None => {
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
                     [SCHEMA_VERSION],
-                )?;
+                )
+                .backend()?;
             }
             Some(SCHEMA_VERSION) => {}
             Some(other) => {
@@ -149,11 +171,13 @@ impl SqliteStore {
     }
 
     fn check_run(conn: &Connection, run: RunId) -> Result<(), StoreError> {
-        let exists: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE id = ?1)",
-            [run.0],
-            |r| r.get(0),
-        )?;
+        let exists: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE id = ?1)",
+                [run.0],
+                |r| r.get(0),
+            )
+            .backend()?;
         if exists {
             Ok(())
         } else {
@@ -162,14 +186,18 @@ impl SqliteStore {
     }
 
     fn insert_work(tx: &Transaction<'_>, run: RunId, work: &[NewWork]) -> Result<(), StoreError> {
-        let mut token_stmt = tx.prepare_cached(
-            "INSERT INTO page_tokens (run_id, kind, resource_type, scope, token)
+        let mut token_stmt = tx
+            .prepare_cached(
+                "INSERT INTO page_tokens (run_id, kind, resource_type, scope, token)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        let mut work_stmt = tx.prepare_cached(
-            "INSERT INTO work (run_id, stage, kind, resource_type, scope, token)
+            )
+            .backend()?;
+        let mut work_stmt = tx
+            .prepare_cached(
+                "INSERT INTO work (run_id, stage, kind, resource_type, scope, token)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
+            )
+            .backend()?;
         for item in work {
             let kind = &item.kind;
             let scope = kind.scope().map(ToString::to_string);
@@ -191,18 +219,20 @@ impl SqliteStore {
                         });
                     }
                     other => {
-                        other?;
+                        other.backend()?;
                     }
                 }
             }
-            work_stmt.execute(params![
-                run.0,
-                kind.stage().number(),
-                kind.tag(),
-                resource_type,
-                scope,
-                item.token.as_ref().map(PageToken::as_str)
-            ])?;
+            work_stmt
+                .execute(params![
+                    run.0,
+                    kind.stage().number(),
+                    kind.tag(),
+                    resource_type,
+                    scope,
+                    item.token.as_ref().map(PageToken::as_str)
+                ])
+                .backend()?;
         }
         Ok(())
     }
@@ -245,22 +275,45 @@ impl SqliteStore {
             failure,
             holder: holder
                 .map(|h| serde_json::from_str::<Holder>(&h))
-                .transpose()?,
+                .transpose()
+                .backend()?,
             heartbeat_ms,
         })
     }
 
     /// Fails with [`StoreError::LeaseLost`] unless `lease` holds `run`.
+    /// Runs `body` in one IMMEDIATE transaction once `lease` is found to hold `run`, and commits
+    /// what it wrote (heartbeats, releases, claims and page commits).
+    fn leased<T>(
+        &self,
+        run: RunId,
+        lease: &str,
+        body: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .backend()?;
+        Self::check_lease(&tx, run, lease)?;
+        let value = body(&tx)?;
+        tx.commit().backend()?;
+        Ok(value)
+    }
+
     fn check_lease(conn: &Connection, run: RunId, lease: &str) -> Result<(), StoreError> {
         let holder: Option<Option<String>> = conn
             .query_row("SELECT holder FROM sync_runs WHERE id = ?1", [run.0], |r| {
                 r.get(0)
             })
-            .optional()?;
+            .optional()
+            .backend()?;
         let Some(holder) = holder else {
             return Err(StoreError::UnknownRun(run));
         };
-        let holder: Option<Holder> = holder.map(|h| serde_json::from_str(&h)).transpose()?;
+        let holder: Option<Holder> = holder
+            .map(|h| serde_json::from_str(&h))
+            .transpose()
+            .backend()?;
         match holder {
             Some(h) if h.id == lease => Ok(()),
             _ => Err(StoreError::LeaseLost(run)),
@@ -273,9 +326,12 @@ impl SqliteStore {
                 "UPDATE sync_runs SET status = 'failed', failure = ?2, finished_at_ms = ?3,
                  holder = NULL, heartbeat_ms = NULL WHERE id = ?1",
                 params![run.0, reason, now_ms()],
-            )?;
-            tx.execute("DELETE FROM work WHERE run_id = ?1", [run.0])?;
-            tx.execute("DELETE FROM page_tokens WHERE run_id = ?1", [run.0])?;
+            )
+            .backend()?;
+            tx.execute("DELETE FROM work WHERE run_id = ?1", [run.0])
+                .backend()?;
+            tx.execute("DELETE FROM page_tokens WHERE run_id = ?1", [run.0])
+                .backend()?;
         }
         Ok(())
     }
@@ -286,26 +342,28 @@ impl SqliteStore {
         params: impl rusqlite::Params,
     ) -> Result<Vec<Grant>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(params, |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })?;
+        let mut stmt = conn.prepare_cached(sql).backend()?;
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .backend()?;
         let mut grants = Vec::new();
         for row in rows {
-            let (et, eid, slug, pt, pid, annotations) = row?;
+            let (et, eid, slug, pt, pid, annotations) = row.backend()?;
             let mut grant = Grant::new(
                 EntitlementId::new(ResourceId::new(et.as_str(), eid), slug),
                 ResourceId::new(pt.as_str(), pid),
             );
             if let Some(json) = annotations {
-                grant.annotations = serde_json::from_str::<Vec<Annotation>>(&json)?;
+                grant.annotations = serde_json::from_str::<Vec<Annotation>>(&json).backend()?;
             }
             grants.push(grant);
         }
@@ -319,13 +377,15 @@ impl SqliteStore {
         b: RunId,
         columns: usize,
     ) -> Result<Vec<Vec<String>>, StoreError> {
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map(params![a.0, b.0], |r| {
-            (0..columns)
-                .map(|i| r.get::<_, String>(i))
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut stmt = conn.prepare(sql).backend()?;
+        let rows = stmt
+            .query_map(params![a.0, b.0], |r| {
+                (0..columns)
+                    .map(|i| r.get::<_, String>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .backend()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().backend()
     }
 }
 
@@ -339,291 +399,10 @@ impl Store for SqliteStore {
             [connector],
             Self::read_run,
         )
-        .optional()?
+        .optional()
+        .backend()?
         .map(Self::to_run)
         .transpose()
-    }
-
-    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
-        let mut conn = self.conn()?;
-        // IMMEDIATE: the read and the write below are one step for every process on the file.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let open: Vec<OpenRun> = {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM sync_runs WHERE connector = ?1 AND status = 'running'
-                 ORDER BY id"
-            ))?;
-            let rows = stmt.query_map([begin.connector], Self::read_run)?;
-            let mut open = Vec::new();
-            for row in rows {
-                let run = Self::to_run(row?)?;
-                open.push(OpenRun {
-                    id: run.id,
-                    fingerprint: run.fingerprint,
-                    started_at_ms: run.started_at_ms,
-                    holder: run.holder,
-                    heartbeat_ms: run.heartbeat_ms,
-                });
-            }
-            open
-        };
-        let now = now_ms();
-        let holder = serde_json::to_string(begin.holder)?;
-        let begun = match lease::decide(&open, begin, now) {
-            Decision::InProgress {
-                run,
-                holder,
-                heartbeat_ms,
-            } => {
-                return Err(StoreError::InProgress {
-                    run,
-                    holder,
-                    heartbeat_ms,
-                });
-            }
-            Decision::Resume { run, fail } => {
-                Self::fail_runs(&tx, &fail)?;
-                tx.execute(
-                    "UPDATE sync_runs SET holder = ?2, heartbeat_ms = ?3 WHERE id = ?1",
-                    params![run.0, holder, now],
-                )?;
-                tx.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])?;
-                Begun {
-                    run,
-                    resumed: true,
-                    not_resumed: None,
-                }
-            }
-            Decision::Start { fail, not_resumed } => {
-                Self::fail_runs(&tx, &fail)?;
-                tx.execute(
-                    "INSERT INTO sync_runs (connector, started_at_ms, status, fingerprint, holder,
-                     heartbeat_ms) VALUES (?1, ?2, 'running', ?3, ?4, ?2)",
-                    params![begin.connector, now, begin.fingerprint, holder],
-                )?;
-                let run = RunId(tx.last_insert_rowid());
-                {
-                    let mut stmt = tx.prepare(
-                        "INSERT INTO resource_types (run_id, id, display_name, data)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?;
-                    for rt in begin.resource_types {
-                        stmt.execute(params![
-                            run.0,
-                            rt.id.as_str(),
-                            rt.display_name,
-                            serde_json::to_string(rt)?
-                        ])?;
-                    }
-                }
-                Self::insert_work(&tx, run, begin.work)?;
-                Begun {
-                    run,
-                    resumed: false,
-                    not_resumed,
-                }
-            }
-        };
-        tx.commit()?;
-        Ok(begun)
-    }
-
-    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::check_lease(&tx, run, lease)?;
-        tx.execute(
-            "UPDATE sync_runs SET heartbeat_ms = ?2 WHERE id = ?1",
-            params![run.0, now_ms()],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::check_lease(&tx, run, lease)?;
-        tx.execute(
-            "UPDATE sync_runs SET holder = NULL, heartbeat_ms = NULL WHERE id = ?1",
-            [run.0],
-        )?;
-        tx.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn claim_work(
-        &self,
-        run: RunId,
-        lease: &str,
-        limit: usize,
-    ) -> Result<Vec<WorkItem>, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::check_lease(&tx, run, lease)?;
-        let stage: Option<i64> = tx.query_row(
-            "SELECT MIN(stage) FROM work WHERE run_id = ?1",
-            [run.0],
-            |r| r.get(0),
-        )?;
-        let Some(stage) = stage else {
-            return Ok(Vec::new());
-        };
-        let mut items = Vec::new();
-        {
-            let mut select = tx.prepare_cached(
-                "SELECT id, kind, resource_type, scope, token FROM work
-                 WHERE run_id = ?1 AND stage = ?2 AND claimed = 0 ORDER BY id LIMIT ?3",
-            )?;
-            let rows = select.query_map(
-                params![run.0, stage, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                },
-            )?;
-            for row in rows {
-                let (id, tag, resource_type, scope, token) = row?;
-                let resource_type: ResourceTypeId = resource_type
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("work resource type: {e}")))?;
-                let scope = scope.as_deref().map(parse_resource_id).transpose()?;
-                let kind = WorkKind::from_parts(&tag, resource_type, scope)
-                    .ok_or_else(|| StoreError::Corrupt(format!("work item {id} kind {tag:?}")))?;
-                items.push(WorkItem {
-                    id: WorkId(id),
-                    kind,
-                    token: token.map(PageToken::new),
-                });
-            }
-            let mut claim = tx.prepare_cached("UPDATE work SET claimed = 1 WHERE id = ?1")?;
-            for item in &items {
-                claim.execute([item.id.0])?;
-            }
-        }
-        tx.commit()?;
-        Ok(items)
-    }
-
-    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::check_lease(&tx, run, lease)?;
-        Self::insert_work(&tx, run, &commit.work)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO resources
-                 (run_id, resource_type, resource_id, parent, display_name, status, login, email, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for r in &commit.resources {
-                let user = r.user.as_ref();
-                let email = user.and_then(|u| {
-                    u.emails
-                        .iter()
-                        .find(|e| e.primary)
-                        .or(u.emails.first())
-                        .map(|e| e.address.as_str())
-                });
-                stmt.execute(params![
-                    run.0,
-                    r.id.resource_type.as_str(),
-                    r.id.id,
-                    r.parent.as_ref().map(ToString::to_string),
-                    r.display_name,
-                    r.status.map(status_str),
-                    user.and_then(|u| u.login.as_deref()),
-                    email,
-                    serde_json::to_string(r)?
-                ])?;
-            }
-        }
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO entitlements
-                 (run_id, resource_type, resource_id, slug, display_name, purpose, grantable_to, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for e in &commit.entitlements {
-                let mut grantable_to = String::from(",");
-                for t in &e.grantable_to {
-                    grantable_to.push_str(&t.to_string());
-                    grantable_to.push(',');
-                }
-                stmt.execute(params![
-                    run.0,
-                    e.id.resource.resource_type.as_str(),
-                    e.id.resource.id,
-                    e.id.slug,
-                    e.display_name,
-                    purpose_str(e.purpose),
-                    grantable_to,
-                    serde_json::to_string(e)?
-                ])?;
-            }
-        }
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO grants_by_principal
-                 (run_id, principal_type, principal_id, entitlement_type, entitlement_id, slug, annotations)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for g in &commit.grants {
-                let annotations = if g.annotations.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&g.annotations)?)
-                };
-                stmt.execute(params![
-                    run.0,
-                    g.principal.resource_type.as_str(),
-                    g.principal.id,
-                    g.entitlement.resource.resource_type.as_str(),
-                    g.entitlement.resource.id,
-                    g.entitlement.slug,
-                    annotations
-                ])?;
-            }
-        }
-        {
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO warnings (run_id, message) VALUES (?1, ?2)")?;
-            for w in &commit.warnings {
-                stmt.execute(params![run.0, w])?;
-            }
-        }
-        if let Some(done) = commit.done {
-            tx.execute(
-                "DELETE FROM work WHERE id = ?1 AND run_id = ?2",
-                params![done.0, run.0],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        Self::check_run(&tx, run)?;
-        tx.execute("DELETE FROM grants WHERE run_id = ?1", [run.0])?;
-        tx.execute(
-            "INSERT INTO grants
-             (run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id, annotations)
-             SELECT run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id,
-                    annotations
-             FROM grants_by_principal WHERE run_id = ?1
-             ORDER BY entitlement_type, entitlement_id, slug, principal_type, principal_id",
-            [run.0],
-        )?;
-        tx.commit()?;
-        Ok(())
     }
 
     fn integrity_issues(
@@ -654,28 +433,31 @@ impl Store for SqliteStore {
         let mut count = 0u64;
         let mut first = Vec::new();
         for sql in [by_entitlement, by_principal] {
-            let mut stmt = conn.prepare(sql)?;
-            let mut rows = stmt.query([run.0])?;
+            let mut stmt = conn.prepare(sql).backend()?;
+            let mut rows = stmt.query([run.0]).backend()?;
             let mut taken = 0;
-            while let Some(r) = rows.next()? {
+            while let Some(r) = rows.next().backend()? {
                 count += 1;
                 if taken == limit {
                     continue;
                 }
                 taken += 1;
-                let kind = match r.get::<_, i64>(5)? {
+                let kind = match r.get::<_, i64>(5).backend()? {
                     0 => IntegrityKind::NotGrantable,
                     1 => IntegrityKind::MissingEntitlement,
                     _ => IntegrityKind::MissingPrincipal,
                 };
                 let grant = GrantId {
                     entitlement: EntitlementId::new(
-                        ResourceId::new(r.get::<_, String>(0)?.as_str(), r.get::<_, String>(1)?),
-                        r.get::<_, String>(2)?,
+                        ResourceId::new(
+                            r.get::<_, String>(0).backend()?.as_str(),
+                            r.get::<_, String>(1).backend()?,
+                        ),
+                        r.get::<_, String>(2).backend()?,
                     ),
                     principal: ResourceId::new(
-                        r.get::<_, String>(3)?.as_str(),
-                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(3).backend()?.as_str(),
+                        r.get::<_, String>(4).backend()?,
                     ),
                 };
                 first.push(IntegrityIssue { grant, kind });
@@ -686,29 +468,9 @@ impl Store for SqliteStore {
         Ok((count, first))
     }
 
-    fn finish_run(
-        &self,
-        run: RunId,
-        status: RunStatus,
-        failure: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        Self::check_run(&tx, run)?;
-        tx.execute(
-            "UPDATE sync_runs SET status = ?2, finished_at_ms = ?3, failure = ?4, holder = NULL,
-             heartbeat_ms = NULL WHERE id = ?1",
-            params![run.0, status.as_str(), now_ms(), failure],
-        )?;
-        tx.execute("DELETE FROM work WHERE run_id = ?1", [run.0])?;
-        tx.execute("DELETE FROM page_tokens WHERE run_id = ?1", [run.0])?;
-        tx.commit()?;
-        Ok(())
-    }
-
     fn delete_run(&self, run: RunId) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().backend()?;
         Self::check_run(&tx, run)?;
         for table in [
             "resource_types",
@@ -720,26 +482,34 @@ impl Store for SqliteStore {
             "work",
             "page_tokens",
         ] {
-            tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])?;
+            tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])
+                .backend()?;
         }
-        tx.execute("DELETE FROM sync_runs WHERE id = ?1", [run.0])?;
-        tx.commit()?;
+        tx.execute("DELETE FROM sync_runs WHERE id = ?1", [run.0])
+            .backend()?;
+        tx.commit().backend()?;
         Ok(())
     }
 
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM sync_runs ORDER BY id"))?;
-        let rows = stmt.query_map([], Self::read_run)?;
-        rows.map(|r| Self::to_run(r?)).collect()
+        let mut stmt = conn
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM sync_runs ORDER BY id"))
+            .backend()?;
+        let rows = stmt.query_map([], Self::read_run).backend()?;
+        rows.map(|r| Self::to_run(r.backend()?)).collect()
     }
 
     fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt =
-            conn.prepare("SELECT data FROM resource_types WHERE run_id = ?1 ORDER BY id")?;
-        let rows = stmt.query_map([run.0], |r| r.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let mut stmt = conn
+            .prepare("SELECT data FROM resource_types WHERE run_id = ?1 ORDER BY id")
+            .backend()?;
+        let rows = stmt
+            .query_map([run.0], |r| r.get::<_, String>(0))
+            .backend()?;
+        rows.map(|json| serde_json::from_str(&json.backend()?).backend())
+            .collect()
     }
 
     fn resources_page(
@@ -750,21 +520,26 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Resource>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT data FROM resources
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT data FROM resources
              WHERE run_id = ?1 AND resource_type = ?2 AND (?3 IS NULL OR resource_id > ?3)
              ORDER BY resource_id LIMIT ?4",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                run.0,
-                resource_type.as_str(),
-                after,
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ],
-            |r| r.get::<_, String>(0),
-        )?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+            )
+            .backend()?;
+        let rows = stmt
+            .query_map(
+                params![
+                    run.0,
+                    resource_type.as_str(),
+                    after,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .backend()?;
+        rows.map(|json| serde_json::from_str(&json.backend()?).backend())
+            .collect()
     }
 
     fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError> {
@@ -775,8 +550,8 @@ impl Store for SqliteStore {
                 params![run.0, id.resource_type.as_str(), id.id],
                 |r| r.get(0),
             )
-            .optional()?;
-        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+            .optional().backend()?;
+        json.map(|j| serde_json::from_str(&j)).transpose().backend()
     }
 
     fn entitlements(
@@ -788,12 +563,15 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(
             "SELECT data FROM entitlements WHERE run_id = ?1 AND resource_type = ?2 AND resource_id = ?3
              ORDER BY slug",
-        )?;
-        let rows = stmt.query_map(
-            params![run.0, resource.resource_type.as_str(), resource.id],
-            |r| r.get::<_, String>(0),
-        )?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        ).backend()?;
+        let rows = stmt
+            .query_map(
+                params![run.0, resource.resource_type.as_str(), resource.id],
+                |r| r.get::<_, String>(0),
+            )
+            .backend()?;
+        rows.map(|json| serde_json::from_str(&json.backend()?).backend())
+            .collect()
     }
 
     fn grants_for_principal(
@@ -820,19 +598,25 @@ impl Store for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<String> = match after {
             None => {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT data FROM entitlements WHERE run_id = ?1
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT data FROM entitlements WHERE run_id = ?1
                      ORDER BY resource_type, resource_id, slug LIMIT ?2",
-                )?;
-                stmt.query_map(params![run.0, limit], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?
+                    )
+                    .backend()?;
+                stmt.query_map(params![run.0, limit], |r| r.get(0))
+                    .backend()?
+                    .collect::<rusqlite::Result<_>>()
+                    .backend()?
             }
             Some(e) => {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT data FROM entitlements WHERE run_id = ?1
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT data FROM entitlements WHERE run_id = ?1
                        AND (resource_type, resource_id, slug) > (?2, ?3, ?4)
                      ORDER BY resource_type, resource_id, slug LIMIT ?5",
-                )?;
+                    )
+                    .backend()?;
                 stmt.query_map(
                     params![
                         run.0,
@@ -842,12 +626,14 @@ impl Store for SqliteStore {
                         limit
                     ],
                     |r| r.get(0),
-                )?
-                .collect::<rusqlite::Result<_>>()?
+                )
+                .backend()?
+                .collect::<rusqlite::Result<_>>()
+                .backend()?
             }
         };
         rows.iter()
-            .map(|json| Ok(serde_json::from_str(json)?))
+            .map(|json| serde_json::from_str(json).backend())
             .collect()
     }
 
@@ -909,10 +695,13 @@ impl Store for SqliteStore {
 
     fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt =
-            conn.prepare("SELECT message FROM warnings WHERE run_id = ?1 ORDER BY id")?;
-        let rows = stmt.query_map([run.0], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut stmt = conn
+            .prepare("SELECT message FROM warnings WHERE run_id = ?1 ORDER BY id")
+            .backend()?;
+        let rows = stmt
+            .query_map([run.0], |r| r.get::<_, String>(0))
+            .backend()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().backend()
     }
 
     fn counts(&self, run: RunId) -> Result<RunCounts, StoreError> {
@@ -933,12 +722,14 @@ impl Store for SqliteStore {
                 &mut counts.grants,
             ),
         ] {
-            let mut stmt = conn.prepare(sql)?;
-            let rows = stmt.query_map([run.0], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
+            let mut stmt = conn.prepare(sql).backend()?;
+            let rows = stmt
+                .query_map([run.0], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .backend()?;
             for row in rows {
-                let (t, n) = row?;
+                let (t, n) = row.backend()?;
                 map.insert(ResourceTypeId::new(t), n.unsigned_abs());
             }
         }
@@ -998,6 +789,336 @@ impl Store for SqliteStore {
                 .map(to_grant)
                 .collect(),
         })
+    }
+}
+
+impl WorkQueue for SqliteStore {
+    fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
+        let mut conn = self.conn()?;
+        // IMMEDIATE: the read and the write below are one step for every process on the file.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .backend()?;
+        let open: Vec<OpenRun> = {
+            let mut stmt = tx
+                .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM sync_runs WHERE connector = ?1 AND status = 'running'
+                 ORDER BY id"
+            ))
+                .backend()?;
+            let rows = stmt
+                .query_map([begin.connector], Self::read_run)
+                .backend()?;
+            let mut open = Vec::new();
+            for row in rows {
+                let run = Self::to_run(row.backend()?)?;
+                open.push(OpenRun {
+                    id: run.id,
+                    fingerprint: run.fingerprint,
+                    started_at_ms: run.started_at_ms,
+                    holder: run.holder,
+                    heartbeat_ms: run.heartbeat_ms,
+                });
+            }
+            open
+        };
+        let now = now_ms();
+        let holder = serde_json::to_string(begin.holder).backend()?;
+        let begun = match lease::decide(&open, begin, now) {
+            Decision::InProgress {
+                run,
+                holder,
+                heartbeat_ms,
+            } => {
+                return Err(StoreError::InProgress {
+                    run,
+                    holder,
+                    heartbeat_ms,
+                });
+            }
+            Decision::Resume { run, fail } => {
+                Self::fail_runs(&tx, &fail)?;
+                tx.execute(
+                    "UPDATE sync_runs SET holder = ?2, heartbeat_ms = ?3 WHERE id = ?1",
+                    params![run.0, holder, now],
+                )
+                .backend()?;
+                tx.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])
+                    .backend()?;
+                Begun {
+                    run,
+                    resumed: true,
+                    not_resumed: None,
+                }
+            }
+            Decision::Start { fail, not_resumed } => {
+                Self::fail_runs(&tx, &fail)?;
+                tx.execute(
+                    "INSERT INTO sync_runs (connector, started_at_ms, status, fingerprint, holder,
+                     heartbeat_ms) VALUES (?1, ?2, 'running', ?3, ?4, ?2)",
+                    params![begin.connector, now, begin.fingerprint, holder],
+                )
+                .backend()?;
+                let run = RunId(tx.last_insert_rowid());
+                {
+                    let mut stmt = tx
+                        .prepare(
+                            "INSERT INTO resource_types (run_id, id, display_name, data)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .backend()?;
+                    for rt in begin.resource_types {
+                        stmt.execute(params![
+                            run.0,
+                            rt.id.as_str(),
+                            rt.display_name,
+                            serde_json::to_string(rt).backend()?
+                        ])
+                        .backend()?;
+                    }
+                }
+                Self::insert_work(&tx, run, begin.work)?;
+                Begun {
+                    run,
+                    resumed: false,
+                    not_resumed,
+                }
+            }
+        };
+        tx.commit().backend()?;
+        Ok(begun)
+    }
+
+    fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
+        self.leased(run, lease, |tx| {
+            tx.execute(
+                "UPDATE sync_runs SET heartbeat_ms = ?2 WHERE id = ?1",
+                params![run.0, now_ms()],
+            )
+            .backend()?;
+            Ok(())
+        })
+    }
+
+    fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
+        self.leased(run, lease, |tx| {
+            tx.execute(
+                "UPDATE sync_runs SET holder = NULL, heartbeat_ms = NULL WHERE id = ?1",
+                [run.0],
+            )
+            .backend()?;
+            tx.execute("UPDATE work SET claimed = 0 WHERE run_id = ?1", [run.0])
+                .backend()?;
+            Ok(())
+        })
+    }
+
+    fn claim_work(
+        &self,
+        run: RunId,
+        lease: &str,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError> {
+        self.leased(run, lease, |tx| {
+            let stage: Option<i64> = tx
+                .query_row(
+                    "SELECT MIN(stage) FROM work WHERE run_id = ?1",
+                    [run.0],
+                    |r| r.get(0),
+                )
+                .backend()?;
+            let Some(stage) = stage else {
+                return Ok(Vec::new());
+            };
+            let mut items = Vec::new();
+            {
+                let mut select = tx
+                    .prepare_cached(
+                        "SELECT id, kind, resource_type, scope, token FROM work
+                 WHERE run_id = ?1 AND stage = ?2 AND claimed = 0 ORDER BY id LIMIT ?3",
+                    )
+                    .backend()?;
+                let rows = select
+                    .query_map(
+                        params![run.0, stage, i64::try_from(limit).unwrap_or(i64::MAX)],
+                        |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, Option<String>>(3)?,
+                                r.get::<_, Option<String>>(4)?,
+                            ))
+                        },
+                    )
+                    .backend()?;
+                for row in rows {
+                    let (id, tag, resource_type, scope, token) = row.backend()?;
+                    let resource_type: ResourceTypeId = resource_type
+                        .parse()
+                        .map_err(|e| StoreError::Corrupt(format!("work resource type: {e}")))?;
+                    let scope = scope.as_deref().map(parse_resource_id).transpose()?;
+                    let kind =
+                        WorkKind::from_parts(&tag, resource_type, scope).ok_or_else(|| {
+                            StoreError::Corrupt(format!("work item {id} kind {tag:?}"))
+                        })?;
+                    items.push(WorkItem {
+                        id: WorkId(id),
+                        kind,
+                        token: token.map(PageToken::new),
+                    });
+                }
+                let mut claim = tx
+                    .prepare_cached("UPDATE work SET claimed = 1 WHERE id = ?1")
+                    .backend()?;
+                for item in &items {
+                    claim.execute([item.id.0]).backend()?;
+                }
+            }
+            Ok(items)
+        })
+    }
+
+    fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError> {
+        self.leased(run, lease, |tx| {
+        Self::insert_work(tx, run, &commit.work)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO resources
+                 (run_id, resource_type, resource_id, parent, display_name, status, login, email, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            ).backend()?;
+            for r in &commit.resources {
+                let user = r.user.as_ref();
+                let email = user.and_then(|u| {
+                    u.emails
+                        .iter()
+                        .find(|e| e.primary)
+                        .or(u.emails.first())
+                        .map(|e| e.address.as_str())
+                });
+                stmt.execute(params![
+                    run.0,
+                    r.id.resource_type.as_str(),
+                    r.id.id,
+                    r.parent.as_ref().map(ToString::to_string),
+                    r.display_name,
+                    r.status.map(status_str),
+                    user.and_then(|u| u.login.as_deref()),
+                    email,
+                    serde_json::to_string(r).backend()?
+                ])
+                .backend()?;
+            }
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO entitlements
+                 (run_id, resource_type, resource_id, slug, display_name, purpose, grantable_to, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            ).backend()?;
+            for e in &commit.entitlements {
+                let mut grantable_to = String::from(",");
+                for t in &e.grantable_to {
+                    grantable_to.push_str(&t.to_string());
+                    grantable_to.push(',');
+                }
+                stmt.execute(params![
+                    run.0,
+                    e.id.resource.resource_type.as_str(),
+                    e.id.resource.id,
+                    e.id.slug,
+                    e.display_name,
+                    purpose_str(e.purpose),
+                    grantable_to,
+                    serde_json::to_string(e).backend()?
+                ])
+                .backend()?;
+            }
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO grants_by_principal
+                 (run_id, principal_type, principal_id, entitlement_type, entitlement_id, slug, annotations)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            ).backend()?;
+            for g in &commit.grants {
+                let annotations = if g.annotations.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&g.annotations).backend()?)
+                };
+                stmt.execute(params![
+                    run.0,
+                    g.principal.resource_type.as_str(),
+                    g.principal.id,
+                    g.entitlement.resource.resource_type.as_str(),
+                    g.entitlement.resource.id,
+                    g.entitlement.slug,
+                    annotations
+                ])
+                .backend()?;
+            }
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO warnings (run_id, message) VALUES (?1, ?2)")
+                .backend()?;
+            for w in &commit.warnings {
+                stmt.execute(params![run.0, w]).backend()?;
+            }
+        }
+        if let Some(done) = commit.done {
+            tx.execute(
+                "DELETE FROM work WHERE id = ?1 AND run_id = ?2",
+                params![done.0, run.0],
+            )
+            .backend()?;
+        }
+        Ok(())
+        })
+    }
+
+    fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().backend()?;
+        Self::check_run(&tx, run)?;
+        tx.execute("DELETE FROM grants WHERE run_id = ?1", [run.0])
+            .backend()?;
+        tx.execute(
+            "INSERT INTO grants
+             (run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id, annotations)
+             SELECT run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id,
+                    annotations
+             FROM grants_by_principal WHERE run_id = ?1
+             ORDER BY entitlement_type, entitlement_id, slug, principal_type, principal_id",
+            [run.0],
+        ).backend()?;
+        tx.commit().backend()?;
+        Ok(())
+    }
+
+    fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().backend()?;
+        Self::check_run(&tx, run)?;
+        tx.execute(
+            "UPDATE sync_runs SET status = ?2, finished_at_ms = ?3, failure = ?4, holder = NULL,
+             heartbeat_ms = NULL WHERE id = ?1",
+            params![run.0, status.as_str(), now_ms(), failure],
+        )
+        .backend()?;
+        tx.execute("DELETE FROM work WHERE run_id = ?1", [run.0])
+            .backend()?;
+        tx.execute("DELETE FROM page_tokens WHERE run_id = ?1", [run.0])
+            .backend()?;
+        tx.commit().backend()?;
+        Ok(())
     }
 }
 

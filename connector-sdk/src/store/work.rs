@@ -6,9 +6,22 @@ use crate::capability::PageToken;
 use crate::model::Stage;
 use crate::model::{Entitlement, Grant, Resource, ResourceId, ResourceTypeId};
 
-/// The id of a stored work item.
+/// The id of a stored work item: opaque, unique within its store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct WorkId(pub i64);
+#[serde(transparent)]
+pub struct WorkId(pub(crate) i64);
+
+impl WorkId {
+    /// The id a backend stored as `raw`.
+    pub fn from_raw(raw: i64) -> Self {
+        Self(raw)
+    }
+
+    /// The number a backend stores.
+    pub fn raw(self) -> i64 {
+        self.0
+    }
+}
 
 /// What a work item lists.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

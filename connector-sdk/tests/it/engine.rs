@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use connector_sdk::backend::WorkQueue;
 use connector_sdk::{
     Error, IntegrityMode, MemoryStore, RetryPolicy, RunStatus, SqliteStore, Stage, Store,
     SyncConfig, SyncEngine, SyncEvent,
@@ -15,7 +16,7 @@ fn fast_retry() -> RetryPolicy {
     RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(4))
 }
 
-fn engine(tenant: &Tenant, store: Arc<dyn Store>, workers: usize) -> SyncEngine {
+fn engine(tenant: &Tenant, store: Arc<dyn WorkQueue>, workers: usize) -> SyncEngine {
     let config = SyncConfig::default()
         .with_workers(workers)
         .with_retry(fast_retry());
@@ -442,7 +443,7 @@ async fn integrity_violations_fail_the_sync_or_warn() {
     );
     let memory = MemoryStore::new();
     let run = crate::begin(&memory, "x");
-    let rows = connector_sdk::store::PageCommit {
+    let rows = connector_sdk::backend::PageCommit {
         resources: vec![Resource::new(ResourceId::new("user", "1"), "One")],
         entitlements: vec![crate::fixture::member_entitlement(ResourceId::new(
             "user", "1",
@@ -479,7 +480,7 @@ async fn integrity_violations_fail_the_sync_or_warn() {
 
 #[tokio::test]
 async fn not_grantable_principals_are_reported() {
-    use connector_sdk::store::PageCommit;
+    use connector_sdk::backend::PageCommit;
     use connector_sdk::{EntitlementId, Grant, ResourceId};
     let store = SqliteStore::in_memory().unwrap();
     let run = crate::begin(&store, "x");

@@ -11,14 +11,15 @@ mod store;
 
 use std::collections::BTreeSet;
 
-use connector_sdk::{BeginRun, Holder, RunId, Store};
+use connector_sdk::backend::{BeginRun, WorkQueue};
+use connector_sdk::{Holder, RunId, Store};
 
 /// The lease id of runs begun by [`begin`].
 pub const LEASE: &str = "test-lease";
 
 /// Begins a new run of `connector` on `store` held by [`LEASE`], for tests that drive a store
 /// directly.
-pub fn begin(store: &dyn Store, connector: &str) -> RunId {
+pub fn begin(store: &dyn WorkQueue, connector: &str) -> RunId {
     let holder = Holder::new(LEASE, std::process::id(), "test-host");
     store
         .begin_run(&BeginRun::new(connector, "", &holder).with_resume(false))

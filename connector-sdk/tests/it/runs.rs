@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use connector_sdk::backend::{BeginRun, WorkQueue};
 use connector_sdk::{
-    BeginRun, ConnectorError, Error, Holder, MemoryStore, RetryPolicy, RunStatus, SqliteStore,
-    Store, SyncConfig, SyncEngine,
+    ConnectorError, Error, Holder, MemoryStore, RetryPolicy, RunStatus, SqliteStore, SyncConfig,
+    SyncEngine,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -21,14 +22,14 @@ fn config() -> SyncConfig {
 
 fn engine(
     registry: connector_sdk::Registry,
-    store: Arc<dyn Store>,
+    store: Arc<dyn WorkQueue>,
     config: SyncConfig,
 ) -> SyncEngine {
     SyncEngine::new(registry, store, config)
 }
 
 /// Interrupts a sync of `tenant` as `fingerprint` at its fifth call, leaving an unfinished run.
-async fn interrupted(tenant: &Tenant, store: &Arc<dyn Store>, fingerprint: &str) {
+async fn interrupted(tenant: &Tenant, store: &Arc<dyn WorkQueue>, fingerprint: &str) {
     let calls = tenant.faults.calls.load(Ordering::SeqCst);
     *tenant.faults.fail_at.lock().unwrap() = Some(calls + 5);
     let err = engine(tenant.registry_for(fingerprint), store.clone(), config())
@@ -64,7 +65,7 @@ async fn a_run_of_another_tenant_is_not_resumed() {
         groups: 2,
         page_size: 4,
     });
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
     interrupted(&a, &store, "tenant-a").await;
     let report = engine(b.registry_for("tenant-b"), store.clone(), config())
         .run(&CancellationToken::new())
@@ -98,7 +99,7 @@ async fn a_run_of_another_tenant_is_not_resumed() {
 #[tokio::test]
 async fn the_same_tenant_resumes_and_a_fresh_run_or_an_old_one_does_not() {
     let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
     interrupted(&tenant, &store, "t").await;
     let report = engine(tenant.registry_for("t"), store.clone(), config())
         .run(&CancellationToken::new())
@@ -145,7 +146,7 @@ async fn the_same_tenant_resumes_and_a_fresh_run_or_an_old_one_does_not() {
 #[tokio::test]
 async fn a_fatal_error_fails_the_run_for_good() {
     let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
     *tenant.faults.fatal_at.lock().unwrap() = Some(3);
     let err = engine(tenant.registry(), store.clone(), config())
         .run(&CancellationToken::new())
@@ -174,7 +175,7 @@ async fn a_fatal_error_fails_the_run_for_good() {
 async fn a_second_engine_on_a_held_run_is_told_who_holds_it() {
     let tenant = Tenant::new(Shape::default());
     *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
     let first = engine(tenant.registry(), store.clone(), config());
     let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -191,7 +192,7 @@ async fn a_second_engine_on_a_held_run_is_told_who_holds_it() {
     else {
         panic!("{err:?}")
     };
-    assert_eq!(run.0, 1);
+    assert_eq!(run.raw(), 1);
     assert_eq!(holder.pid, std::process::id());
     assert!(*heartbeat_age < Duration::from_secs(60));
     assert!(
@@ -218,7 +219,7 @@ async fn a_second_engine_on_a_held_run_is_told_who_holds_it() {
 async fn a_stale_lease_is_taken_over_and_its_old_holder_stops() {
     let tenant = Tenant::new(Shape::default());
     *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
     let slow = config().with_lease_ttl(Duration::from_secs(60));
     let first = engine(tenant.registry(), store.clone(), slow);
     let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
@@ -246,7 +247,7 @@ async fn a_stale_lease_is_taken_over_and_its_old_holder_stops() {
 #[tokio::test]
 async fn a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once() {
     let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
     interrupted(&tenant, &store, "").await;
     let me = Holder::current();
     let dead = Holder::new("dead", u32::MAX - 1, me.host.clone());

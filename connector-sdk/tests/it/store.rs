@@ -1,11 +1,12 @@
 use std::sync::Arc;
 
-use connector_sdk::{MemoryStore, SqliteStore, Store, SyncConfig, SyncEngine};
+use connector_sdk::backend::WorkQueue;
+use connector_sdk::{MemoryStore, SqliteStore, Store, StoreError, SyncConfig, SyncEngine};
 use tokio_util::sync::CancellationToken;
 
 use crate::fixture::{Shape, Tenant};
 
-async fn diff_between_two_syncs(store: Arc<dyn Store>) {
+async fn diff_between_two_syncs(store: Arc<dyn WorkQueue>) {
     let tenant = Tenant::new(Shape {
         users: 6,
         groups: 2,
@@ -112,12 +113,57 @@ async fn sqlite_and_memory_stores_answer_queries_alike() {
 #[test]
 fn unknown_runs_are_typed_errors() {
     let store = SqliteStore::in_memory().unwrap();
-    let err = store.counts(connector_sdk::RunId(42)).unwrap_err();
-    assert_eq!(err.to_string(), "no sync run 42");
-    let err = MemoryStore::new()
-        .counts(connector_sdk::RunId(42))
+    let err = store
+        .counts(connector_sdk::RunId::from_raw(42))
         .unwrap_err();
     assert_eq!(err.to_string(), "no sync run 42");
+    let err = MemoryStore::new()
+        .counts(connector_sdk::RunId::from_raw(42))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "no sync run 42");
+}
+
+#[test]
+fn a_backend_failure_keeps_the_backends_error_as_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory is not a database file.
+    let err = SqliteStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert_eq!(err.to_string(), "store backend failed");
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(
+        source.downcast_ref::<rusqlite::Error>().is_some(),
+        "{source:?}"
+    );
+}
+
+#[test]
+fn stored_json_that_does_not_decode_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = SqliteStore::open(&path).unwrap();
+    crate::begin(&store, "c");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE sync_runs SET holder = 'not json'", [])
+        .unwrap();
+    let err = store.runs().unwrap_err();
+    let StoreError::Corrupt(what) = &err else {
+        panic!("expected corruption, got {err:?}");
+    };
+    assert!(what.starts_with("stored JSON: "), "{what}");
+}
+
+#[test]
+fn run_ids_are_shown_parsed_and_serialised_as_numbers() {
+    let run: connector_sdk::RunId = "17".parse().unwrap();
+    assert_eq!(run.to_string(), "17");
+    assert_eq!(serde_json::to_string(&run).unwrap(), "17");
+    assert_eq!(
+        serde_json::from_str::<connector_sdk::RunId>("17").unwrap(),
+        run
+    );
+    assert!("run 17".parse::<connector_sdk::RunId>().is_err());
 }
 
 #[test]
@@ -159,9 +205,9 @@ fn the_sqlite_file_is_queryable_with_plain_sql() {
 mod diff_properties {
     use std::collections::BTreeSet;
 
-    use connector_sdk::store::PageCommit;
+    use connector_sdk::backend::{PageCommit, WorkQueue};
     use connector_sdk::{
-        EntitlementId, Grant, MemoryStore, Resource, ResourceId, RunStatus, SqliteStore, Store,
+        EntitlementId, Grant, MemoryStore, Resource, ResourceId, RunStatus, SqliteStore,
     };
     use proptest::prelude::*;
 
@@ -185,7 +231,7 @@ mod diff_properties {
     }
 
     fn run(
-        store: &dyn Store,
+        store: &dyn WorkQueue,
         grants: &BTreeSet<(u8, u8)>,
         users: &BTreeSet<u8>,
     ) -> connector_sdk::RunId {
@@ -209,7 +255,7 @@ mod diff_properties {
         ) {
             let sqlite = SqliteStore::in_memory().unwrap();
             let memory = MemoryStore::new();
-            for store in [&sqlite as &dyn Store, &memory as &dyn Store] {
+            for store in [&sqlite as &dyn WorkQueue, &memory as &dyn WorkQueue] {
                 let (old, new) = (run(store, &a, &ua), run(store, &b, &ub));
                 let diff = store.diff(old, new).unwrap();
                 let ids = |set: &BTreeSet<(u8, u8)>| -> BTreeSet<String> {
@@ -239,7 +285,7 @@ async fn resources_page_through_a_type_in_both_stores() {
     });
     let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
     let memory = Arc::new(MemoryStore::new());
-    for store in [sqlite as Arc<dyn Store>, memory as Arc<dyn Store>] {
+    for store in [sqlite as Arc<dyn WorkQueue>, memory as Arc<dyn WorkQueue>] {
         let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
             .run(&CancellationToken::new())
             .await
@@ -281,7 +327,7 @@ async fn deleting_a_run_removes_its_rows_and_never_reuses_its_id() {
     let tenant = Tenant::new(Shape::default());
     let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
     let memory = Arc::new(MemoryStore::new());
-    for store in [sqlite as Arc<dyn Store>, memory as Arc<dyn Store>] {
+    for store in [sqlite as Arc<dyn WorkQueue>, memory as Arc<dyn WorkQueue>] {
         let engine = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default());
         let first = engine.run(&CancellationToken::new()).await.unwrap().run;
         let second = engine.run(&CancellationToken::new()).await.unwrap().run;
@@ -318,8 +364,8 @@ async fn entitlements_and_grants_page_in_the_same_order_in_both_stores() {
     });
     let mut seen = Vec::new();
     for store in [
-        Arc::new(SqliteStore::in_memory().unwrap()) as Arc<dyn Store>,
-        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        Arc::new(SqliteStore::in_memory().unwrap()) as Arc<dyn WorkQueue>,
+        Arc::new(MemoryStore::new()) as Arc<dyn WorkQueue>,
     ] {
         let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
             .run(&CancellationToken::new())

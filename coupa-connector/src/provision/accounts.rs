@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use connector_sdk::{
     AccountManager, Arguments, ConnectorError, CreateAccountOutcome, FieldKind, FieldSpec,
 };
-use coupa_client::models::{CodeRef, LoginRef};
+use coupa_client::{CodeRef, LoginRef};
 use coupa_client::{CoupaClient, License, NewUser, User};
 
 use crate::errors::to_connector;

@@ -8,7 +8,7 @@ use connector_sdk::{
     ConnectorError, Grant, ListRequest, Page, Resource, ResourceId, ResourceStatus, ResourceSyncer,
     ResourceTrait, ResourceType, UserTrait,
 };
-use coupa_client::models::Reference;
+use coupa_client::Reference;
 use coupa_client::{AccessList, Fields, License, User};
 
 use super::member_entitlement;

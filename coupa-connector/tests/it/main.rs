@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_sdk::{MemoryStore, RetryPolicy, RunId, Store, SyncConfig, SyncEngine, SyncReport};
+use connector_sdk::backend::WorkQueue;
+use connector_sdk::{MemoryStore, RetryPolicy, RunId, SyncConfig, SyncEngine, SyncReport};
 use coupa_client::RetryConfig;
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::{AccessList, CoupaSim, Tenant};
@@ -36,7 +37,7 @@ pub fn connector(sim: &CoupaSim) -> CoupaConnector {
     CoupaConnector::new(ConnectorConfig::new(client_config(sim))).unwrap()
 }
 
-pub fn engine(connector: &CoupaConnector, store: Arc<dyn Store>, workers: usize) -> SyncEngine {
+pub fn engine(connector: &CoupaConnector, store: Arc<dyn WorkQueue>, workers: usize) -> SyncEngine {
     let config = SyncConfig::default().with_workers(workers).with_retry(
         RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(50)),
     );
