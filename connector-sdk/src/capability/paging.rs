@@ -1,7 +1,7 @@
 //! Offset paging, written once: tokens that hold an offset, and the lanes that let several
 //! workers fetch one listing at once.
 
-use super::PageToken;
+use super::{Page, PageToken};
 use crate::error::ConnectorError;
 
 impl PageToken {
@@ -20,6 +20,28 @@ impl PageToken {
                     t.as_str()
                 ))
             })
+        })
+    }
+}
+
+impl<T> Page<T> {
+    /// The page of `all` (rows already in memory: a file, a full export) that `token` points at,
+    /// `size` rows turned into items by `item`, with the next page's token when rows are left.
+    /// A token that holds no offset is an error, as in [`PageToken::parse_offset`].
+    pub fn from_offset<R>(
+        all: &[R],
+        token: Option<&PageToken>,
+        size: usize,
+        item: impl FnMut(&R) -> T,
+    ) -> Result<Self, ConnectorError> {
+        let start = usize::try_from(PageToken::parse_offset(token)?).unwrap_or(usize::MAX);
+        let end = start.saturating_add(size.max(1));
+        let rows = all.get(start..end.min(all.len())).unwrap_or_default();
+        let page = Page::new(rows.iter().map(item).collect());
+        Ok(if end < all.len() {
+            page.with_next(PageToken::offset(end as u64))
+        } else {
+            page
         })
     }
 }
@@ -80,6 +102,23 @@ mod tests {
         }
         fetched.sort();
         fetched
+    }
+
+    #[test]
+    fn pages_in_memory_rows_by_offset() {
+        let rows: Vec<u32> = (0..5).collect();
+        let first = Page::from_offset(&rows, None, 2, |r| r * 10).unwrap();
+        assert_eq!(
+            (first.items, first.next.clone()),
+            (vec![0, 10], vec![PageToken::offset(2)])
+        );
+        let last = Page::from_offset(&rows, Some(&PageToken::offset(4)), 2, |r| *r).unwrap();
+        assert_eq!((last.items, last.next), (vec![4], vec![]));
+        let past = Page::from_offset(&rows, Some(&PageToken::offset(u64::MAX)), 2, |r| *r).unwrap();
+        assert!(past.items.is_empty() && past.next.is_empty());
+        let exact = Page::from_offset(&rows[..4], Some(&PageToken::offset(2)), 2, |r| *r).unwrap();
+        assert!(exact.next.is_empty(), "no token past the last row");
+        assert!(Page::from_offset(&rows, Some(&PageToken::new("x")), 2, |r| *r).is_err());
     }
 
     proptest! {

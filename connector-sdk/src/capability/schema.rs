@@ -136,6 +136,14 @@ pub enum ArgumentError {
         /// Why.
         reason: String,
     },
+    /// The arguments do not fit the type a connector reads them into ([`Arguments::parse`]).
+    #[error("{target}: arguments do not fit: {reason}")]
+    Unfit {
+        /// What was being called.
+        target: String,
+        /// What serde said.
+        reason: String,
+    },
 }
 
 /// Arguments that passed validation against their schema. Absent optional arguments and `null`
@@ -210,6 +218,16 @@ impl Arguments {
             .map(|items| items.iter().filter_map(Value::as_str).collect())
     }
 
+    /// The arguments as a `T` (a struct whose fields are the schema's names), for a connector
+    /// that would rather read one typed value than each argument; [`ArgumentError::Unfit`] when
+    /// they do not deserialise into it.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ArgumentError> {
+        T::deserialize(&Value::Object(self.values.clone())).map_err(|e| ArgumentError::Unfit {
+            target: self.target.clone(),
+            reason: e.to_string(),
+        })
+    }
+
     /// All arguments as JSON.
     pub fn values(&self) -> &Map<String, Value> {
         &self.values
@@ -254,6 +272,28 @@ mod tests {
         assert_eq!(a.i64("count"), None);
         assert_eq!(a.str_list("tags"), Some(vec!["a"]));
         assert!(!a.values().contains_key("count"), "nulls are removed");
+    }
+
+    #[test]
+    fn arguments_parse_into_a_typed_value() {
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        struct Wanted {
+            user_id: String,
+            #[serde(default)]
+            tags: Vec<String>,
+        }
+        let a = Arguments::validate("x", &schema(), args(json!({"user_id": "5", "tags": ["a"]})))
+            .unwrap();
+        let wanted = Wanted {
+            user_id: "5".into(),
+            tags: vec!["a".into()],
+        };
+        assert_eq!(a.parse::<Wanted>().unwrap(), wanted);
+        let err = a.parse::<(u8, u8)>().unwrap_err();
+        assert!(
+            err.to_string().starts_with("x: arguments do not fit: "),
+            "{err}"
+        );
     }
 
     #[test]

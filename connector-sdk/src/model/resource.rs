@@ -71,6 +71,18 @@ pub enum ResourceStatus {
     Deleted,
 }
 
+impl ResourceStatus {
+    /// `Enabled` for an active account, `Disabled` otherwise: the status most systems keep as one
+    /// flag.
+    pub fn from_active(active: bool) -> Self {
+        if active {
+            Self::Enabled
+        } else {
+            Self::Disabled
+        }
+    }
+}
+
 /// Who or what a user account belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -87,11 +99,22 @@ pub enum AccountType {
 
 /// One email address of a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Email {
     /// The address.
     pub address: String,
     /// Whether this is the user's primary address.
     pub primary: bool,
+}
+
+impl Email {
+    /// An address, primary or not.
+    pub fn new(address: impl Into<String>, primary: bool) -> Self {
+        Self {
+            address: address.into(),
+            primary,
+        }
+    }
 }
 
 /// User-specific attributes of a resource.

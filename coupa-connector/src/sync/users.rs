@@ -76,11 +76,7 @@ pub(crate) fn user_resource(user: &User) -> Resource {
     // A record without `active` says nothing about the status: none is recorded, rather than
     // a guess.
     if let Some(active) = user.active {
-        resource = resource.with_status(if active {
-            ResourceStatus::Enabled
-        } else {
-            ResourceStatus::Disabled
-        });
+        resource = resource.with_status(ResourceStatus::from_active(active));
     }
     for (key, value) in [
         ("first_name", &user.firstname),

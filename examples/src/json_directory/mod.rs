@@ -1,10 +1,6 @@
-//! A connector for a directory kept in one JSON file: users, groups and memberships.
-//!
-//! It is deliberately small and complete: a paged user syncer whose rows carry no grants, a group
-//! syncer with per-resource entitlements and grants, a provisioner that rewrites the file, account
-//! creation and one action. Copy it to start a new connector.
-//!
-//! The file looks like this:
+//! A connector for a directory kept in one JSON file, small and complete: copy it to start a
+//! connector. A paged user syncer; a group syncer whose page carries each group's `member`
+//! entitlement and grants; a provisioner; account creation; one action. The file:
 //!
 //! ```json
 //! {
@@ -13,152 +9,48 @@
 //! }
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{
     AccountManager, Action, ActionSchema, Arguments, Connector, ConnectorError, ConnectorMetadata,
     CreateAccountOutcome, Entitlement, EntitlementId, FieldKind, FieldSpec, Grant, GrantOutcome,
-    ListRequest, Page, PageToken, Provisioner, Purpose, Registry, Resource, ResourceId,
-    ResourceRequest, ResourceStatus, ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId,
-    RevokeOutcome, SyncerOptions, UserTrait,
+    ListRequest, Page, Provisioner, Purpose, Registry, Resource, ResourceId, ResourceStatus,
+    ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, RevokeOutcome, UserTrait,
 };
-use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use serde_json::{Map, Value, json};
 
-/// Users per list page.
-const PAGE_SIZE: usize = 100;
+mod file;
 
-/// The file's content.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Directory {
-    /// Users.
-    #[serde(default)]
-    pub users: Vec<User>,
-    /// Groups.
-    #[serde(default)]
-    pub groups: Vec<Group>,
-}
+/// What every capability returns.
+type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
-/// One user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    /// Unique id, also the login.
-    pub id: String,
-    /// Full name.
-    pub name: String,
-    /// Email address.
-    pub email: String,
-    /// Whether the account is enabled.
-    #[serde(default = "enabled")]
-    pub active: bool,
-}
+use file::File;
+pub use file::{Directory, Group, User};
 
-fn enabled() -> bool {
-    true
-}
-
-/// One group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Group {
-    /// Unique id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Ids of member users.
-    #[serde(default)]
-    pub members: Vec<String>,
-}
-
-/// The file, shared by every capability. Reads and writes go through one lock, so concurrent
-/// grants never lose an update.
-#[derive(Debug)]
-struct File {
-    path: PathBuf,
-    lock: Mutex<()>,
-}
-
-impl File {
-    async fn read(&self) -> Result<Directory, ConnectorError> {
-        let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
-            ConnectorError::fatal_with(format!("cannot read {}", self.path.display()), e)
-        })?;
-        serde_json::from_str(&text).map_err(|e| {
-            ConnectorError::fatal_with(
-                format!("{} is not a directory file", self.path.display()),
-                e,
-            )
-        })
-    }
-
-    /// Reads, changes and writes the file under the lock; the write replaces the file atomically.
-    async fn update<T>(
-        &self,
-        change: impl FnOnce(&mut Directory) -> Result<(T, bool), ConnectorError>,
-    ) -> Result<T, ConnectorError> {
-        let _held = self.lock.lock().await;
-        let mut directory = self.read().await?;
-        let (out, changed) = change(&mut directory)?;
-        if changed {
-            let json = serde_json::to_string_pretty(&directory)
-                .map_err(|e| ConnectorError::fatal_with("cannot encode the directory", e))?;
-            let tmp = self.path.with_extension("json.tmp");
-            let write = async {
-                tokio::fs::write(&tmp, json).await?;
-                tokio::fs::rename(&tmp, &self.path).await
-            };
-            write.await.map_err(|e| {
-                ConnectorError::fatal_with(format!("cannot write {}", self.path.display()), e)
-            })?;
-        }
-        Ok(out)
-    }
-}
-
-/// Builds the registry of a JSON-directory connector for the file at `path`. Nothing is read
-/// until a capability is called.
+/// The registry of a JSON-directory connector for the file at `path`. Nothing is read until a
+/// capability is called.
 pub fn registry(path: impl AsRef<Path>) -> Result<Registry, connector_sdk::Error> {
-    let file = Arc::new(File {
-        path: path.as_ref().to_owned(),
-        lock: Mutex::new(()),
-    });
-    Registry::builder(ConnectorMetadata::new(
-        "json-directory",
-        "JSON directory",
-        "Users, groups and memberships kept in a JSON file",
-    ))
-    .connector(JsonDirectory(file.clone()))
-    .syncer(Users(file.clone()))
-    .syncer(Groups(file.clone()))
-    .provisioner("group", Groups(file.clone()))
-    .account_manager(Accounts(file.clone()))
-    .action(SetActive(file))
-    .build()
-}
-
-struct JsonDirectory(Arc<File>);
-
-#[async_trait]
-impl Connector for JsonDirectory {
-    async fn validate(&self) -> Result<Vec<String>, ConnectorError> {
-        self.0.read().await.map(|_| Vec::new())
-    }
+    let file = Arc::new(File::new(path.as_ref().to_owned()));
+    let about = "Users, groups and memberships kept in a JSON file";
+    let metadata = ConnectorMetadata::new("json-directory", "JSON directory", about);
+    Registry::builder(metadata)
+        .connector(Directories(file.clone()))
+        .syncer(Users(file.clone()))
+        .syncer(Groups(file.clone()))
+        .provisioner("group", Groups(file.clone()))
+        .account_manager(Directories(file.clone()))
+        .action(Directories(file))
+        .build()
 }
 
 fn user_resource(user: &User) -> Resource {
-    let status = if user.active {
-        ResourceStatus::Enabled
-    } else {
-        ResourceStatus::Disabled
-    };
-    Resource::new(ResourceId::new("user", user.id.clone()), user.name.clone())
-        .with_status(status)
-        .with_user(
-            UserTrait::new()
-                .with_login(user.id.clone())
-                .with_email(user.email.clone(), true),
-        )
+    let login = UserTrait::new().with_login(&user.id);
+    let login = login.with_email(&user.email, true);
+    Resource::new(ResourceId::new("user", &user.id), &user.name)
+        .with_status(ResourceStatus::from_active(user.active))
+        .with_user(login)
 }
 
 fn member(group: &str) -> EntitlementId {
@@ -173,18 +65,9 @@ impl ResourceSyncer for Users {
         ResourceType::new("user", "User", [ResourceTrait::User])
     }
 
-    async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
-        let start = usize::try_from(PageToken::parse_offset(request.token.as_ref())?)
-            .map_err(|_| ConnectorError::invalid_argument("offset too large"))?;
-        let directory = self.0.read().await?;
-        let users = directory.users.iter().skip(start).take(PAGE_SIZE);
-        let page = Page::new(users.map(user_resource).collect());
-        let next = start + PAGE_SIZE;
-        Ok(if next < directory.users.len() {
-            page.with_next(PageToken::offset(next as u64))
-        } else {
-            page
-        })
+    async fn list(&self, request: ListRequest) -> Result<Page<Resource>> {
+        let users = self.0.read().await?.users;
+        Page::from_offset(&users, request.token.as_ref(), 100, user_resource)
     }
 }
 
@@ -196,108 +79,71 @@ impl ResourceSyncer for Groups {
         ResourceType::new("group", "Group", [ResourceTrait::Group])
     }
 
-    fn options(&self) -> SyncerOptions {
-        SyncerOptions::per_resource()
-    }
-
-    async fn list(&self, _request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
-        let directory = self.0.read().await?;
-        Ok(Page::new(
-            directory
-                .groups
-                .iter()
-                .map(|g| Resource::new(ResourceId::new("group", g.id.clone()), g.name.clone()))
-                .collect(),
-        ))
-    }
-
-    async fn entitlements(
-        &self,
-        request: ResourceRequest,
-    ) -> Result<Page<Entitlement>, ConnectorError> {
-        Ok(Page::new(vec![Entitlement::new(
-            request.resource,
-            "member",
-            "Member",
-            Purpose::Assignment,
-            [ResourceTypeId::new("user")],
-        )]))
-    }
-
-    async fn grants(&self, request: ResourceRequest) -> Result<Page<Grant>, ConnectorError> {
-        let directory = self.0.read().await?;
-        let group = directory
-            .groups
-            .iter()
-            .find(|g| g.id == request.resource.id)
-            .ok_or_else(|| ConnectorError::not_found(request.resource.to_string()))?;
-        let entitlement = member(&group.id);
-        Ok(Page::new(
-            group
-                .members
-                .iter()
-                .map(|u| Grant::new(entitlement.clone(), ResourceId::new("user", u.clone())))
-                .collect(),
-        ))
+    async fn list(&self, _request: ListRequest) -> Result<Page<Resource>> {
+        let mut page = Page::empty();
+        for group in self.0.read().await?.groups {
+            let id = ResourceId::new("group", &group.id);
+            let to = [ResourceTypeId::new("user")];
+            let offered = Entitlement::new(id.clone(), "member", "Member", Purpose::Assignment, to);
+            let users = group.members.iter().map(|u| ResourceId::new("user", u));
+            let grants = users.map(|user| Grant::new(member(&group.id), user));
+            page = page.with_entitlements([offered]).with_grants(grants);
+            page.items.push(Resource::new(id, group.name));
+        }
+        Ok(page)
     }
 }
 
-fn find_group<'a>(
-    directory: &'a mut Directory,
-    entitlement: &EntitlementId,
-) -> Result<&'a mut Group, ConnectorError> {
-    if entitlement.slug != "member" {
-        return Err(ConnectorError::not_found(entitlement.to_string()));
-    }
-    directory
-        .groups
-        .iter_mut()
-        .find(|g| g.id == entitlement.resource.id)
-        .ok_or_else(|| ConnectorError::not_found(entitlement.resource.to_string()))
+fn group<'a>(dir: &'a mut Directory, id: &EntitlementId) -> Result<&'a mut Group> {
+    let found = dir.groups.iter_mut().find(|g| member(&g.id) == *id);
+    found.ok_or_else(|| ConnectorError::not_found(id.to_string()))
 }
 
 #[async_trait]
 impl Provisioner for Groups {
-    async fn grant(
-        &self,
-        principal: &ResourceId,
-        entitlement: &EntitlementId,
-    ) -> Result<GrantOutcome, ConnectorError> {
+    async fn grant(&self, who: &ResourceId, to: &EntitlementId) -> Result<GrantOutcome> {
         self.0
-            .update(|directory| {
-                if !directory.users.iter().any(|u| u.id == principal.id) {
-                    return Err(ConnectorError::not_found(principal.to_string()));
+            .update(|dir| {
+                if !dir.users.iter().any(|u| u.id == who.id) {
+                    return Err(ConnectorError::not_found(who.to_string()));
                 }
-                let group = find_group(directory, entitlement)?;
-                if group.members.contains(&principal.id) {
+                let members = &mut group(dir, to)?.members;
+                if members.contains(&who.id) {
                     return Ok((GrantOutcome::AlreadyGranted, false));
                 }
-                group.members.push(principal.id.clone());
+                members.push(who.id.clone());
                 Ok((GrantOutcome::Granted, true))
             })
             .await
     }
 
-    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, ConnectorError> {
+    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome> {
         self.0
-            .update(|directory| {
-                let group = find_group(directory, &grant.entitlement)?;
-                let before = group.members.len();
-                group.members.retain(|m| m != &grant.principal.id);
-                Ok(if group.members.len() == before {
-                    (RevokeOutcome::AlreadyRevoked, false)
-                } else {
-                    (RevokeOutcome::Revoked, true)
-                })
+            .update(|dir| {
+                let members = &mut group(dir, &grant.entitlement)?.members;
+                let before = members.len();
+                members.retain(|m| *m != grant.principal.id);
+                if members.len() == before {
+                    return Ok((RevokeOutcome::AlreadyRevoked, false));
+                }
+                Ok((RevokeOutcome::Revoked, true))
             })
             .await
     }
 }
 
-struct Accounts(Arc<File>);
+/// Checks the file, creates accounts and runs the `set_active` action.
+struct Directories(Arc<File>);
 
 #[async_trait]
-impl AccountManager for Accounts {
+impl Connector for Directories {
+    async fn validate(&self) -> Result<Vec<String>> {
+        self.0.read().await.map(|_| Vec::new())
+    }
+}
+
+#[async_trait]
+impl AccountManager for Directories {
     fn schema(&self) -> Vec<FieldSpec> {
         vec![
             FieldSpec::required("id", FieldKind::String, "Unique user id, also the login"),
@@ -307,73 +153,45 @@ impl AccountManager for Accounts {
         ]
     }
 
-    async fn create_account(
-        &self,
-        fields: Arguments,
-    ) -> Result<CreateAccountOutcome, ConnectorError> {
-        let user = User {
-            id: fields.str("id").unwrap_or_default().to_owned(),
-            name: fields.str("name").unwrap_or_default().to_owned(),
-            email: fields.str("email").unwrap_or_default().to_owned(),
-            active: fields.bool("active").unwrap_or(true),
-        };
+    async fn create_account(&self, f: Arguments) -> Result<CreateAccountOutcome> {
+        let user: User = f.parse()?;
         if user.id.is_empty() {
             return Err(ConnectorError::invalid_argument("`id` is empty"));
         }
         self.0
-            .update(|directory| {
-                if let Some(existing) = directory
-                    .users
-                    .iter()
-                    .find(|u| u.id == user.id || u.email == user.email)
-                {
-                    return Ok((
-                        CreateAccountOutcome::AlreadyExists(user_resource(existing)),
-                        false,
-                    ));
+            .update(|dir| {
+                let taken = |u: &&User| u.id == user.id || u.email == user.email;
+                if let Some(old) = dir.users.iter().find(taken).map(user_resource) {
+                    return Ok((CreateAccountOutcome::AlreadyExists(old), false));
                 }
-                let created = user_resource(&user);
-                directory.users.push(user);
-                Ok((CreateAccountOutcome::Created(created), true))
+                let created = CreateAccountOutcome::Created(user_resource(&user));
+                dir.users.push(user);
+                Ok((created, true))
             })
             .await
     }
 }
 
-struct SetActive(Arc<File>);
-
 #[async_trait]
-impl Action for SetActive {
+impl Action for Directories {
     fn schema(&self) -> ActionSchema {
-        ActionSchema::new(
-            "set_active",
-            "Enables or disables a user",
-            vec![
-                FieldSpec::required("user_id", FieldKind::String, "The user's id"),
-                FieldSpec::required("active", FieldKind::Boolean, "The new state"),
-            ],
-        )
+        let fields = vec![
+            FieldSpec::required("user_id", FieldKind::String, "The user's id"),
+            FieldSpec::required("active", FieldKind::Boolean, "The new state"),
+        ];
+        ActionSchema::new("set_active", "Enables or disables a user", fields)
     }
 
-    async fn run(
-        &self,
-        arguments: Arguments,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, ConnectorError> {
+    async fn run(&self, arguments: Arguments) -> Result<Map<String, Value>> {
         let id = arguments.str("user_id").unwrap_or_default().to_owned();
         let active = arguments.bool("active").unwrap_or(true);
         self.0
-            .update(|directory| {
-                let user = directory
-                    .users
-                    .iter_mut()
-                    .find(|u| u.id == id)
-                    .ok_or_else(|| ConnectorError::not_found(format!("user:{id}")))?;
-                let changed = user.active != active;
-                user.active = active;
-                let mut out = serde_json::Map::new();
-                out.insert("user_id".into(), id.clone().into());
-                out.insert("active".into(), active.into());
-                Ok((out, changed))
+            .update(|dir| {
+                let user = dir.users.iter_mut().find(|u| u.id == id);
+                let user = user.ok_or_else(|| ConnectorError::not_found(format!("user:{id}")))?;
+                let changed = std::mem::replace(&mut user.active, active) != active;
+                let answer = json!({"user_id": id, "active": active});
+                Ok((answer.as_object().cloned().unwrap_or_default(), changed))
             })
             .await
     }
