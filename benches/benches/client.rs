@@ -6,7 +6,6 @@
 
 use coupa_client::{Config, CoupaClient, RetryConfig, User};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -72,9 +71,8 @@ fn overhead(c: &mut Criterion) {
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}])))
             .mount(&server)
             .await;
-        let config = Config::with_base_url(&server.uri(), "id", SecretString::from("secret"))
+        let config = Config::for_test_server(&server.uri(), "id", "secret")
             .expect("config")
-            .rate_limit(None)
             .retry(RetryConfig::none());
         let client = CoupaClient::new(config).expect("client");
         client.authenticate().await.expect("token");

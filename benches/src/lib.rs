@@ -19,10 +19,5 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// A client configuration for the simulated tenant `sim`, with no client-side rate limit.
 pub fn sim_config(sim: &coupa_sim::CoupaSim) -> Result<coupa_client::Config, coupa_client::Error> {
-    Ok(coupa_client::Config::with_base_url(
-        &sim.uri(),
-        sim.client_id(),
-        secrecy::SecretString::from(sim.client_secret()),
-    )?
-    .rate_limit(None))
+    coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
 }

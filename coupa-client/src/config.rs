@@ -166,6 +166,25 @@ impl Config {
         Self::with_base_url(base_url.as_str(), client_id, client_secret)
     }
 
+    /// A configuration for a local test server (the simulator, a wiremock server): `base_url` as
+    /// given, no client-side rate limit, and quick retries (4 attempts, backoff 5 to 50 ms), so a
+    /// test that provokes a retry does not wait for production backoffs. Change any of it with
+    /// the setters below.
+    pub fn for_test_server(
+        base_url: &str,
+        client_id: impl Into<String>,
+        client_secret: impl Into<SecretString>,
+    ) -> Result<Self, Error> {
+        let quick = RetryConfig::default()
+            .with_backoff(Duration::from_millis(5), Duration::from_millis(50))
+            .with_max_attempts(4);
+        Ok(
+            Self::with_base_url(base_url, client_id, client_secret.into())?
+                .rate_limit(None)
+                .retry(quick),
+        )
+    }
+
     /// A configuration with an explicit base URL (a sandbox, a proxy, the simulator). The URL
     /// is used as given, never inferred. It must be `https`, or `http` to a loopback host (the
     /// simulator) unless [`Config::allow_insecure_http`] is set before the client is built; a URL

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use benches::peak_rss_bytes;
 use connector_sdk::{SqliteStore, SyncConfig, SyncEngine};
-use coupa_connector::{ConnectorConfig, CoupaConnector};
+use coupa_connector::{ConnectorConfig, CoupaConnector, ids};
 use coupa_sim::Sizes;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -77,6 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let stdout = child.stdout.take().ok_or("no stdout")?;
         BufReader::new(stdout).read_line(&mut line)?;
         let uri = line.trim().to_owned();
+        // Production retries, not the test server's quick ones: this measures a real sync.
         let config = coupa_client::Config::with_base_url(
             &uri,
             coupa_sim::CLIENT_ID,
@@ -106,7 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             + pages(s.account_groups)
             + pages(s.content_groups);
         let requests = connector.http_stats().requests;
-        assert_eq!(report.counts.resources[&"user".into()], users as u64);
+        assert_eq!(report.counts.resources[&ids::USER.into()], users as u64);
         let rss = peak_rss_bytes().map_or("n/a".to_owned(), |b| {
             format!("{:.0} MiB", b as f64 / 1_048_576.0)
         });

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use connector_sdk::MemoryStore;
 use connector_service::{Auth, Service, ServiceConfig};
-use coupa_connector::{ConnectorConfig, CoupaConnector};
+use coupa_connector::{ConnectorConfig, CoupaConnector, ids};
 use coupa_sim::{CoupaSim, Tenant};
 
 #[tokio::main]
@@ -34,7 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(service.serve(listener, std::future::pending()));
     let http = reqwest::Client::new();
-    let url = format!("{base}/v1/entitlements/group:11:member/principals/user:3");
+    let (group, user) = (ids::member_of(ids::GROUP, 11), ids::user(3));
+    let url = format!("{base}/v1/entitlements/{group}/principals/{user}");
     let mut grants = Vec::with_capacity(calls);
     let mut revokes = Vec::with_capacity(calls);
     for _ in 0..calls {

@@ -14,19 +14,14 @@ use std::sync::Arc;
 use connector_sdk::{RunId, SqliteStore, Store, SyncConfig, SyncEngine};
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::{CoupaSim, Tenant};
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 /// A completed sync of `tenant` (simulated) in a fresh SQLite store.
 pub async fn synced(tenant: Tenant) -> (Arc<SqliteStore>, RunId) {
     let sim = CoupaSim::start(tenant).await;
-    let config = coupa_client::Config::with_base_url(
-        &sim.uri(),
-        sim.client_id(),
-        SecretString::from(sim.client_secret()),
-    )
-    .unwrap()
-    .rate_limit(None);
+    let config =
+        coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
+            .unwrap();
     let connector = CoupaConnector::new(ConnectorConfig::new(config)).unwrap();
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let report = SyncEngine::new(

@@ -11,7 +11,6 @@ use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig};
 use connector_service::{Auth, Service, ServiceConfig, Stat};
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::CoupaSim;
-use secrecy::SecretString;
 
 pub const TOKEN: &str = "test-token-0123456789";
 
@@ -77,18 +76,9 @@ pub async fn serve(
     sim: &CoupaSim,
     configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
 ) -> Running {
-    let client = coupa_client::Config::with_base_url(
-        &sim.uri(),
-        sim.client_id(),
-        SecretString::from(sim.client_secret()),
-    )
-    .unwrap()
-    .rate_limit(None)
-    .retry(
-        coupa_client::RetryConfig::default()
-            .with_backoff(Duration::from_millis(5), Duration::from_millis(20))
-            .with_max_attempts(3),
-    );
+    let client =
+        coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
+            .unwrap();
     let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("service.db")).unwrap());

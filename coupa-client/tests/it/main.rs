@@ -10,10 +10,8 @@ mod transport;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use coupa_client::{Config, CoupaClient, RetryConfig};
-use secrecy::SecretString;
+use coupa_client::{Config, CoupaClient};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -52,14 +50,7 @@ pub async fn token_endpoint(server: &MockServer, lifetime: u64) -> Arc<AtomicUsi
 }
 
 pub fn config(server: &MockServer) -> Config {
-    Config::with_base_url(&server.uri(), "client-id", SecretString::from(SECRET))
-        .unwrap()
-        .rate_limit(None)
-        .retry(
-            RetryConfig::default()
-                .with_backoff(Duration::from_millis(5), Duration::from_millis(20))
-                .with_max_attempts(4),
-        )
+    Config::for_test_server(&server.uri(), "client-id", SECRET).unwrap()
 }
 
 pub fn client(server: &MockServer) -> CoupaClient {

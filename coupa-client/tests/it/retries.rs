@@ -151,18 +151,13 @@ async fn writes_are_retried_when_the_connection_was_never_made() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let config = coupa_client::Config::with_base_url(
-        &format!("http://{addr}/"),
-        "id",
-        secrecy::SecretString::from("s"),
-    )
-    .unwrap()
-    .rate_limit(None)
-    .retry(
-        coupa_client::RetryConfig::default()
-            .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
-            .with_max_attempts(3),
-    );
+    let config = coupa_client::Config::for_test_server(&format!("http://{addr}/"), "id", "s")
+        .unwrap()
+        .retry(
+            coupa_client::RetryConfig::default()
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
+                .with_max_attempts(3),
+        );
     let client = coupa_client::CoupaClient::new(config).unwrap();
     let err = client.authenticate().await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");

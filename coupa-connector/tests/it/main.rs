@@ -12,25 +12,12 @@ use std::time::Duration;
 
 use connector_sdk::backend::WorkQueue;
 use connector_sdk::{MemoryStore, RetryPolicy, RunId, SyncConfig, SyncEngine, SyncReport};
-use coupa_client::RetryConfig;
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::{AccessList, CoupaSim, Tenant};
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 pub fn client_config(sim: &CoupaSim) -> coupa_client::Config {
-    coupa_client::Config::with_base_url(
-        &sim.uri(),
-        sim.client_id(),
-        SecretString::from(sim.client_secret()),
-    )
-    .unwrap()
-    .rate_limit(None)
-    .retry(
-        RetryConfig::default()
-            .with_backoff(Duration::from_millis(5), Duration::from_millis(50))
-            .with_max_attempts(4),
-    )
+    coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret()).unwrap()
 }
 
 pub fn connector(sim: &CoupaSim) -> CoupaConnector {
