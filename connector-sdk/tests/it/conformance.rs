@@ -79,7 +79,8 @@ async fn check(broken: Broken) -> ConformanceError {
         .unwrap_err()
 }
 
-#[tokio::test]
+/// Paused clock: the endless listing and the time bound run on virtual time.
+#[tokio::test(start_paused = true)]
 async fn paging_that_never_ends_fails_paging_terminates() {
     let err = check(Broken {
         endless: true,

@@ -82,7 +82,8 @@ async fn worker_counts_give_identical_rows() {
     assert!(dumps[0].len() > 150, "{} rows", dumps[0].len());
 }
 
-#[tokio::test]
+/// Paused clock: the waits are virtual, so the test is as fast as its logic.
+#[tokio::test(start_paused = true)]
 async fn one_listing_is_fetched_by_several_workers_at_once() {
     let tenant = Tenant::new(Shape {
         users: 200,
@@ -192,7 +193,8 @@ async fn resume_survives_reopening_the_sqlite_file() {
     );
 }
 
-#[tokio::test]
+/// Paused clock: the waits are virtual, so the test is as fast as its logic.
+#[tokio::test(start_paused = true)]
 async fn cancellation_stops_the_sync_and_it_resumes_later() {
     let tenant = Tenant::new(Shape {
         users: 100,
@@ -257,19 +259,23 @@ async fn a_repeated_page_token_is_an_error_naming_the_syncer() {
     );
 }
 
-#[tokio::test]
+/// Paused clock: the waits are virtual, so the test is as fast as its logic.
+#[tokio::test(start_paused = true)]
 async fn rate_limits_wait_and_retry_the_same_page() {
     let tenant = Tenant::new(Shape::default());
     tenant.faults.rate_limited.store(3, Ordering::SeqCst);
     let store = Arc::new(MemoryStore::new());
     let engine = engine(&tenant, store.clone(), 1);
     let events = engine.subscribe();
+    let started = tokio::time::Instant::now();
     let report = engine.run(&CancellationToken::new()).await.unwrap();
     drop(engine);
     let events: Vec<SyncEvent> = futures::StreamExt::collect(events).await;
     assert_eq!(report.progress.rate_limit_waits, 3);
     assert_eq!(report.progress.retries, 0);
-    assert!(report.progress.waited >= Duration::from_millis(15));
+    // Exactly the three waits of 5 ms asked for, slept on the (virtual) clock.
+    assert_eq!(report.progress.waited, Duration::from_millis(15));
+    assert!(started.elapsed() >= Duration::from_millis(15));
     assert_eq!(
         grant_ids(store.as_ref(), report.run),
         tenant.expected_grants()
