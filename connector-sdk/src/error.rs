@@ -181,6 +181,7 @@ impl From<ArgumentError> for ConnectorError {
 
 /// Where in a sync something happened: the stage, the syncer's resource type and the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SyncContext {
     /// The stage.
     pub stage: Stage,

@@ -52,6 +52,7 @@ fn fail(check: &'static str, detail: impl Into<String>) -> ConformanceError {
 
 /// What a conformance sync produced, for further assertions.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct CheckedSync {
     /// The engine's report.
     pub report: SyncReport,

@@ -27,6 +27,7 @@ pub const ALL_SCOPES: &[&str] = &[
 
 /// How `PUT /api/users/{id}` treats an access list it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListWrite {
     /// The list sent replaces the user's list.
     Replace,
@@ -36,6 +37,7 @@ pub enum ListWrite {
 
 /// What a write naming an id that does not exist does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UnknownIds {
     /// The id is dropped silently; the call succeeds (documented Coupa behaviour).
     Ignore,
@@ -45,6 +47,7 @@ pub enum UnknownIds {
 
 /// What the token endpoint does with a requested scope the client is not granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UngrantedScope {
     /// Leave it out of the token (and of the response's `scope`); calls needing it get 403.
     Drop,
@@ -54,6 +57,7 @@ pub enum UngrantedScope {
 
 /// Coupa's leaky-bucket rate limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// Requests per second the bucket drains.
     pub per_second: f64,
@@ -61,6 +65,23 @@ pub struct RateLimit {
     pub burst: u32,
     /// Whether a 429 carries `Retry-After` (whole seconds).
     pub retry_after: bool,
+}
+
+impl RateLimit {
+    /// A bucket draining `per_second` that holds `burst` requests; 429s carry `Retry-After`.
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        Self {
+            per_second,
+            burst,
+            retry_after: true,
+        }
+    }
+
+    /// Sets whether a 429 carries `Retry-After`.
+    pub fn retry_after(mut self, on: bool) -> Self {
+        self.retry_after = on;
+        self
+    }
 }
 
 impl Default for RateLimit {
@@ -228,6 +249,7 @@ pub enum FaultKind {
 /// A one-shot fault: the `nth` request (1-based) matching `method` and `path` gets `kind`.
 /// `path` matches exactly, or as a prefix when it ends with `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Fault {
     /// The method to match, any when `None`.
     pub method: Option<String>,
@@ -244,6 +266,16 @@ impl Fault {
     pub fn nth(method: &str, path: &str, nth: usize, kind: FaultKind) -> Self {
         Self {
             method: Some(method.to_owned()),
+            path: path.to_owned(),
+            nth,
+            kind,
+        }
+    }
+
+    /// The `nth` request of any method to `path` gets `kind`.
+    pub fn any_method(path: &str, nth: usize, kind: FaultKind) -> Self {
+        Self {
+            method: None,
             path: path.to_owned(),
             nth,
             kind,

@@ -9,6 +9,7 @@ use crate::tenant::Tenant;
 
 /// One request the simulator answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoggedRequest {
     /// The method.
     pub method: String,

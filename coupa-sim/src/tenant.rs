@@ -33,6 +33,7 @@ pub const LICENSE_KEYS: [&str; 19] = [
 
 /// A simulated user.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SimUser {
     /// Id.
     pub id: i64,
@@ -85,6 +86,7 @@ impl SimUser {
 
 /// A named object: a user group, role, account group or content group.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Named {
     /// Id.
     pub id: i64,
@@ -107,6 +109,7 @@ impl Named {
 
 /// Which access list of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AccessList {
     /// `roles`
     Roles,
@@ -140,6 +143,7 @@ impl AccessList {
 
 /// The tenant's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Tenant {
     /// Users by id.
     pub users: BTreeMap<i64, SimUser>,
@@ -155,6 +159,7 @@ pub struct Tenant {
 
 /// Sizes for [`Tenant::generate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Sizes {
     /// Users.
     pub users: usize,

@@ -42,6 +42,7 @@ impl Default for RetryPolicy {
 
 /// What to do after a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RetryDecision {
     /// Wait, then call again. `rate_limited` tells a wait the service asked for from a backoff.
     Retry {

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// A stage of a sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Stage {
     /// Storing the registered resource types.
     ResourceTypes,

@@ -138,6 +138,7 @@ pub enum IntegrityKind {
 /// A grant that fails an integrity check. A grant with both a missing entitlement and a missing
 /// principal is reported twice, once for each.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IntegrityIssue {
     /// The grant.
     pub grant: GrantId,

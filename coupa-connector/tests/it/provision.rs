@@ -371,12 +371,7 @@ async fn fault_matrix(options: SimOptions, ops: &[Op]) {
                 registry.validate().await.unwrap();
                 let before = snapshot(&sim, op);
                 let goal = intended(&before, op);
-                sim.inject(Fault {
-                    method: None,
-                    path: "/api/*".into(),
-                    nth: position,
-                    kind: kind.clone(),
-                });
+                sim.inject(Fault::any_method("/api/*", position, kind.clone()));
                 let ok = run(&registry, op).await;
                 let after = snapshot(&sim, op);
                 let label = format!("position {position} of {requests}, {kind:?}");

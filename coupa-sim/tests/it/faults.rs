@@ -7,11 +7,7 @@ use crate::{READ_WRITE, get, token};
 
 #[tokio::test]
 async fn the_leaky_bucket_answers_429_until_it_drains() {
-    let limit = RateLimit {
-        per_second: 25.0,
-        burst: 20,
-        retry_after: true,
-    };
+    let limit = RateLimit::new(25.0, 20);
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
         SimOptions::default().rate_limit(Some(limit)),
@@ -48,11 +44,7 @@ async fn the_leaky_bucket_answers_429_until_it_drains() {
     );
 
     // Without Retry-After.
-    let limit = RateLimit {
-        per_second: 1.0,
-        burst: 1,
-        retry_after: false,
-    };
+    let limit = RateLimit::new(1.0, 1).retry_after(false);
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
         SimOptions::default().rate_limit(Some(limit)),
@@ -70,12 +62,7 @@ async fn the_leaky_bucket_answers_429_until_it_drains() {
         .unwrap();
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get("retry-after").is_none());
-    sim.set_options(|o| {
-        o.rate_limit = Some(RateLimit {
-            retry_after: true,
-            ..limit
-        })
-    });
+    sim.set_options(|o| o.rate_limit = Some(limit.retry_after(true)));
     let limited = http
         .get(format!("{}/api/roles", sim.uri()))
         .send()
