@@ -1,5 +1,5 @@
-//! Offset paging, written once: tokens that hold an offset, and the lanes that let several
-//! workers fetch one listing at once.
+//! Paging, written once: tokens that hold an offset or a keyset cursor, the lanes that let
+//! several workers fetch one offset listing at once, and offset pages over rows in memory.
 
 use super::{Page, PageToken};
 use crate::error::ConnectorError;
@@ -21,6 +21,28 @@ impl PageToken {
                 ))
             })
         })
+    }
+
+    /// The token of the page after the row whose key is `last` (keyset paging: `id > last`).
+    pub fn keyset(last: impl std::fmt::Display) -> Self {
+        Self::new(last.to_string())
+    }
+
+    /// The key a token made by [`PageToken::keyset`] holds; `None` (the first page) is `None`. A
+    /// token whose text does not parse as `K` is an invalid-argument error.
+    pub fn parse_keyset<K: std::str::FromStr>(
+        token: Option<&PageToken>,
+    ) -> Result<Option<K>, ConnectorError> {
+        token
+            .map(|t| {
+                t.as_str().parse().map_err(|_| {
+                    ConnectorError::invalid_argument(format!(
+                        "page token {:?} is not a key",
+                        t.as_str()
+                    ))
+                })
+            })
+            .transpose()
     }
 }
 
@@ -102,6 +124,21 @@ mod tests {
         }
         fetched.sort();
         fetched
+    }
+
+    #[test]
+    fn keyset_tokens_round_trip_and_refuse_other_text() {
+        assert_eq!(PageToken::parse_keyset::<i64>(None).unwrap(), None);
+        let token = PageToken::keyset(42);
+        assert_eq!(
+            PageToken::parse_keyset::<i64>(Some(&token)).unwrap(),
+            Some(42)
+        );
+        let err = PageToken::parse_keyset::<i64>(Some(&PageToken::new("x"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid argument: page token \"x\" is not a key"
+        );
     }
 
     #[test]
