@@ -232,24 +232,20 @@ fn is_empty_map<K, V>(map: &BTreeMap<K, V>) -> bool {
 
 /// A partial update of a user (`PUT /api/users/{id}`): only the fields set are sent. Lists are
 /// sent in full as `[{"id":N},…]` (an empty list is `[]`, never `null`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub struct UserUpdate {
     /// Enable or disable.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     /// The role list.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<IdRef>>,
     /// The user-group list.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_groups: Option<Vec<IdRef>>,
     /// The account-group list.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub account_groups: Option<Vec<IdRef>>,
     /// The content-group list.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_groups: Option<Vec<IdRef>>,
     /// License flags to set, written with dash keys.
     #[serde(flatten, skip_serializing_if = "is_empty_map")]
@@ -331,6 +327,7 @@ pub struct CodeRef {
 }
 
 /// A new user (`POST /api/users`). Empty optional values are omitted; there is no password.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -344,25 +341,18 @@ pub struct NewUser {
     /// Last name (required).
     pub lastname: String,
     /// Whether the user starts active.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     /// Employee number.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<String>,
     /// SSO identifier.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sso_identifier: Option<String>,
     /// `coupa_credentials`, `ldap` or `saml`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication_method: Option<String>,
     /// Default locale.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub default_locale: Option<String>,
     /// Manager, by login.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<LoginRef>,
     /// Default currency, by code.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub default_currency: Option<CodeRef>,
     /// License flags.
     #[serde(flatten, skip_serializing_if = "is_empty_map")]
@@ -397,6 +387,15 @@ impl NewUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_bodies_carry_only_what_is_set() {
+        let update = UserUpdate::new().active(false).roles([]);
+        let body = serde_json::to_value(&update).unwrap();
+        assert_eq!(body, serde_json::json!({"active": false, "roles": []}));
+        let empty = serde_json::to_value(UserUpdate::new()).unwrap();
+        assert_eq!(empty, serde_json::json!({}));
+    }
 
     #[test]
     fn decodes_a_projected_list_item() {
