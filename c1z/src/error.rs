@@ -38,9 +38,10 @@ pub enum Error {
         /// The cap.
         limit: u64,
     },
-    /// The SQLite database inside failed.
+    /// The SQLite database inside failed (or the one being written). The source is SQLite's
+    /// error, for `downcast_ref` by a caller that wants it; no SQLite type is in this crate's API.
     #[error("the database inside the .c1z")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The store being exported failed.
     #[error("the store being exported")]
     Store(#[from] StoreError),
@@ -88,5 +89,31 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { path, source }
+    }
+}
+
+/// Turns SQLite's errors into [`Error::Database`] without a public conversion from its type.
+pub(crate) trait Database<T> {
+    fn database(self) -> Result<T, Error>;
+}
+
+impl<T> Database<T> for rusqlite::Result<T> {
+    fn database(self) -> Result<T, Error> {
+        self.map_err(|e| Error::Database(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_failures_keep_sqlites_error_as_the_source() {
+        let err = Err::<(), _>(rusqlite::Error::InvalidQuery)
+            .database()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the database inside the .c1z");
+        let source = std::error::Error::source(&err).expect("a source");
+        assert!(source.downcast_ref::<rusqlite::Error>().is_some());
     }
 }

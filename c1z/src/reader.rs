@@ -8,6 +8,7 @@ use prost::Message;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::convert::{self, entitlement_key, grant_key, resource_key};
+use crate::error::Database as _;
 use crate::{Error, container, pb};
 
 /// The largest database a reader decompresses by default: 10 GiB, as baton's newer readers.
@@ -54,7 +55,7 @@ impl Reader {
             .map_err(Error::io(std::env::temp_dir()))?;
         let db = dir.path().join("db.sqlite");
         container::decompress(path, &db, DEFAULT_MAX_DECODED)?;
-        let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).database()?;
         let syncs = read_syncs(&conn)?;
         let sync = match sync_id {
             Some(wanted) => syncs
@@ -87,16 +88,18 @@ impl Reader {
         let mut out = Vec::new();
         let mut stmt = self.conn.prepare(
             "SELECT id, external_id, data FROM v1_resource_types WHERE sync_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([&self.sync.sync_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        })?;
+        ).database()?;
+        let rows = stmt
+            .query_map([&self.sync.sync_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .database()?;
         for row in rows {
-            let (row, external_id, data) = row?;
+            let (row, external_id, data) = row.database()?;
             let message =
                 decode::<pb::ResourceType>(&data, "v1_resource_types", row, "ResourceType")?;
             agree(
@@ -306,11 +309,12 @@ fn agree(
 }
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, Error> {
-    Ok(conn.query_row(
+    conn.query_row(
         &format!("SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"),
         [column],
         |r| r.get(0),
-    )?)
+    )
+    .database()
 }
 
 fn read_syncs(conn: &Connection) -> Result<Vec<SyncInfo>, Error> {
@@ -331,19 +335,23 @@ fn read_syncs(conn: &Connection) -> Result<Vec<SyncInfo>, Error> {
     } else {
         "'full'"
     };
-    let mut stmt = conn.prepare(&format!(
-        "SELECT sync_id, {sync_type}, CAST(started_at AS TEXT), CAST(ended_at AS TEXT)
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT sync_id, {sync_type}, CAST(started_at AS TEXT), CAST(ended_at AS TEXT)
          FROM v1_sync_runs ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([], |r| {
-        Ok(SyncInfo {
-            sync_id: r.get(0)?,
-            sync_type: r.get(1)?,
-            started_at: r.get(2)?,
-            ended_at: r.get(3)?,
+        ))
+        .database()?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(SyncInfo {
+                sync_id: r.get(0)?,
+                sync_type: r.get(1)?,
+                started_at: r.get(2)?,
+                ended_at: r.get(3)?,
+            })
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .database()?;
+    rows.collect::<rusqlite::Result<_>>().database()
 }
 
 /// The newest finished full sync: by end time, then sync id, as baton's library picks it.
@@ -388,23 +396,29 @@ impl<'a, T> Rows<'a, T> {
 
     fn fill(&mut self) -> Result<(), Error> {
         let width = self.columns.split(',').count();
-        let mut stmt = self.reader.conn.prepare_cached(&format!(
-            "SELECT id, {}, data FROM {} WHERE sync_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-            self.columns, self.table
-        ))?;
-        let rows = stmt.query_map(
-            rusqlite::params![self.reader.sync.sync_id, self.after, PAGE],
-            |r| {
-                let id: i64 = r.get(0)?;
-                let cols = (1..=width)
-                    .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let data: Vec<u8> = r.get(width + 1)?;
-                Ok((id, cols, data))
-            },
-        )?;
+        let mut stmt = self
+            .reader
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id, {}, data FROM {} WHERE sync_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                self.columns, self.table
+            ))
+            .database()?;
+        let rows = stmt
+            .query_map(
+                rusqlite::params![self.reader.sync.sync_id, self.after, PAGE],
+                |r| {
+                    let id: i64 = r.get(0)?;
+                    let cols = (1..=width)
+                        .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    let data: Vec<u8> = r.get(width + 1)?;
+                    Ok((id, cols, data))
+                },
+            )
+            .database()?;
         for row in rows {
-            self.buffer.push_back(row?);
+            self.buffer.push_back(row.database()?);
         }
         if (self.buffer.len() as i64) < PAGE {
             self.done = true;

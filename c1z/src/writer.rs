@@ -11,6 +11,7 @@ use prost::Message;
 use rusqlite::{Connection, Transaction, params};
 
 use crate::convert::{self, entitlement_key, grant_key, resource_key};
+use crate::error::Database as _;
 use crate::{Error, container, ksuid, pb};
 
 const SCHEMA: &str = include_str!("schema.sql");
@@ -168,12 +169,13 @@ impl Writer {
         record: &connector_sdk::SyncRun,
         db: &Path,
     ) -> Result<WriteReport, Error> {
-        let mut conn = Connection::open(db)?;
-        conn.pragma_update(None, "journal_mode", "DELETE")?;
-        conn.pragma_update(None, "synchronous", "OFF")?;
-        conn.pragma_update(None, "cache_size", -16_384)?;
-        conn.pragma_update(None, "threads", 2)?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = Connection::open(db).database()?;
+        conn.pragma_update(None, "journal_mode", "DELETE")
+            .database()?;
+        conn.pragma_update(None, "synchronous", "OFF").database()?;
+        conn.pragma_update(None, "cache_size", -16_384).database()?;
+        conn.pragma_update(None, "threads", 2).database()?;
+        conn.execute_batch(SCHEMA).database()?;
         add_missing_columns(&conn)?;
         // Indexes are rebuilt after the rows are in: one sorted pass each.
         drop_indexes(&conn)?;
@@ -188,13 +190,14 @@ impl Writer {
             ksuid::ksuid(started, payload)
         });
         let discovered = ksuid::timestamp(now);
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().database()?;
         tx.execute(
             "INSERT INTO v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type,
              parent_sync_id, linked_sync_id, supports_diff, grants_backfilled, stats)
              VALUES (?1, ?2, ?3, '', 'full', '', '', 0, 1, NULL)",
             params![sync_id, ksuid::timestamp(started), ksuid::timestamp(ended)],
-        )?;
+        )
+        .database()?;
         let rows = Rows {
             tx: &tx,
             sync_id: &sync_id,
@@ -218,14 +221,17 @@ impl Writer {
         report.entitlements = rows.entitlements(store, run, &catalogue)?;
         report.grants = rows.grants(store, run, &catalogue)?;
         report.syncs_kept = retain(&tx, self.keep)?;
-        tx.commit()?;
-        conn.execute_batch(INDEXES)?;
+        tx.commit().database()?;
+        conn.execute_batch(INDEXES).database()?;
         // A file written into may have free pages left by retention; a new one has none.
-        let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let free: i64 = conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .database()?;
         if free > 0 {
-            conn.execute_batch("VACUUM")?;
+            conn.execute_batch("VACUUM").database()?;
         }
-        conn.close().map_err(|(_, e)| Error::Sqlite(e))?;
+        conn.close()
+            .map_err(|(_, e)| Error::Database(Box::new(e)))?;
         Ok(report)
     }
 }
@@ -236,15 +242,20 @@ fn at_ms(ms: i64) -> SystemTime {
 
 fn add_missing_columns(conn: &Connection) -> Result<(), Error> {
     for (table, column, declaration) in ADDED_COLUMNS {
-        let present: bool = conn.query_row(
-            &format!("SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"),
-            [column],
-            |r| r.get(0),
-        )?;
+        let present: bool = conn
+            .query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"
+                ),
+                [column],
+                |r| r.get(0),
+            )
+            .database()?;
         if !present {
             conn.execute_batch(&format!(
                 "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
-            ))?;
+            ))
+            .database()?;
         }
     }
     Ok(())
@@ -258,7 +269,8 @@ fn drop_indexes(conn: &Connection) -> Result<(), Error> {
         .map(str::to_owned)
         .collect();
     for name in names {
-        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+            .database()?;
     }
     Ok(())
 }
@@ -267,9 +279,12 @@ fn drop_indexes(conn: &Connection) -> Result<(), Error> {
 /// rows of older ones. Returns how many finished syncs remain.
 fn retain(tx: &Transaction<'_>, keep: usize) -> Result<usize, Error> {
     let finished: Vec<String> = tx
-        .prepare("SELECT sync_id FROM v1_sync_runs WHERE ended_at IS NOT NULL ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare("SELECT sync_id FROM v1_sync_runs WHERE ended_at IS NOT NULL ORDER BY id")
+        .database()?
+        .query_map([], |r| r.get(0))
+        .database()?
+        .collect::<rusqlite::Result<_>>()
+        .database()?;
     let drop = finished.len().saturating_sub(keep);
     for sync in &finished[..drop] {
         for table in [
@@ -281,7 +296,8 @@ fn retain(tx: &Transaction<'_>, keep: usize) -> Result<usize, Error> {
             "v1_connector_sessions",
             "v1_sync_runs",
         ] {
-            tx.execute(&format!("DELETE FROM {table} WHERE sync_id = ?1"), [sync])?;
+            tx.execute(&format!("DELETE FROM {table} WHERE sync_id = ?1"), [sync])
+                .database()?;
         }
     }
     Ok(finished.len() - drop)
@@ -299,10 +315,13 @@ struct Rows<'a> {
 
 impl Rows<'_> {
     fn resource_types(&self, types: &[ResourceType]) -> Result<Catalogue, Error> {
-        let mut stmt = self.tx.prepare(
-            "INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at)
+        let mut stmt = self
+            .tx
+            .prepare(
+                "INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at)
              VALUES (?1, ?2, ?3, ?4)",
-        )?;
+            )
+            .database()?;
         let mut catalogue = Catalogue::new();
         for rt in types {
             let message = convert::resource_type(rt);
@@ -311,18 +330,22 @@ impl Rows<'_> {
                 message.encode_to_vec(),
                 self.sync_id,
                 self.discovered
-            ])?;
+            ])
+            .database()?;
             catalogue.insert(rt.id.clone(), (rt.clone(), message));
         }
         Ok(catalogue)
     }
 
     fn resources(&self, store: &dyn Store, run: RunId, rt: &ResourceType) -> Result<u64, Error> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id,
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id,
              parent_resource_id, data, sync_id, discovered_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+            )
+            .database()?;
         each(
             |after: Option<&String>| {
                 store.resources_page(run, &rt.id, after.map(String::as_str), PAGE)
@@ -338,7 +361,8 @@ impl Rows<'_> {
                     message.encode_to_vec(),
                     self.sync_id,
                     self.discovered
-                ])?;
+                ])
+                .database()?;
                 Ok(())
             },
         )
@@ -350,10 +374,13 @@ impl Rows<'_> {
         run: RunId,
         catalogue: &Catalogue,
     ) -> Result<u64, Error> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data,
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data,
              sync_id, discovered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
+            )
+            .database()?;
         let mut owner = Owner::default();
         each(
             |after| store.entitlements_page(run, after, PAGE),
@@ -381,19 +408,23 @@ impl Rows<'_> {
                     message.encode_to_vec(),
                     self.sync_id,
                     self.discovered
-                ])?;
+                ])
+                .database()?;
                 Ok(())
             },
         )
     }
 
     fn grants(&self, store: &dyn Store, run: RunId, catalogue: &Catalogue) -> Result<u64, Error> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id,
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id,
              principal_resource_type_id, principal_resource_id, external_id, expansion,
              needs_expansion, data, sync_id, discovered_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0, ?7, ?8, ?9)",
-        )?;
+            )
+            .database()?;
         let mut owner = Owner::default();
         let mut blob = Vec::new();
         // Grants come in entitlement order: the entitlement part of the blob (the full resource
@@ -426,7 +457,8 @@ impl Rows<'_> {
                     blob,
                     self.sync_id,
                     self.discovered
-                ])?;
+                ])
+                .database()?;
                 Ok(())
             },
         )

@@ -172,7 +172,7 @@ async fn bad_files_are_typed_errors() {
     flipped[middle] ^= 0xFF;
     let err = Reader::open(file("flipped.c1z", &flipped)).unwrap_err();
     assert!(
-        matches!(err, Error::Decompress(_) | Error::Sqlite(_)),
+        matches!(err, Error::Decompress(_) | Error::Database(_)),
         "{err:?}"
     );
 
