@@ -220,11 +220,22 @@ impl Arguments {
 
     /// The arguments as a `T` (a struct whose fields are the schema's names), for a connector
     /// that would rather read one typed value than each argument; [`ArgumentError::Unfit`] when
-    /// they do not deserialise into it.
+    /// they do not deserialise into it. The error names the argument, never its value: serde's
+    /// own message quotes a refused value, and an argument may be a password.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ArgumentError> {
-        T::deserialize(&Value::Object(self.values.clone())).map_err(|e| ArgumentError::Unfit {
-            target: self.target.clone(),
-            reason: e.to_string(),
+        let value = Value::Object(self.values.clone());
+        serde_path_to_error::deserialize(&value).map_err(|e| {
+            let path = e.path().to_string();
+            let reason = if path == "." {
+                // About the whole value (a missing or unknown field): names only.
+                e.into_inner().to_string()
+            } else {
+                format!("argument `{path}` does not have the type the connector reads")
+            };
+            ArgumentError::Unfit {
+                target: self.target.clone(),
+                reason,
+            }
         })
     }
 
@@ -293,6 +304,30 @@ mod tests {
         assert!(
             err.to_string().starts_with("x: arguments do not fit: "),
             "{err}"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Numeric {
+            user_id: u64,
+        }
+        let secret = Arguments::validate("x", &schema(), args(json!({"user_id": "hunter2"})))
+            .unwrap()
+            .parse::<Numeric>()
+            .unwrap_err();
+        assert_eq!(
+            secret.to_string(),
+            "x: arguments do not fit: argument `user_id` does not have the type the connector reads"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Needs {
+            user_id: String,
+            password: String,
+        }
+        let missing = a.parse::<Needs>().unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "x: arguments do not fit: missing field `password`"
         );
     }
 
