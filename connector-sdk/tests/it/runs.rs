@@ -109,38 +109,29 @@ async fn the_same_tenant_resumes_and_a_fresh_run_or_an_old_one_does_not() {
 
     interrupted(&tenant, &store, "t").await;
     let fresh = config().with_resume(false);
-    let report = engine(tenant.registry_for("t"), store.clone(), fresh)
-        .run(&CancellationToken::new())
-        .await
-        .unwrap();
-    assert!(!report.resumed);
-    assert!(
-        report
-            .warnings
-            .last()
-            .unwrap()
-            .ends_with("a fresh run was asked for")
-    );
-    assert_eq!(
-        grant_ids(store.as_ref(), report.run),
-        tenant.expected_grants()
-    );
+    let why = started_anew(&tenant, &store, fresh).await;
+    assert!(why.ends_with("a fresh run was asked for"), "{why}");
 
     interrupted(&tenant, &store, "t").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let old = config().with_max_resume_age(Duration::from_millis(10));
-    let report = engine(tenant.registry_for("t"), store.clone(), old)
+    let why = started_anew(&tenant, &store, old).await;
+    assert!(why.contains("it started more than"), "{why}");
+}
+
+/// Syncs `tenant` with `config` after an interruption, checks that a new run did all the work,
+/// and returns the last warning (why the interrupted run was not resumed).
+async fn started_anew(tenant: &Tenant, store: &Arc<dyn WorkQueue>, config: SyncConfig) -> String {
+    let report = engine(tenant.registry_for("t"), store.clone(), config)
         .run(&CancellationToken::new())
         .await
         .unwrap();
     assert!(!report.resumed);
-    assert!(
-        report
-            .warnings
-            .last()
-            .unwrap()
-            .contains("it started more than")
+    assert_eq!(
+        grant_ids(store.as_ref(), report.run),
+        tenant.expected_grants()
     );
+    report.warnings.last().cloned().unwrap_or_default()
 }
 
 #[tokio::test]

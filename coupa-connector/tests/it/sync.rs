@@ -1,9 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_sdk::{
-    ConnectorError, Error, MemoryStore, ResourceId, ResourceStatus, SqliteStore, Store,
-};
+use connector_sdk::{Error, MemoryStore, ResourceId, ResourceStatus, SqliteStore, Store};
 use coupa_connector::ConnectorConfig;
 use coupa_sim::{CoupaSim, Fault, FaultKind, RateLimit, SimOptions, Sizes, Tenant, UngrantedScope};
 use tokio_util::sync::CancellationToken;
@@ -442,16 +440,7 @@ async fn resume_after_an_interruption_gives_the_same_rows() {
             .run(&CancellationToken::new())
             .await
             .unwrap_err();
-        assert!(
-            matches!(
-                &err,
-                Error::Connector {
-                    source: ConnectorError::Unavailable { .. },
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        crate::assert_unavailable(&err);
         let before = sim.count("GET", "/api/users");
         let report = engine(&connector, store.clone(), 3)
             .run(&CancellationToken::new())
@@ -542,16 +531,7 @@ async fn a_persistently_failing_page_costs_the_client_retries_only() {
         .run(&CancellationToken::new())
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            Error::Connector {
-                source: ConnectorError::Unavailable { .. },
-                ..
-            }
-        ),
-        "{err}"
-    );
+    crate::assert_unavailable(&err);
     let failing: Vec<_> = sim
         .server()
         .received_requests()
