@@ -81,6 +81,17 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Coupa answered a call about one record with another record: the answer cannot be about
+    /// what was asked, so it is not used.
+    #[error("{path}: asked for record {asked}, Coupa answered with record {got}")]
+    WrongRecord {
+        /// The request path.
+        path: String,
+        /// The id asked for.
+        asked: i64,
+        /// The id the answer carried.
+        got: i64,
+    },
     /// A request body could not be encoded as JSON; nothing was sent.
     #[error("cannot encode the request body for {path}")]
     Encode {

@@ -122,10 +122,18 @@ pub(crate) fn route(
 /// A user as the tenant serves it: the full record less the omitted keys.
 fn user_record(state: &State, user: &crate::tenant::SimUser) -> Map<String, Value> {
     let mut record = render::user(&state.tenant, user);
+    mask(state, &mut record);
+    record
+}
+
+/// Leaves out the omitted keys and sets the nulled ones to `null`.
+fn mask(state: &State, record: &mut Map<String, Value>) {
     for key in &state.options.omitted_user_keys {
         record.remove(key);
     }
-    record
+    for key in &state.options.null_user_keys {
+        record.insert(key.clone(), Value::Null);
+    }
 }
 
 /// Projects a record, or hides the "newer" keys when there is no projection.
@@ -142,14 +150,12 @@ fn shape(state: &State, record: Map<String, Value>, fields: Option<&Value>) -> M
     }
 }
 
-/// Shapes the user record of a write's answer as a read would: omitted keys left out, then
+/// Shapes the user record of a write's answer as a read would: keys masked, then
 /// projected or with the newer keys hidden.
 fn reshape(state: &State, reply: Reply, fields: Option<&Value>) -> Reply {
     match reply.body {
         Some(Value::Object(mut record)) if reply.status < 300 => {
-            for key in &state.options.omitted_user_keys {
-                record.remove(key);
-            }
+            mask(state, &mut record);
             let fields = fields.filter(|_| state.options.project_write_answers);
             Reply::json(reply.status, Value::Object(shape(state, record, fields)))
         }
@@ -335,7 +341,11 @@ fn matching_ids(
         Collection::Users => state.tenant.users.keys().copied().collect(),
         Collection::Named(kind) => state.tenant.objects(*kind).keys().copied().collect(),
     };
-    let filters: Vec<_> = query.filters.iter().filter(|f| !f.is_id_gt()).collect();
+    let filters: Vec<_> = query
+        .filters
+        .iter()
+        .filter(|f| !f.is_id_gt() && !state.options.ignore_filters)
+        .collect();
     let mut ids = Vec::with_capacity(all.len());
     for id in all {
         if filters.is_empty() {

@@ -121,6 +121,12 @@ pub struct SimOptions {
     /// Keys left out of every user record, projected or not, in reads and in write answers: a
     /// tenant whose records lack a key (a list the token may not see, a key a release dropped).
     pub omitted_user_keys: BTreeSet<String>,
+    /// Keys sent as `null` in every user record, projected or not, in reads and in write answers.
+    pub null_user_keys: BTreeSet<String>,
+    /// Whether list filters (`login=`, `email=`, …) are ignored, as by a proxy or a tenant that
+    /// does not know the attribute: every row is listed. Paging (`limit`, `offset`, `id[gt]`)
+    /// still applies.
+    pub ignore_filters: bool,
     /// Whether `fields=` shapes the answer of `PUT`/`POST` (on by default). Off: the answer is
     /// the unprojected record, as from a tenant that honours only `return_object` on writes
     /// (unconfirmed which tenants do).
@@ -150,6 +156,8 @@ impl Default for SimOptions {
             serve_roles: true,
             hidden_unless_projected: BTreeSet::new(),
             omitted_user_keys: BTreeSet::new(),
+            null_user_keys: BTreeSet::new(),
+            ignore_filters: false,
             project_write_answers: true,
         }
     }
@@ -226,6 +234,18 @@ impl SimOptions {
     /// Leaves `key` out of every user record, even when projected.
     pub fn omit_user_key(mut self, key: &str) -> Self {
         self.omitted_user_keys.insert(key.to_owned());
+        self
+    }
+
+    /// Sends `key` as `null` in every user record, even when projected.
+    pub fn null_user_key(mut self, key: &str) -> Self {
+        self.null_user_keys.insert(key.to_owned());
+        self
+    }
+
+    /// Ignores list filters other than paging: every row is listed.
+    pub fn ignore_filters(mut self, on: bool) -> Self {
+        self.ignore_filters = on;
         self
     }
 }

@@ -9,8 +9,19 @@ use crate::config::scopes;
 use crate::decode::decode;
 use crate::error::Error;
 use crate::fields::Fields;
-use crate::models::{AccountGroup, ContentGroup, NewUser, Role, User, UserGroup, UserUpdate};
+
+use crate::models::{
+    AccountGroup, ContentGroup, NewUser, Record, Role, User, UserGroup, UserUpdate,
+};
 use crate::transport::Request;
+
+/// `record` unless it is about another record than `asked`.
+fn same_record<T: Record>(path: String, asked: i64, record: T) -> Result<T, Error> {
+    match record.id() {
+        got if got == asked => Ok(record),
+        got => Err(Error::WrongRecord { path, asked, got }),
+    }
+}
 
 const USER_READ: &str = "core.user.read";
 const USER_WRITE: &str = "core.user.write";
@@ -18,18 +29,21 @@ const USER_GROUP_READ: &str = "core.user_group.read";
 const COMMON_READ: &str = "core.common.read";
 
 impl CoupaClient {
-    async fn get_record<T: DeserializeOwned>(
+    /// One record by id; an answer about another record is [`Error::WrongRecord`].
+    async fn get_record<T: DeserializeOwned + Record>(
         &self,
-        path: String,
+        kind: &str,
+        id: i64,
         scope: &'static str,
         fields: Option<&Fields>,
     ) -> Result<T, Error> {
-        let mut request = Request::get(path, scope);
+        let mut request = Request::get(format!("{kind}/{id}"), scope);
         if let Some(fields) = fields {
             request.query.push(("fields".into(), fields.to_json()));
         }
         let body = self.inner.send(&request).await?;
-        decode(&format!("/{}", request.path), &body)
+        let path = format!("/{}", request.path);
+        same_record(path.clone(), id, decode(&path, &body)?)
     }
 
     async fn write_record<T: DeserializeOwned>(
@@ -57,9 +71,9 @@ impl CoupaClient {
     }
 
     /// One user (`GET /api/users/{id}`), optionally projected.
+    /// An answer about another user is [`Error::WrongRecord`].
     pub async fn get_user(&self, id: i64, fields: Option<&Fields>) -> Result<User, Error> {
-        self.get_record(format!("api/users/{id}"), USER_READ, fields)
-            .await
+        self.get_record("api/users", id, USER_READ, fields).await
     }
 
     /// Creates a user (`POST /api/users`, scope `core.user.write`). Validation errors come back
@@ -74,15 +88,18 @@ impl CoupaClient {
     /// Coupa sent back, optionally projected with `fields` (Coupa's replacement for
     /// `return_object`; whether every tenant honours it on writes is unconfirmed, so a caller that
     /// needs a key must still check that the answer carries it). Not retried except on connect
-    /// errors.
+    /// errors. An answer about another user is [`Error::WrongRecord`].
     pub async fn update_user(
         &self,
         id: i64,
         update: &UserUpdate,
         fields: Option<&Fields>,
     ) -> Result<User, Error> {
-        self.write_record(Method::PUT, format!("api/users/{id}"), update, fields)
-            .await
+        let path = format!("api/users/{id}");
+        let user = self
+            .write_record(Method::PUT, path.clone(), update, fields)
+            .await?;
+        same_record(format!("/{path}"), id, user)
     }
 
     /// User groups (`GET /api/user_groups`, scope `core.user_group.read`).
@@ -92,7 +109,7 @@ impl CoupaClient {
 
     /// One user group.
     pub async fn get_user_group(&self, id: i64) -> Result<UserGroup, Error> {
-        self.get_record(format!("api/user_groups/{id}"), USER_GROUP_READ, None)
+        self.get_record("api/user_groups", id, USER_GROUP_READ, None)
             .await
     }
 
@@ -103,8 +120,7 @@ impl CoupaClient {
 
     /// One role.
     pub async fn get_role(&self, id: i64) -> Result<Role, Error> {
-        self.get_record(format!("api/roles/{id}"), COMMON_READ, None)
-            .await
+        self.get_record("api/roles", id, COMMON_READ, None).await
     }
 
     /// Account groups (`GET /api/account_groups`, scope `core.accounting.read`).
@@ -114,12 +130,8 @@ impl CoupaClient {
 
     /// One account group.
     pub async fn get_account_group(&self, id: i64) -> Result<AccountGroup, Error> {
-        self.get_record(
-            format!("api/account_groups/{id}"),
-            scopes::ACCOUNTING_READ,
-            None,
-        )
-        .await
+        self.get_record("api/account_groups", id, scopes::ACCOUNTING_READ, None)
+            .await
     }
 
     /// Content groups (`GET /api/business_groups`, scope `core.common.read`).
@@ -129,7 +141,7 @@ impl CoupaClient {
 
     /// One content group.
     pub async fn get_content_group(&self, id: i64) -> Result<ContentGroup, Error> {
-        self.get_record(format!("api/business_groups/{id}"), COMMON_READ, None)
+        self.get_record("api/business_groups", id, COMMON_READ, None)
             .await
     }
 }

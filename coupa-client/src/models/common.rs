@@ -33,15 +33,6 @@ pub struct IdRef {
     pub id: i64,
 }
 
-/// `null` or absent as the default value.
-pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
 /// A string that Coupa may also send as a number (employee numbers).
 pub(crate) fn string_or_number<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
 where

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Record, Reference, null_as_default};
+use super::common::{Record, Reference};
 
 macro_rules! record {
     ($ty:ident) => {
@@ -34,9 +34,10 @@ pub struct UserGroup {
     /// Blank for a group, `Project` for a project.
     #[serde(default, rename = "type")]
     pub group_type: Option<String>,
-    /// Members, when projected.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub users: Vec<Reference>,
+    /// Members, when projected; `None` when the answer did not carry the key or carried `null`
+    /// (unknown is not empty).
+    #[serde(default)]
+    pub users: Option<Vec<Reference>>,
     /// Other keys.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

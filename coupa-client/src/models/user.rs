@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::{IdRef, Record, Reference, null_as_default, string_or_number};
+use super::common::{IdRef, Record, Reference, string_or_number};
 use super::license::License;
 
-/// A Coupa user. Keys are hyphenated on the wire; a key the answer did not carry is `None` (an
-/// access list that is absent is `None`, never an empty list: absent is not empty). License flags
+/// A Coupa user. Keys are hyphenated on the wire; a key the answer did not carry, or carried as
+/// `null`, is `None` (an access list that is absent or `null` is `None`, never an empty list:
+/// unknown is not empty). License flags
 /// present in the answer are collected in `licenses`; every other key lands in `extra`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -44,13 +45,14 @@ pub struct User {
     pub created_at: Option<String>,
     /// Last update time (ISO 8601 with offset).
     pub updated_at: Option<String>,
-    /// Roles (`None` when the answer did not carry the key; `null` reads as empty).
+    /// Roles (`None` when the answer did not carry the key or carried `null`).
     pub roles: Option<Vec<Reference>>,
-    /// User groups (`None` when the answer did not carry the key; `null` reads as empty).
+    /// User groups (`None` when the answer did not carry the key or carried `null`).
     pub user_groups: Option<Vec<Reference>>,
-    /// Account groups (`None` when the answer did not carry the key; `null` reads as empty).
+    /// Account groups (`None` when the answer did not carry the key or carried `null`).
     pub account_groups: Option<Vec<Reference>>,
-    /// Content groups (`content-groups`, formerly `business-groups`; `None` when absent).
+    /// Content groups (`content-groups`, formerly `business-groups`; `None` when absent or
+    /// `null`). A record that carries both keys with different values does not decode.
     pub content_groups: Option<Vec<Reference>>,
     /// License flags present in the record.
     pub licenses: BTreeMap<License, bool>,
@@ -77,7 +79,7 @@ impl User {
         self.licenses.get(license).copied()
     }
 
-    /// One access list, or `None` when the answer did not carry its key.
+    /// One access list, or `None` when the answer did not carry its key or carried `null`.
     pub fn list(&self, list: AccessList) -> Option<&[Reference]> {
         match list {
             AccessList::Roles => self.roles.as_deref(),
@@ -126,17 +128,8 @@ impl AccessList {
 /// unknown keys on the way.
 struct UserVisitor;
 
-/// A list that may be `null`.
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct NullableRefs(#[serde(deserialize_with = "null_as_default")] Vec<Reference>);
-
-impl NullableRefs {
-    /// A present key: `null` reads as the empty list.
-    fn present(self) -> Option<Vec<Reference>> {
-        Some(self.0)
-    }
-}
+/// An access list as the answer carried it: `null` is `None` (unknown), never the empty list.
+type Refs = Option<Vec<Reference>>;
 
 /// An employee number sent as text or as a number.
 #[derive(Deserialize)]
@@ -152,6 +145,9 @@ impl<'de> serde::de::Visitor<'de> for UserVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<User, A::Error> {
         let mut id = None;
+        // Both names of the content-group list, as carried (outer `None`: key absent).
+        let mut content: Option<Refs> = None;
+        let mut business: Option<Refs> = None;
         let mut user = User {
             id: 0,
             login: None,
@@ -194,14 +190,11 @@ impl<'de> serde::de::Visitor<'de> for UserVisitor {
                 "default-locale" => user.default_locale = map.next_value()?,
                 "created-at" => user.created_at = map.next_value()?,
                 "updated-at" => user.updated_at = map.next_value()?,
-                "roles" => user.roles = map.next_value::<NullableRefs>()?.present(),
-                "user-groups" => user.user_groups = map.next_value::<NullableRefs>()?.present(),
-                "account-groups" => {
-                    user.account_groups = map.next_value::<NullableRefs>()?.present();
-                }
-                "content-groups" | "business-groups" => {
-                    user.content_groups = map.next_value::<NullableRefs>()?.present();
-                }
+                "roles" => user.roles = map.next_value::<Refs>()?,
+                "user-groups" => user.user_groups = map.next_value::<Refs>()?,
+                "account-groups" => user.account_groups = map.next_value::<Refs>()?,
+                "content-groups" => content = Some(map.next_value::<Refs>()?),
+                "business-groups" => business = Some(map.next_value::<Refs>()?),
                 other => {
                     let value: Value = map.next_value()?;
                     match (License::from_key(other), &value) {
@@ -216,8 +209,29 @@ impl<'de> serde::de::Visitor<'de> for UserVisitor {
             }
         }
         user.id = id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
+        user.content_groups = match (content, business) {
+            (Some(content), Some(business)) if !same_ids(&content, &business) => {
+                return Err(serde::de::Error::custom(
+                    "`content-groups` and `business-groups` disagree: the record cannot say \
+                     which content groups the user has",
+                ));
+            }
+            (content, business) => content.or(business).flatten(),
+        };
         Ok(user)
     }
+}
+
+/// Whether two carried lists name the same ids (order and names aside; two `null`s agree).
+fn same_ids(a: &Refs, b: &Refs) -> bool {
+    let ids = |refs: &Refs| {
+        refs.as_ref().map(|list| {
+            list.iter()
+                .map(|r| r.id)
+                .collect::<std::collections::BTreeSet<_>>()
+        })
+    };
+    ids(a) == ids(b)
 }
 
 impl<'de> Deserialize<'de> for User {
@@ -412,7 +426,7 @@ mod tests {
             user.roles,
             Some(vec![Reference::new(3, Some("User".into()))])
         );
-        assert_eq!(user.user_groups, Some(Vec::new()), "null is an empty list");
+        assert_eq!(user.user_groups, None, "null is unknown, not an empty list");
         assert_eq!(user.list(AccessList::ContentGroups).unwrap()[0].id, 1);
         assert_eq!(user.license(&License::Purchasing), Some(true));
         assert_eq!(user.license(&License::Expense), None, "absent is not false");
@@ -444,6 +458,44 @@ mod tests {
             AccessList::ContentGroups,
         ] {
             assert_eq!(user.list(list), None, "{list:?}");
+        }
+    }
+
+    #[test]
+    fn null_lists_are_none_not_empty() {
+        for key in [
+            "roles",
+            "user-groups",
+            "account-groups",
+            "content-groups",
+            "business-groups",
+        ] {
+            let json = format!(r#"{{"id":7,"{key}":null}}"#);
+            let user: User = serde_json::from_str(&json).unwrap();
+            for list in AccessList::ALL {
+                assert_eq!(user.list(list), None, "{key}: {list:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn content_and_business_groups_must_agree() {
+        let agree = r#"{"id":7,"content-groups":[{"id":1},{"id":2}],"business-groups":[{"id":2,"name":"B"},{"id":1}]}"#;
+        let user: User = serde_json::from_str(agree).unwrap();
+        let ids: Vec<i64> = user.content_groups.unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(ids, [1, 2]);
+        for disagree in [
+            r#"{"id":7,"content-groups":[{"id":1}],"business-groups":[{"id":2}]}"#,
+            r#"{"id":7,"business-groups":[],"content-groups":[{"id":1}]}"#,
+            r#"{"id":7,"content-groups":null,"business-groups":[]}"#,
+        ] {
+            let error = serde_json::from_str::<User>(disagree).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("`content-groups` and `business-groups` disagree"),
+                "{disagree}: {error}"
+            );
         }
     }
 

@@ -97,3 +97,52 @@ async fn truncated_json_is_a_decode_error() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn an_answer_about_another_record_is_an_error() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, 86399).await;
+    Mock::given(path("/api/users/5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 6, "roles": []})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/roles/5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7})))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let err = client.get_user(5, None).await.unwrap_err();
+    assert!(
+        matches!(err, Error::WrongRecord { asked: 5, got: 6, ref path } if path == "/api/users/5"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "/api/users/5: asked for record 5, Coupa answered with record 6"
+    );
+    let update = coupa_client::UserUpdate::new().roles([]);
+    let err = client.update_user(5, &update, None).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::WrongRecord {
+                asked: 5,
+                got: 6,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = client.get_role(5).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::WrongRecord {
+                asked: 5,
+                got: 7,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -9,6 +9,7 @@ use connector_sdk::{
 use coupa_client::{CodeRef, LoginRef};
 use coupa_client::{CoupaClient, License, NewUser, User};
 
+use super::WriteError;
 use crate::errors::to_connector;
 use crate::session::Session;
 use crate::sync::{user_fields, user_resource};
@@ -17,24 +18,109 @@ pub(crate) struct Accounts {
     pub(crate) session: Arc<Session>,
 }
 
-/// The first existing user with this login, or else this email.
+/// Which attribute a search is by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum By {
+    Login,
+    Email,
+}
+
+impl By {
+    fn key(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Email => "email",
+        }
+    }
+
+    fn of(self, user: &User) -> Option<&str> {
+        match self {
+            Self::Login => user.login.as_deref(),
+            Self::Email => user.email.as_deref(),
+        }
+    }
+}
+
+/// The user whose `by` is `value` (case-insensitive), by a filtered search. Only a matching row
+/// counts; a row that does not match means the server ignored the filter, and then no answer of
+/// this search can be trusted: [`WriteError::UntrustedSearch`].
+async fn find(client: &CoupaClient, by: By, value: &str) -> Result<Option<User>, ConnectorError> {
+    let query = match by {
+        By::Login => client.users().login(value),
+        By::Email => client.users().email(value),
+    };
+    let rows = query
+        .fields(user_fields(false))
+        .limit(1)
+        .page()
+        .await
+        .map_err(to_connector)?;
+    let wanted = value.to_lowercase();
+    match rows.into_iter().next() {
+        None => Ok(None),
+        Some(row) if by.of(&row).map(str::to_lowercase).as_deref() == Some(wanted.as_str()) => {
+            Ok(Some(row))
+        }
+        Some(row) => {
+            let error = WriteError::UntrustedSearch {
+                key: by.key().to_owned(),
+                value: value.to_owned(),
+                got: row.id,
+                found: by.of(&row).map(str::to_owned),
+            };
+            Err(ConnectorError::fatal_with(error.to_string(), error))
+        }
+    }
+}
+
+/// The existing user with this login, or else this email.
 async fn existing(
     client: &CoupaClient,
     login: &str,
     email: &str,
 ) -> Result<Option<User>, ConnectorError> {
-    for query in [client.users().login(login), client.users().email(email)] {
-        let found = query
-            .fields(user_fields(false))
-            .limit(1)
-            .page()
-            .await
-            .map_err(to_connector)?;
-        if let Some(user) = found.into_iter().next() {
-            return Ok(Some(user));
-        }
+    match find(client, By::Login, login).await? {
+        Some(user) => Ok(Some(user)),
+        None => find(client, By::Email, email).await,
     }
-    Ok(None)
+}
+
+/// `user` when it carries the requested login; otherwise the reason it does not confirm the
+/// creation.
+fn with_login(user: User, login: &str) -> Result<User, String> {
+    match user.login.as_deref() {
+        Some(found) if found.to_lowercase() == login.to_lowercase() => Ok(user),
+        Some(found) => Err(format!("user {} has the login {found:?}", user.id)),
+        None => Err(format!("user {} has no login in the answer", user.id)),
+    }
+}
+
+/// A creation's outcome: confirmed only by a user that carries the requested login, read back
+/// when the create's answer does not show it.
+async fn confirm(
+    client: &CoupaClient,
+    login: &str,
+    answer: User,
+) -> Result<CreateAccountOutcome, ConnectorError> {
+    let reason = match with_login(answer, login) {
+        Ok(user) => return Ok(CreateAccountOutcome::Created(user_resource(&user))),
+        Err(reason) => reason,
+    };
+    match find(client, By::Login, login).await? {
+        Some(user) => Ok(CreateAccountOutcome::Created(user_resource(&user))),
+        None => Err(not_created(
+            login,
+            format!("the create answered with {reason}"),
+        )),
+    }
+}
+
+fn not_created(login: &str, reason: String) -> ConnectorError {
+    let error = WriteError::NotCreated {
+        login: login.to_owned(),
+        reason,
+    };
+    ConnectorError::fatal_with(error.to_string(), error)
 }
 
 fn new_user(fields: &Arguments) -> Result<NewUser, ConnectorError> {
@@ -112,7 +198,7 @@ impl AccountManager for Accounts {
             return Ok(CreateAccountOutcome::AlreadyExists(user_resource(&found)));
         }
         match client.create_user(&user).await {
-            Ok(created) => Ok(CreateAccountOutcome::Created(user_resource(&created))),
+            Ok(created) => confirm(client, &user.login, created).await,
             Err(coupa_client::Error::Api(api)) if api.status == 400 => {
                 // A login or email taken since the check above is "exists", not a failure.
                 let taken = api
@@ -128,8 +214,9 @@ impl AccountManager for Accounts {
                 )
             }
             Err(error) => {
-                // The response may be lost after Coupa created the user: look before failing.
-                match existing(client, &user.login, &user.email).await? {
+                // The answer may be lost after Coupa created the user: look before failing. Only
+                // a user with the requested login counts as created.
+                match find(client, By::Login, &user.login).await? {
                     Some(found) => Ok(CreateAccountOutcome::Created(user_resource(&found))),
                     None => Err(to_connector(error)),
                 }

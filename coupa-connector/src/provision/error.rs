@@ -6,11 +6,12 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WriteError {
-    /// Coupa's answer did not carry a key the write depends on; nothing was written. Absent is
-    /// not empty: treating it as `[]` or `false` would wipe or misreport the user's access.
+    /// Coupa's answer did not carry a key the write depends on, or carried it as `null`; nothing
+    /// was written. Unknown is not empty: treating it as `[]` or `false` would wipe or misreport
+    /// the user's access.
     #[error(
-        "Coupa's answer for user {user} has no `{key}` although it was projected; nothing was \
-         written{hint}"
+        "Coupa's answer for user {user} has no usable `{key}` (absent or null) although it was \
+         projected; nothing was written{hint}"
     )]
     MissingKey {
         /// The Coupa user id.
@@ -19,6 +20,32 @@ pub enum WriteError {
         key: String,
         /// A likely cause, with its leading separator, or empty.
         hint: String,
+    },
+    /// A search by login or email answered a row that does not match it: the server ignored the
+    /// filter, so no answer from it can say whether the account exists. Nothing was written.
+    #[error(
+        "Coupa's search for the user with {key} {value:?} answered user {got}, whose {key} is \
+         {}; the search cannot be trusted, so nothing was written",
+        found.as_deref().map_or_else(|| "not in the answer".to_owned(), |f| format!("{f:?}"))
+    )]
+    UntrustedSearch {
+        /// `login` or `email`.
+        key: String,
+        /// The value searched for.
+        value: String,
+        /// The id of the row that does not match.
+        got: i64,
+        /// That row's value of `key`, when it carried one.
+        found: Option<String>,
+    },
+    /// An account creation whose outcome no read confirms: the create failed or answered with
+    /// another user, and no user with the requested login could be read back.
+    #[error("Coupa did not confirm the account {login:?}: {reason}")]
+    NotCreated {
+        /// The requested login.
+        login: String,
+        /// What was seen instead.
+        reason: String,
     },
     /// Coupa answered the write without applying it.
     #[error("Coupa did not apply {intended} to user {user}'s `{key}`: it reads {now}")]

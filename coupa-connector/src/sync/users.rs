@@ -95,8 +95,8 @@ pub(crate) fn user_resource(user: &User) -> Resource {
 fn projected(user: &User, list: AccessList) -> Result<&[Reference], ConnectorError> {
     user.list(list).ok_or_else(|| {
         ConnectorError::fatal(format!(
-            "Coupa's answer for user {} has no `{}` although it was projected; refusing to \
-             take it as an empty list",
+            "Coupa's answer for user {} has no usable `{}` (absent or null) although it was \
+             projected; refusing to take it as an empty list",
             user.id,
             list.key()
         ))

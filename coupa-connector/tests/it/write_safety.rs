@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use connector_sdk::{Error, Grant, GrantOutcome, RevokeOutcome};
+use connector_sdk::{CreateAccountOutcome, Error, Grant, GrantOutcome, RevokeOutcome};
 use coupa_connector::WriteError;
 use coupa_sim::{CoupaSim, Fault, FaultKind, SimOptions, Tenant, UngrantedScope};
 
@@ -97,18 +97,30 @@ async fn a_write_answer_without_the_flag_is_verified_by_a_read_not_trusted() {
 }
 
 #[tokio::test]
-async fn an_absent_list_is_an_error_and_nothing_is_written() {
-    for (key, entitlement, held) in [
-        (
-            "account-groups",
-            ent("account_group", "21"),
-            ent("account_group", "20"),
-        ),
-        ("roles", ent("role", "3"), ent("role", "1")),
-        ("user-groups", ent("group", "12"), ent("group", "10")),
-    ] {
-        let sim =
-            CoupaSim::start_with(Tenant::fixture(), SimOptions::default().omit_user_key(key)).await;
+async fn an_absent_or_null_list_is_an_error_and_nothing_is_written() {
+    type Mask = fn(SimOptions, &str) -> SimOptions;
+    let masks: [(&str, Mask); 2] = [
+        ("absent", SimOptions::omit_user_key),
+        ("null", SimOptions::null_user_key),
+    ];
+    for ((mask, hide), (key, entitlement, held)) in masks.into_iter().flat_map(|m| {
+        [
+            (
+                "account-groups",
+                ent("account_group", "21"),
+                ent("account_group", "20"),
+            ),
+            ("roles", ent("role", "3"), ent("role", "1")),
+            ("user-groups", ent("group", "12"), ent("group", "10")),
+            (
+                "content-groups",
+                ent("content_group", "31"),
+                ent("content_group", "30"),
+            ),
+        ]
+        .map(|case| (m, case))
+    }) {
+        let sim = CoupaSim::start_with(Tenant::fixture(), hide(SimOptions::default(), key)).await;
         let registry = registry(&sim);
         let before = sim.tenant().users[&1].clone();
         let err = registry.grant(&user(1), &entitlement).await.unwrap_err();
@@ -128,8 +140,8 @@ async fn an_absent_list_is_an_error_and_nothing_is_written() {
         assert_eq!(
             cause(&err),
             format!(
-                "Coupa's answer for user 1 has no `{key}` although it was projected; nothing \
-                 was written{hint}"
+                "Coupa's answer for user 1 has no usable `{key}` (absent or null) although it was \
+                 projected; nothing was written{hint}"
             )
         );
         let err = registry
@@ -137,8 +149,8 @@ async fn an_absent_list_is_an_error_and_nothing_is_written() {
             .await
             .unwrap_err();
         assert!(matches!(write_error(&err), WriteError::MissingKey { .. }));
-        assert_eq!(puts(&sim), 0, "{key}: nothing was written");
-        assert_eq!(sim.tenant().users[&1], before, "{key}");
+        assert_eq!(puts(&sim), 0, "{mask} {key}: nothing was written");
+        assert_eq!(sim.tenant().users[&1], before, "{mask} {key}");
     }
 }
 
@@ -431,4 +443,139 @@ async fn account_group_writes_ask_for_the_accounting_scope() {
         registry.grant(&user(2), &ent("group", "11")).await.unwrap(),
         GrantOutcome::Granted
     );
+}
+
+#[tokio::test]
+async fn a_read_about_another_user_is_an_error_and_nothing_is_written() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    // Every read of user 2 answers with user 1's record (a cache or proxy mixing answers up).
+    let ada = serde_json::json!({"id": 1, "user-groups": [{"id": 10}], "roles": [{"id": 1}]});
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/api/users/2"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(ada))
+        .with_priority(1)
+        .mount(sim.server())
+        .await;
+    let registry = registry(&sim);
+    let before = sim.tenant().users[&2].clone();
+    let err = registry
+        .grant(&user(2), &ent("group", "12"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        cause(&err),
+        "Coupa's answer could not be used: /api/users/2: asked for record 2, Coupa answered \
+         with record 1"
+    );
+    let err = registry
+        .revoke(&Grant::new(ent("role", "1"), user(2)))
+        .await
+        .unwrap_err();
+    assert!(cause(&err).contains("asked for record 2, Coupa answered with record 1"));
+    assert_eq!(puts(&sim), 0, "nothing was written");
+    assert_eq!(sim.tenant().users[&2], before);
+}
+
+fn kat() -> serde_json::Map<String, serde_json::Value> {
+    crate::provision::args(
+        serde_json::json!({"login": "kat", "email": "kat@example.com",
+        "first_name": "Katherine", "last_name": "Johnson"}),
+    )
+}
+
+#[tokio::test]
+async fn a_search_that_ignores_its_filter_is_not_trusted_and_nothing_is_created() {
+    let sim = CoupaSim::start_with(
+        Tenant::fixture(),
+        SimOptions::default().ignore_filters(true),
+    )
+    .await;
+    let registry = registry(&sim);
+    let err = registry.create_account(kat()).await.unwrap_err();
+    assert_eq!(
+        write_error(&err),
+        &WriteError::UntrustedSearch {
+            key: "login".into(),
+            value: "kat".into(),
+            got: 1,
+            found: Some("ada".into()),
+        }
+    );
+    assert_eq!(
+        cause(&err),
+        "Coupa's search for the user with login \"kat\" answered user 1, whose login is \"ada\"; \
+         the search cannot be trusted, so nothing was written"
+    );
+    assert_eq!(sim.count("POST", "/api/users"), 0);
+    assert_eq!(sim.tenant().users.len(), 3);
+}
+
+#[tokio::test]
+async fn a_matching_row_counts_whatever_its_case() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let registry = registry(&sim);
+    let mut fields = kat();
+    fields.insert("login".into(), "ADA".into());
+    // The simulator matches filters exactly, as Coupa does; a server that matches without
+    // regard to case answers "ada" for "ADA", which is the same login.
+    sim.set_options(|o| o.ignore_filters = true);
+    let outcome = registry.create_account(fields).await.unwrap();
+    assert!(
+        matches!(outcome, CreateAccountOutcome::AlreadyExists(ref r) if r.id == user(1)),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_create_answered_with_another_user_is_not_reported_created() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    // The create is answered 201 with the tenant's first user and creates nothing.
+    let ada = serde_json::json!({"id": 1, "login": "ada", "email": "ada@example.com"});
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/api/users"))
+        .respond_with(wiremock::ResponseTemplate::new(201).set_body_json(ada))
+        .with_priority(1)
+        .mount(sim.server())
+        .await;
+    let registry = registry(&sim);
+    let err = registry.create_account(kat()).await.unwrap_err();
+    assert_eq!(
+        write_error(&err),
+        &WriteError::NotCreated {
+            login: "kat".into(),
+            reason: "the create answered with user 1 has the login \"ada\"".into(),
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_failed_create_is_created_only_when_its_login_reads_back() {
+    // The create fails with a 502 after Coupa applied it: found by its login, it is created.
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    sim.inject(Fault::nth(
+        "POST",
+        "/api/users",
+        1,
+        FaultKind::DropConnection,
+    ));
+    let outcome = registry(&sim).create_account(kat()).await.unwrap();
+    assert!(
+        matches!(outcome, CreateAccountOutcome::Created(ref r) if r.id == user(4)),
+        "{outcome:?}"
+    );
+
+    // The create fails and nothing was created, while another user has the email: an error,
+    // never that user.
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/api/users"))
+        .respond_with(wiremock::ResponseTemplate::new(502))
+        .with_priority(1)
+        .mount(sim.server())
+        .await;
+    let mut fields = kat();
+    fields.insert("email".into(), "ada-new@example.com".into());
+    let err = registry(&sim).create_account(fields).await.unwrap_err();
+    assert!(cause(&err).contains("HTTP 502"), "{}", cause(&err));
+    assert_eq!(sim.tenant().users.len(), 3);
 }
