@@ -94,10 +94,13 @@ pub(crate) struct TokenCache {
     generation: AtomicU64,
 }
 
+#[serde_with::serde_as]
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
+    /// Seconds, as a number or a numeric string (some proxies send `"3600"`).
     #[serde(default)]
+    #[serde_as(as = "Option<serde_with::PickFirst<(_, serde_with::DisplayFromStr)>>")]
     expires_in: Option<u64>,
     #[serde(default)]
     scope: Option<String>,
@@ -107,6 +110,17 @@ struct TokenResponse {
 /// lifetime believed: a larger `expires_in` is capped, so no server value can overflow the clock
 /// or keep a token cached past Coupa's own day.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(86_399);
+
+/// How long after minting a token of `lifetime` is refreshed: at 80 % of its lifetime, and at
+/// least 10 s before it expires, but never before half of it has passed (so a short-lived token,
+/// such as the hour some proxies grant, is refreshed a few times a day, not for every request).
+/// A day-long Coupa token is refreshed after about 19 h 12 min.
+pub(crate) fn refresh_after(lifetime: Duration) -> Duration {
+    const BEFORE_EXPIRY: Duration = Duration::from_secs(10);
+    let at_fraction = lifetime.mul_f64(0.8);
+    let before_expiry = lifetime.saturating_sub(BEFORE_EXPIRY).max(lifetime / 2);
+    at_fraction.min(before_expiry)
+}
 
 impl Inner {
     /// A valid token: the cached one, or a fresh one when it is missing or due for refresh.
@@ -173,11 +187,48 @@ impl Inner {
                 generation,
             },
             refresh_at: Instant::now()
-                .checked_add(lifetime.saturating_sub(self.config.token_refresh_margin))
+                .checked_add(refresh_after(lifetime))
                 .unwrap_or_else(Instant::now),
             scopes: response
                 .scope
                 .map(|s| s.split_whitespace().map(str::to_owned).collect()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_refreshed_at_a_fraction_of_their_lifetime() {
+        let secs = Duration::from_secs;
+        for (lifetime, after) in [
+            (secs(86_399), Duration::from_millis(69_119_200)),
+            (secs(3_600), secs(2_880)),
+            (secs(40), secs(30)),
+            (secs(20), secs(10)),
+            (secs(2), secs(1)),
+            (Duration::ZERO, Duration::ZERO),
+        ] {
+            assert_eq!(refresh_after(lifetime), after, "{lifetime:?}");
+        }
+    }
+
+    #[test]
+    fn expires_in_is_a_number_or_a_numeric_string() {
+        for body in [
+            r#"{"access_token":"t","expires_in":3600}"#,
+            r#"{"access_token":"t","expires_in":"3600"}"#,
+        ] {
+            let response: TokenResponse = serde_json::from_str(body).unwrap();
+            assert_eq!(response.expires_in, Some(3600), "{body}");
+        }
+        let response: TokenResponse = serde_json::from_str(r#"{"access_token":"t"}"#).unwrap();
+        assert_eq!(response.expires_in, None);
+        assert!(
+            serde_json::from_str::<TokenResponse>(r#"{"access_token":"t","expires_in":"soon"}"#)
+                .is_err()
+        );
     }
 }

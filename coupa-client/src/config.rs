@@ -140,9 +140,6 @@ pub struct Config {
     pub rate_limit: Option<NonZeroU32>,
     /// Retry bounds.
     pub retry: RetryConfig,
-    /// A token is refreshed this long before it expires (Coupa tokens live 24 h; the default
-    /// of 4 h refreshes at about 20 h, as Coupa advises).
-    pub token_refresh_margin: Duration,
     /// The largest response body accepted; a larger one is [`Error::BodyTooLarge`]. Default
     /// 64 MiB.
     pub max_body_bytes: usize,
@@ -239,7 +236,6 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             rate_limit: NonZeroU32::new(20),
             retry: RetryConfig::default(),
-            token_refresh_margin: Duration::from_secs(4 * 3600),
             max_body_bytes: 64 * 1024 * 1024,
             allow_insecure_http: false,
             budget: None,
@@ -363,12 +359,6 @@ impl Config {
     /// budget's own rate applies; `rate_limit` is then unused.
     pub fn budget(mut self, budget: crate::Budget) -> Self {
         self.budget = Some(budget);
-        self
-    }
-
-    /// Sets how long before expiry a token is refreshed.
-    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
-        self.token_refresh_margin = margin;
         self
     }
 }

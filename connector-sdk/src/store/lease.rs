@@ -20,6 +20,12 @@ pub struct Holder {
     pub pid: u32,
     /// The host name.
     pub host: String,
+    /// What tells this process from a later one with the same pid on the same host (a
+    /// container restarted keeps its hostname and often gets pid 1 again): the kernel's boot id
+    /// and the process's start time, where the OS tells them (Linux); `None` elsewhere, and in
+    /// holders recorded before it existed.
+    #[serde(default)]
+    pub process: Option<String>,
 }
 
 impl Holder {
@@ -29,6 +35,7 @@ impl Holder {
             id: id.into(),
             pid,
             host: host.into(),
+            process: None,
         }
     }
 
@@ -44,24 +51,41 @@ impl Holder {
             id: format!("{host}:{pid}:{nanos}:{serial}"),
             pid,
             host,
+            process: process_identity("self"),
         }
     }
 
     /// Whether the holder may still be running: `false` only when it is on this host and its
-    /// process is gone (Linux); elsewhere it counts as alive until its heartbeat goes stale.
+    /// process is gone, or its pid now belongs to another process (Linux: another start time or
+    /// boot); elsewhere it counts as alive until its heartbeat goes stale.
     pub(crate) fn may_be_alive(&self) -> bool {
         if self.host != host_name() {
             return true;
         }
         #[cfg(target_os = "linux")]
         {
-            std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+            match (&self.process, process_identity(&self.pid.to_string())) {
+                (_, None) => false,
+                (Some(recorded), Some(now)) => *recorded == now,
+                (None, Some(_)) => true,
+            }
         }
         #[cfg(not(target_os = "linux"))]
         {
             true
         }
     }
+}
+
+/// `boot-id/start-time` of process `pid` (`self` for this one), or `None` when it does not
+/// exist or the OS does not say.
+fn process_identity(pid: &str) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: fields count from after its `)`.
+    // The start time is field 22, the 20th after the name.
+    let started = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?;
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    Some(format!("{}/{started}", boot.trim()))
 }
 
 static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -272,11 +296,7 @@ mod tests {
     #[test]
     fn decisions() {
         let me = Holder::current();
-        let other_live = Holder {
-            id: "elsewhere:1:1".into(),
-            pid: 1,
-            host: "elsewhere".into(),
-        };
+        let other_live = Holder::new("elsewhere:1:1", 1, "elsewhere");
         let now = 2_000_000;
         let begin = BeginRun::new("c", "fp", &me).with_lease_ttl(Duration::from_secs(60));
         let resume = |run| Decision::Resume {
@@ -321,11 +341,7 @@ mod tests {
             resume(3)
         );
         // A dead process on this host is taken over at once.
-        let dead = Holder {
-            id: "dead".into(),
-            pid: u32::MAX,
-            host: me.host.clone(),
-        };
+        let dead = Holder::new("dead", u32::MAX, me.host.clone());
         assert_eq!(
             decide(&[open(3, "fp", Some((&dead, now)))], &begin, now),
             resume(3)

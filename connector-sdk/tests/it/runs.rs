@@ -236,6 +236,51 @@ async fn a_stale_lease_is_taken_over_and_its_old_holder_stops() {
 }
 
 #[tokio::test]
+async fn a_lease_left_before_a_restart_with_the_same_pid_is_taken_over_at_once() {
+    // A restarted container: the same host name and the same pid (here: this process's), but
+    // another process. Its lease must not look alive.
+    let tenant = Tenant::new(Shape::default());
+    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
+    interrupted(&tenant, &store, "").await;
+    let me = Holder::current();
+    assert!(
+        me.process.is_some(),
+        "this platform tells a process's start"
+    );
+    let mut before_restart = Holder::new("before-restart", me.pid, me.host.clone());
+    before_restart.process = Some("another-boot/1".into());
+    store
+        .begin_run(&BeginRun::new("synth", "synth", &before_restart))
+        .unwrap();
+    let report = engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(report.resumed);
+    assert_eq!(
+        grant_ids(store.as_ref(), report.run),
+        tenant.expected_grants()
+    );
+}
+
+#[tokio::test]
+async fn a_lease_of_a_live_process_on_this_host_is_respected() {
+    let tenant = Tenant::new(Shape::default());
+    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
+    interrupted(&tenant, &store, "").await;
+    let mut other = Holder::current();
+    other.id = "another engine of this process".into();
+    store
+        .begin_run(&BeginRun::new("synth", "synth", &other))
+        .unwrap();
+    let err = engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InProgress { .. }), "{err}");
+}
+
+#[tokio::test]
 async fn a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once() {
     let tenant = Tenant::new(Shape::default());
     let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());

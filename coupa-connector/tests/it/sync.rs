@@ -245,6 +245,16 @@ async fn roles_come_from_users_when_the_roles_endpoint_is_missing() {
 }
 
 #[tokio::test]
+async fn an_hour_long_token_serves_a_whole_sync() {
+    let tenant = Tenant::generate(9, Sizes::users(3000));
+    let options = SimOptions::default().token_lifetime(Duration::from_secs(3600));
+    let sim = CoupaSim::start_with(tenant.clone(), options).await;
+    let (store, report) = sync(&connector(&sim), 4).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
+    assert_eq!(sim.tokens_minted(), 1);
+}
+
+#[tokio::test]
 async fn token_expiry_in_the_middle_of_a_sync() {
     let tenant = Tenant::generate(9, Sizes::users(400));
     let sim = CoupaSim::start(tenant.clone()).await;
