@@ -5,13 +5,13 @@
 #     -e SERVICE_TOKEN=... -e COUPA_DOMAIN=acme -e COUPA_CLIENT_ID=... -e COUPA_CLIENT_SECRET=... \
 #     coupa-service
 
-FROM rust:1.89-bookworm AS build
+FROM rust:1.89.0-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --example coupa-service \
  && cp target/release/examples/coupa-service /coupa-service
 
-FROM debian:bookworm-slim
+FROM debian:12.12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

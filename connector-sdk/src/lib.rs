@@ -48,6 +48,7 @@
 //! # }
 //! ```
 
+mod audit;
 pub mod backend;
 mod capability;
 mod engine;
@@ -58,6 +59,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit::{AUDIT_TARGET, Audit};
 pub use capability::{
     AccountManager, Action, ActionSchema, ArgumentError, Arguments, Connector, ConnectorMetadata,
     CreateAccountOutcome, FieldKind, FieldSpec, GrantOutcome, ListRequest, OffsetLanes, Page,

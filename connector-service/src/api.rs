@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -20,7 +21,9 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::serve::Peer;
 use crate::{Auth, Shared, syncs};
+use connector_sdk::Audit;
 
 type St = State<Arc<Shared>>;
 
@@ -91,8 +94,17 @@ async fn store<T: Send + 'static>(
         })
 }
 
-pub(crate) async fn livez() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// 200 while every background task (the scheduler, the readiness checks) runs; 503 naming
+/// those that stopped.
+pub(crate) async fn livez(State(shared): St) -> Response {
+    match crate::live(&shared) {
+        Ok(()) => Json(json!({"live": true})).into_response(),
+        Err(stopped) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"live": false, "stopped": stopped})),
+        )
+            .into_response(),
+    }
 }
 
 pub(crate) async fn readyz(State(shared): St) -> Response {
@@ -318,27 +330,79 @@ fn ids(entitlement: &str, principal: &str) -> Result<(EntitlementId, ResourceId)
     Ok((e, p))
 }
 
+/// Runs a write in a task of its own, tracked by the service: a client that disconnects does not
+/// cut it, and shutdown waits for it. Refused once shutdown has begun. Its outcome is logged as
+/// one audit event.
+async fn write<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    peer: Option<Peer>,
+    mut event: Audit,
+    run: impl Future<Output = Result<(T, &'static str), connector_sdk::Error>> + Send + 'static,
+) -> Result<T, ApiError> {
+    if shared.shutdown.is_cancelled() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is shutting down; try again once it is back",
+        ));
+    }
+    event.actor = peer.map_or_else(
+        || "bearer token".to_owned(),
+        |p| format!("bearer token from {}", p.0),
+    );
+    let written = shared.writes.spawn(async move {
+        let result = run.await;
+        match &result {
+            Ok((_, outcome)) => event.succeeded(outcome, !outcome.starts_with("already_")),
+            Err(error) => event.failed(error),
+        }
+        result
+    });
+    let (value, _) = written.await.map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    })??;
+    Ok(value)
+}
+
 async fn grant(
     State(shared): St,
+    peer: Option<Extension<Peer>>,
     Path((entitlement, principal)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (e, p) = ids(&entitlement, &principal)?;
-    let outcome = match shared.registry.grant(&p, &e).await? {
-        GrantOutcome::Granted => "granted",
-        _ => "already_granted",
-    };
+    let event = Audit::new("http", "grant")
+        .with_entitlement(&e)
+        .with_principal(&p);
+    let registry = shared.registry.clone();
+    let outcome = write(&shared, peer.map(|p| p.0), event, async move {
+        let outcome = match registry.grant(&p, &e).await? {
+            GrantOutcome::Granted => "granted",
+            _ => "already_granted",
+        };
+        Ok((outcome, outcome))
+    })
+    .await?;
     Ok(Json(json!({"outcome": outcome})))
 }
 
 async fn revoke(
     State(shared): St,
+    peer: Option<Extension<Peer>>,
     Path((entitlement, principal)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (e, p) = ids(&entitlement, &principal)?;
-    let outcome = match shared.registry.revoke(&Grant::new(e, p)).await? {
-        RevokeOutcome::Revoked => "revoked",
-        _ => "already_revoked",
-    };
+    let event = Audit::new("http", "revoke")
+        .with_entitlement(&e)
+        .with_principal(&p);
+    let registry = shared.registry.clone();
+    let outcome = write(&shared, peer.map(|p| p.0), event, async move {
+        let outcome = match registry.revoke(&Grant::new(e, p)).await? {
+            RevokeOutcome::Revoked => "revoked",
+            _ => "already_revoked",
+        };
+        Ok((outcome, outcome))
+    })
+    .await?;
     Ok(Json(json!({"outcome": outcome})))
 }
 
@@ -365,10 +429,23 @@ fn object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, Api
 
 async fn create_account(
     State(shared): St,
+    peer: Option<Extension<Peer>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let fields = object(body)?;
-    Ok(match shared.registry.create_account(fields).await? {
+    let registry = shared.registry.clone();
+    let event = Audit::new("http", "create_account");
+    let outcome = write(&shared, peer.map(|p| p.0), event, async move {
+        let outcome = registry.create_account(fields).await?;
+        let word = match &outcome {
+            CreateAccountOutcome::Created(_) => "created",
+            CreateAccountOutcome::AlreadyExists(_) => "already_exists",
+            _ => "other",
+        };
+        Ok((outcome, word))
+    })
+    .await?;
+    Ok(match outcome {
         CreateAccountOutcome::Created(account) => {
             (StatusCode::CREATED, Json(json!({"account": account}))).into_response()
         }
@@ -386,10 +463,17 @@ async fn create_account(
 
 async fn run_action(
     State(shared): St,
+    peer: Option<Extension<Peer>>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let arguments = object(body)?;
-    let result = shared.registry.run_action(&name, arguments).await?;
+    let registry = shared.registry.clone();
+    let event = Audit::new("http", "action").with_action(&name);
+    let result = write(&shared, peer.map(|p| p.0), event, async move {
+        let result = registry.run_action(&name, arguments).await?;
+        Ok((result, "ran"))
+    })
+    .await?;
     Ok(Json(json!({"result": result})))
 }

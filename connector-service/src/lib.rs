@@ -19,7 +19,9 @@
 //! use connector_service::{Auth, Service, ServiceConfig};
 //!
 //! let store = Arc::new(connector_sdk::SqliteStore::open("sync.db").expect("store"));
-//! let config = ServiceConfig::new(Auth::bearer("a long random token"));
+//! let token = std::env::var("SERVICE_TOKEN").unwrap_or_default();
+//! let auth = Auth::bearer(token).map_err(std::io::Error::other)?;
+//! let config = ServiceConfig::new(auth);
 //! let service = Service::new(registry, store, config);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! service.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
@@ -29,6 +31,7 @@
 mod api;
 mod error;
 mod metrics;
+mod serve;
 mod syncs;
 
 use std::future::Future;
@@ -39,7 +42,7 @@ use axum::Router;
 use axum::routing::get;
 use connector_sdk::backend::WorkQueue;
 use connector_sdk::{Registry, SyncConfig};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
@@ -55,10 +58,36 @@ pub enum Auth {
     InsecureNone,
 }
 
+/// The fewest characters a service token may have.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Why a service token was refused. Never holds the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token is shorter than [`MIN_TOKEN_CHARS`] once surrounding whitespace is removed.
+    #[error(
+        "the service token has {chars} characters; at least {MIN_TOKEN_CHARS} are required \
+         (generate one with `openssl rand -hex 32`)"
+    )]
+    TooShort {
+        /// Its length in characters, surrounding whitespace removed.
+        chars: usize,
+    },
+}
+
 impl Auth {
-    /// Bearer authentication with `token`.
-    pub fn bearer(token: impl Into<String>) -> Self {
-        Self::Bearer(SecretString::from(token.into()))
+    /// Bearer authentication with `token`. Surrounding whitespace (such as the newline a file
+    /// or a Kubernetes Secret ends with) is removed, here and only here, so the token checked is
+    /// the token compared; it must then have at least [`MIN_TOKEN_CHARS`] characters.
+    pub fn bearer(token: impl Into<String>) -> Result<Self, TokenError> {
+        let token = SecretString::from(token.into());
+        let trimmed = token.expose_secret().trim();
+        let chars = trimmed.chars().count();
+        if chars < MIN_TOKEN_CHARS {
+            return Err(TokenError::TooShort { chars });
+        }
+        Ok(Self::Bearer(SecretString::from(trimmed.to_owned())))
     }
 }
 
@@ -87,6 +116,15 @@ pub struct ServiceConfig {
     /// Whether the service syncs on its own schedule (on by default); off, syncs start only
     /// through `POST /v1/syncs`.
     pub scheduled: bool,
+    /// A connection whose next request head has not fully arrived within this is closed: it
+    /// bounds slow clients and idle keep-alive connections alike. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// Connections open at once; more clients wait in the listen backlog. Default 256.
+    pub max_connections: usize,
+    /// From the shutdown signal to `serve` returning, at most: open requests and writes in
+    /// flight get until then to finish (connections two thirds of it), the sync in flight is
+    /// cancelled with its progress kept. Default 9 s.
+    pub shutdown_deadline: Duration,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -113,7 +151,28 @@ impl ServiceConfig {
             sync: SyncConfig::default(),
             stats: None,
             scheduled: true,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            shutdown_deadline: Duration::from_secs(9),
         }
+    }
+
+    /// Sets the header-read (and idle keep-alive) timeout.
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets how many connections may be open at once.
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Sets the shutdown deadline.
+    pub fn with_shutdown_deadline(mut self, deadline: Duration) -> Self {
+        self.shutdown_deadline = deadline;
+        self
     }
 
     /// Sets the interval between scheduled syncs.
@@ -158,6 +217,11 @@ pub(crate) struct Shared {
     pub(crate) metrics: metrics::Metrics,
     /// Cancelled when the service shuts down.
     pub(crate) shutdown: CancellationToken,
+    /// Writes (grants, revokes, account creations, actions) in flight: each runs in a task of
+    /// its own, so a client that disconnects never cuts one, and shutdown waits for them.
+    pub(crate) writes: tokio_util::task::TaskTracker,
+    /// Background tasks that ended while the service was not shutting down, with why.
+    pub(crate) dead: Mutex<Vec<String>>,
 }
 
 /// A connector served over HTTP. Cheap to clone.
@@ -189,6 +253,8 @@ impl Service {
                 ready: Mutex::new(Err("the connector has not been validated yet".into())),
                 metrics,
                 shutdown: CancellationToken::new(),
+                writes: tokio_util::task::TaskTracker::new(),
+                dead: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -209,41 +275,156 @@ impl Service {
     }
 
     /// Serves on `listener` until `shutdown` completes: starts the schedule and the readiness
-    /// checks, then on shutdown stops accepting, cancels a sync in flight (its progress is kept
-    /// and the next start resumes it) and returns once it has stopped, within about 10 s.
+    /// checks, then on shutdown stops accepting, lets open requests and writes in flight finish,
+    /// cancels a sync in flight (its progress is kept and the next start resumes it) and returns
+    /// within [`ServiceConfig::shutdown_deadline`].
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let shared = Arc::clone(&self.shared);
-        tokio::spawn(api::check_readiness(Arc::clone(&shared)));
+        supervise(
+            &shared,
+            "readiness",
+            api::check_readiness(Arc::clone(&shared)),
+        );
         if shared.config.scheduled {
-            tokio::spawn(syncs::schedule(Arc::clone(&shared)));
+            supervise(&shared, "scheduler", syncs::schedule(Arc::clone(&shared)));
         }
-        let stop = shared.shutdown.clone();
-        let stopping = Arc::clone(&shared);
-        let served = axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: no new requests; cancelling the sync in flight");
-                stop.cancel();
-                syncs::cancel(&stopping);
-            })
-            .await;
+        let config = &shared.config;
+        let limits = serve::Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+            drain: config.shutdown_deadline.mul_f64(2.0 / 3.0),
+        };
+        let server = tokio::spawn(serve::serve(
+            listener,
+            self.router(),
+            limits,
+            shared.metrics.connections(),
+            shared.shutdown.clone(),
+        ));
+        tokio::select! {
+            () = shutdown => {}
+            () = shared.shutdown.cancelled() => {}
+        }
+        let deadline = tokio::time::Instant::now() + config.shutdown_deadline;
+        tracing::info!("shutting down: no new requests; cancelling the sync in flight");
         shared.shutdown.cancel();
         syncs::cancel(&shared);
-        if tokio::time::timeout(Duration::from_secs(10), syncs::wait(&shared))
+        shared.writes.close();
+        let served = tokio::time::timeout_at(deadline, server).await;
+        if tokio::time::timeout_at(deadline, shared.writes.wait())
             .await
             .is_err()
         {
-            tracing::warn!("the sync in flight did not stop within 10 s");
+            tracing::error!(
+                writes = shared.writes.len(),
+                "writes still in flight at the shutdown deadline are cut off"
+            );
         }
-        served
+        if tokio::time::timeout_at(deadline, syncs::wait(&shared))
+            .await
+            .is_err()
+        {
+            tracing::warn!("the sync in flight did not stop by the shutdown deadline");
+        }
+        match served {
+            Ok(Err(join)) if join.is_panic() => {
+                Err(std::io::Error::other("the server task panicked"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether every background task is still running: `Err` names those that stopped.
+    pub fn live(&self) -> Result<(), Vec<String>> {
+        live(&self.shared)
     }
 
     /// Starts a sync now, as `POST /v1/syncs` does; the run it began.
     pub async fn start_sync(&self) -> Result<connector_sdk::RunId, ApiError> {
         syncs::start(&self.shared).await
+    }
+}
+
+/// Runs a background task and records it as dead if it ends, or panics, before shutdown.
+pub(crate) fn supervise(
+    shared: &Arc<Shared>,
+    name: &'static str,
+    task: impl Future<Output = ()> + Send + 'static,
+) {
+    let handle = tokio::spawn(task);
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let ended = handle.await;
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+        let why = match ended {
+            Ok(()) => format!("the {name} task stopped"),
+            Err(error) if error.is_panic() => format!("the {name} task panicked"),
+            Err(_) => format!("the {name} task was cancelled"),
+        };
+        tracing::error!(task = name, "{why}; the service is not live");
+        shared
+            .dead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(why);
+    });
+}
+
+/// `Err` with the background tasks that stopped.
+pub(crate) fn live(shared: &Shared) -> Result<(), Vec<String>> {
+    let dead = shared
+        .dead
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if dead.is_empty() { Ok(()) } else { Err(dead) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_background_task_that_stops_makes_the_service_not_live() {
+        let metadata = connector_sdk::ConnectorMetadata::new("t", "T", "a test connector");
+        let registry = Registry::builder(metadata).build().unwrap();
+        let auth = Auth::bearer("t".repeat(MIN_TOKEN_CHARS)).unwrap();
+        let service = Service::new(
+            registry,
+            Arc::new(connector_sdk::MemoryStore::new()),
+            ServiceConfig::new(auth),
+        );
+        assert_eq!(service.live(), Ok(()));
+        supervise(&service.shared, "scheduler", async { panic!("boom") });
+        supervise(&service.shared, "readiness", async {});
+        for _ in 0..100 {
+            if service.live().is_err_and(|dead| dead.len() == 2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut dead = service.live().unwrap_err();
+        dead.sort();
+        assert_eq!(
+            dead,
+            ["the readiness task stopped", "the scheduler task panicked"]
+        );
+        let response = axum::body::to_bytes(
+            axum::response::IntoResponse::into_response(
+                api::livez(axum::extract::State(Arc::clone(&service.shared))).await,
+            )
+            .into_body(),
+            1024,
+        )
+        .await
+        .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&response).unwrap();
+        assert_eq!(body["live"], false);
     }
 }

@@ -48,6 +48,7 @@ pub(crate) struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     resources: Family<Labels, Gauge>,
     grants: Family<Labels, Gauge>,
+    connections: Gauge,
     stats: Option<(StatsSource, Vec<(String, Gauge)>)>,
 }
 
@@ -84,6 +85,12 @@ impl Metrics {
             "Grants in the latest completed sync, by the entitlement's resource type",
             grants.clone(),
         );
+        let connections = Gauge::default();
+        registry.register(
+            "connector_http_connections",
+            "HTTP connections open now",
+            connections.clone(),
+        );
         let stats = stats.map(|source| {
             let gauges = source()
                 .into_iter()
@@ -102,8 +109,14 @@ impl Metrics {
             last_success,
             resources,
             grants,
+            connections,
             stats,
         }
+    }
+
+    /// The gauge of open HTTP connections.
+    pub(crate) fn connections(&self) -> Gauge {
+        self.connections.clone()
     }
 
     /// Records a sync that ended with `outcome` after `seconds`.

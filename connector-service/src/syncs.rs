@@ -162,23 +162,75 @@ pub(crate) fn cancel(shared: &Shared) {
     }
 }
 
+/// The first wait after a sync could not start; it doubles on each further failure.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest wait after a sync could not start (never longer than the interval).
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Syncs at start and then every interval (with jitter), until shutdown. A sync that is already
-/// running (started through the API) is waited for, never doubled.
+/// running (started through the API) is waited for, never doubled. A sync that could not start
+/// (another process holds the run, the store is full) is tried again after a short backoff (1 s,
+/// doubling up to a minute), not after a whole interval.
 pub(crate) async fn schedule(shared: Arc<Shared>) {
+    let mut retry = RETRY_FIRST;
     loop {
         if shared.shutdown.is_cancelled() {
             return;
         }
-        match start(&shared).await {
-            Ok(run) => tracing::info!(%run, "scheduled sync started"),
-            Err(e) => tracing::info!(reason = %e.message, "scheduled sync not started"),
-        }
-        wait(&shared).await;
-        let interval = shared.config.interval;
-        let jitter = interval.mul_f64(shared.config.jitter * rand::random::<f64>());
+        let wait = match start(&shared).await {
+            Ok(run) => {
+                tracing::info!(%run, "scheduled sync started");
+                retry = RETRY_FIRST;
+                wait(&shared).await;
+                next_wait(shared.config.interval, shared.config.jitter, rand::random())
+            }
+            Err(e) if e.kind == "sync_in_progress" && lock(&shared).current.is_some() => {
+                // Started through the API: wait for it, then a whole interval.
+                wait(&shared).await;
+                retry = RETRY_FIRST;
+                next_wait(shared.config.interval, shared.config.jitter, rand::random())
+            }
+            Err(e) => {
+                let wait = retry.min(shared.config.interval);
+                tracing::warn!(reason = %e.message, retry_in_s = wait.as_secs_f64(), "scheduled sync could not start");
+                retry = retry.saturating_mul(2).min(RETRY_MAX);
+                wait
+            }
+        };
         tokio::select! {
             () = shared.shutdown.cancelled() => return,
-            () = tokio::time::sleep(interval + jitter) => {}
+            () = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// The wait before the next scheduled sync: `interval` plus up to `jitter` of it, `random` in
+/// `[0, 1)` choosing how much. Never panics: a jitter outside `[0, 1]` (or NaN) is clamped and the
+/// sum saturates.
+pub(crate) fn next_wait(
+    interval: std::time::Duration,
+    jitter: f64,
+    random: f64,
+) -> std::time::Duration {
+    let fraction = (jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0)).max(0.0);
+    let extra = std::time::Duration::try_from_secs_f64(interval.as_secs_f64() * fraction)
+        .unwrap_or_default();
+    interval.saturating_add(extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::next_wait;
+
+    #[test]
+    fn waits_never_overflow() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(next_wait(hour, 0.1, 0.0), hour);
+        assert_eq!(next_wait(hour, 0.1, 0.5), Duration::from_secs(3780));
+        assert_eq!(next_wait(Duration::MAX, 0.1, 0.99), Duration::MAX);
+        assert_eq!(next_wait(hour, f64::NAN, 0.5), hour);
+        assert_eq!(next_wait(hour, 7.0, 1.0), hour * 2);
     }
 }

@@ -221,9 +221,23 @@ impl Config {
                 reason: "the client id is empty".into(),
             });
         }
-        if secrecy::ExposeSecret::expose_secret(&client_secret).is_empty() {
+        let exposed = secrecy::ExposeSecret::expose_secret(&client_secret);
+        if exposed.is_empty() {
             return Err(Error::InvalidConfig {
                 reason: "the client secret is empty".into(),
+            });
+        }
+        if exposed.trim() != exposed {
+            return Err(Error::InvalidConfig {
+                reason: "the client secret starts or ends with whitespace (a newline from the \
+                         file or Secret it came from?); remove it, since Coupa would refuse the \
+                         secret as sent"
+                    .into(),
+            });
+        }
+        if client_id.trim() != client_id {
+            return Err(Error::InvalidConfig {
+                reason: "the client id starts or ends with whitespace; remove it".into(),
             });
         }
         Ok(Self {

@@ -153,12 +153,12 @@ struct Outcome {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
-    // The operation runs in a task of its own, so Ctrl-C cannot cut a write in half: the first
-    // Ctrl-C is acknowledged and the write finishes (or restores) before the program exits.
+    // The operation runs in a task of its own, so Ctrl-C or SIGTERM cannot cut a write in half:
+    // the signal is acknowledged and the write finishes (or restores) before the program exits.
     let mut operation = tokio::spawn(run(args));
     let result = tokio::select! {
         result = &mut operation => result,
-        _ = tokio::signal::ctrl_c() => {
+        () = examples::cli::shutdown_signal() => {
             eprintln!("coupa-provision: interrupted; finishing the write in flight");
             operation.await
         }

@@ -59,7 +59,10 @@ struct Args {
     no_account_groups: bool,
 }
 
-/// `90s`, `30m`, `1h` or a number of seconds.
+/// The longest interval accepted: a week.
+const MAX_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `90s`, `30m`, `1h` or a number of seconds, from 1 s to a week.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
@@ -77,7 +80,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     if seconds == 0 {
         return Err("the interval must be more than 0".into());
     }
-    Ok(Duration::from_secs(seconds))
+    let interval = Duration::from_secs(seconds);
+    if interval > MAX_INTERVAL {
+        return Err(format!(
+            "{text:?} is longer than a week (168h), the longest interval"
+        ));
+    }
+    Ok(interval)
 }
 
 fn main() -> ExitCode {
@@ -110,21 +119,37 @@ fn main() -> ExitCode {
     }
 }
 
-fn token(insecure: bool) -> Result<Auth, CliError> {
-    match std::env::var_os("SERVICE_TOKEN").map(|v| v.into_string()) {
-        Some(Ok(token)) if !token.trim().is_empty() => Ok(Auth::bearer(token)),
-        Some(Err(_)) => Err(CliError::Usage("SERVICE_TOKEN is not valid UTF-8".into())),
-        _ if insecure => Ok(Auth::InsecureNone),
-        _ => Err(CliError::Usage(
-            "SERVICE_TOKEN is not set: /v1 requires a bearer token (pass --insecure-no-auth to \
-             serve without one, only where nobody else can reach the service)"
+/// The authentication of `/v1`: `SERVICE_TOKEN` (at least 32 characters, surrounding
+/// whitespace removed), or none with `--insecure-no-auth` on a loopback address only.
+fn auth(insecure: bool, listen: SocketAddr) -> Result<Auth, CliError> {
+    let token = match std::env::var_os("SERVICE_TOKEN").map(|v| v.into_string()) {
+        Some(Err(_)) => return Err(CliError::Usage("SERVICE_TOKEN is not valid UTF-8".into())),
+        Some(Ok(token)) if !token.trim().is_empty() => Some(token),
+        _ => None,
+    };
+    match (token, insecure) {
+        (Some(_), true) => Err(CliError::Usage(
+            "SERVICE_TOKEN and --insecure-no-auth contradict each other: give one".into(),
+        )),
+        (Some(token), false) => {
+            Auth::bearer(token).map_err(|e| CliError::Usage(format!("SERVICE_TOKEN: {e}")))
+        }
+        (None, true) if listen.ip().is_loopback() => Ok(Auth::InsecureNone),
+        (None, true) => Err(CliError::Usage(format!(
+            "--insecure-no-auth is refused on {listen}: only a loopback address (127.0.0.1, \
+             [::1]) may serve /v1 without a token"
+        ))),
+        (None, false) => Err(CliError::Usage(
+            "SERVICE_TOKEN is not set: /v1 requires a bearer token of at least 32 characters \
+             (generate one with `openssl rand -hex 32`; pass --insecure-no-auth to serve \
+             without one on a loopback address)"
                 .into(),
         )),
     }
 }
 
 async fn run(args: Args) -> Result<(), CliError> {
-    let auth = token(args.insecure_no_auth)?;
+    let auth = auth(args.insecure_no_auth, args.listen)?;
     let target = args.tenant.resolve(WithoutCredentials::Refuse).await?;
     if let Some(sim) = &target.sim {
         tracing::warn!(uri = %sim.uri(), "serving a SIMULATED Coupa tenant, as asked");
@@ -170,33 +195,11 @@ async fn run(args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     tracing::info!(listen = %args.listen, store = %args.out.display(), "coupa-service started");
     Service::new(registry, store, service_config)
-        .serve(listener, shutdown_signal())
+        .serve(listener, examples::cli::shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("the server failed: {e}")))?;
     tracing::info!("coupa-service stopped");
     // The simulator (if any) lives until here.
     drop(target.sim);
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

@@ -223,6 +223,28 @@ pub fn one_line(error: &dyn std::error::Error) -> String {
     connector_sdk::error_chain(error)
 }
 
+/// Completes on Ctrl-C or SIGTERM (what a container runtime sends to stop a program).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

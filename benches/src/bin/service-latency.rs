@@ -16,6 +16,9 @@ use connector_service::{Auth, Service, ServiceConfig};
 use coupa_connector::{ConnectorConfig, CoupaConnector, ids};
 use coupa_sim::{CoupaSim, Tenant};
 
+/// The bearer token of the service measured.
+const TOKEN: &str = "service-latency-benchmark-token-0123456789";
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls: usize = std::env::args()
@@ -28,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service = Service::new(
         connector.registry()?,
         Arc::new(MemoryStore::new()),
-        ServiceConfig::new(Auth::bearer("latency")).with_schedule(false),
+        ServiceConfig::new(Auth::bearer(TOKEN)?).with_schedule(false),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -40,14 +43,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut revokes = Vec::with_capacity(calls);
     for _ in 0..calls {
         let started = Instant::now();
-        let response = http.put(&url).bearer_auth("latency").send().await?;
+        let response = http.put(&url).bearer_auth(TOKEN).send().await?;
         let elapsed = started.elapsed();
         if response.status() != 200 {
             return Err(format!("grant answered {}", response.status()).into());
         }
         grants.push(elapsed);
         let started = Instant::now();
-        let response = http.delete(&url).bearer_auth("latency").send().await?;
+        let response = http.delete(&url).bearer_auth(TOKEN).send().await?;
         revokes.push(started.elapsed());
         if response.status() != 200 {
             return Err(format!("revoke answered {}", response.status()).into());

@@ -3,6 +3,7 @@
 #![allow(missing_docs, unreachable_pub)]
 
 mod api;
+mod lifecycle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use connector_service::{Auth, Service, ServiceConfig, Stat};
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::CoupaSim;
 
-pub const TOKEN: &str = "test-token-0123456789";
+pub const TOKEN: &str = "test-token-0123456789-abcdefghijklmnop";
 
 /// A running service and what a test needs to talk to it.
 pub struct Running {
@@ -21,7 +22,7 @@ pub struct Running {
     pub connector: CoupaConnector,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Running {
@@ -46,6 +47,11 @@ impl Running {
             .json()
             .await
             .unwrap()
+    }
+
+    /// The address the service listens on.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
     }
 
     /// Stops the service and waits for it.
@@ -76,14 +82,30 @@ pub async fn serve(
     sim: &CoupaSim,
     configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
 ) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = serve_at(sim, &dir.path().join("service.db"), configure).await;
+    running._dir = Some(dir);
+    running
+}
+
+/// The Coupa connector for `sim`.
+pub fn coupa(sim: &CoupaSim) -> CoupaConnector {
     let client =
         coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
             .unwrap();
-    let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("service.db")).unwrap());
+    CoupaConnector::new(ConnectorConfig::new(client)).unwrap()
+}
+
+/// Serves the Coupa connector for `sim`, storing syncs in the SQLite file `db`.
+pub async fn serve_at(
+    sim: &CoupaSim,
+    db: &std::path::Path,
+    configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
+) -> Running {
+    let connector = coupa(sim);
+    let store = Arc::new(SqliteStore::open(db).unwrap());
     let stats_connector = connector.clone();
-    let config = ServiceConfig::new(Auth::bearer(TOKEN))
+    let config = ServiceConfig::new(Auth::bearer(TOKEN).unwrap())
         .with_schedule(false)
         .with_readiness_interval(Duration::from_millis(200))
         .with_sync(
@@ -121,6 +143,6 @@ pub async fn serve(
         connector,
         stop: Some(stop),
         served: Some(served),
-        _dir: dir,
+        _dir: None,
     }
 }

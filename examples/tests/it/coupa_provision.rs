@@ -283,35 +283,41 @@ fn a_non_utf8_variable_is_a_usage_error() {
 
 #[cfg(unix)]
 #[test]
-fn ctrl_c_during_a_write_lets_it_finish() {
-    // Every simulated answer takes 300 ms; the interrupt arrives while the revoke is in flight.
-    let child = provision()
-        .args([
-            "--sim-fixture",
-            "--sim-latency-ms",
-            "300",
-            "revoke",
-            "role",
-            "1",
-            "1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(900));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), "revoked role:1:member from user:1");
-    assert!(
-        stderr.contains("interrupted; finishing the write in flight"),
-        "{stderr}"
-    );
+fn a_signal_during_a_write_lets_it_finish() {
+    for signal in ["-INT", "-TERM"] {
+        // Every simulated answer takes 300 ms; the signal arrives while the revoke is in flight.
+        let child = provision()
+            .args([
+                "--sim-fixture",
+                "--sim-latency-ms",
+                "300",
+                "revoke",
+                "role",
+                "1",
+                "1",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(900));
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let output = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{signal}: {stderr}");
+        assert_eq!(
+            stdout.trim(),
+            "revoked role:1:member from user:1",
+            "{signal}"
+        );
+        assert!(
+            stderr.contains("interrupted; finishing the write in flight"),
+            "{signal}: {stderr}"
+        );
+    }
 }

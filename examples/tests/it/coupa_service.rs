@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::outcome;
 
-const TOKEN: &str = "service-test-token";
+const TOKEN: &str = "service-test-token-0123456789-abcdefgh";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -34,6 +34,52 @@ fn it_refuses_to_start_without_a_token() {
     let (code, _, stderr) = outcome(crate::command("coupa-service").env("SERVICE_TOKEN", TOKEN));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no Coupa tenant given"), "{stderr}");
+}
+
+#[test]
+fn weak_tokens_open_addresses_and_endless_intervals_are_refused() {
+    let cases: [(Option<&str>, &[&str], &str); 5] = [
+        (
+            Some("short"),
+            &[],
+            "SERVICE_TOKEN: the service token has 5 characters; at least 32 are required \
+             (generate one with `openssl rand -hex 32`)",
+        ),
+        (
+            None,
+            &["--insecure-no-auth", "--listen", "0.0.0.0:0"],
+            "--insecure-no-auth is refused on 0.0.0.0:0: only a loopback address",
+        ),
+        (
+            Some(TOKEN),
+            &["--insecure-no-auth"],
+            "SERVICE_TOKEN and --insecure-no-auth contradict each other",
+        ),
+        (
+            Some(TOKEN),
+            &["--interval", "18446744073709551615s"],
+            "is longer than a week (168h), the longest interval",
+        ),
+        (
+            Some(TOKEN),
+            &["--interval", "169h"],
+            "is longer than a week (168h), the longest interval",
+        ),
+    ];
+    for (token, args, expected) in cases {
+        let mut command = crate::command("coupa-service");
+        command
+            .env_remove("SERVICE_TOKEN")
+            .arg("--sim-fixture")
+            .args(args);
+        if let Some(token) = token {
+            command.env("SERVICE_TOKEN", token);
+        }
+        let (code, _, stderr) = outcome(&mut command);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains(TOKEN), "{stderr}");
+    }
 }
 
 /// The service for the tenant at `sim`, as a real one, storing into `db`.
@@ -162,7 +208,7 @@ async fn the_service_serves_the_json_directory_connector_too() {
     .unwrap();
     let registry = examples::json_directory::registry(&path).unwrap();
     let store = std::sync::Arc::new(connector_sdk::MemoryStore::new());
-    let config = ServiceConfig::new(Auth::bearer(TOKEN)).with_schedule(false);
+    let config = ServiceConfig::new(Auth::bearer(TOKEN).unwrap()).with_schedule(false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
