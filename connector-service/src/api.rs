@@ -113,6 +113,10 @@ pub(crate) async fn readyz(State(shared): St) -> Response {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    let ready = match syncs::lock_store_failure(&shared).clone() {
+        Some(reason) => Err(reason),
+        None => ready,
+    };
     match ready {
         Ok(warnings) => Json(json!({"ready": true, "warnings": warnings})).into_response(),
         Err(reason) => (

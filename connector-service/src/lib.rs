@@ -121,6 +121,9 @@ pub struct ServiceConfig {
     pub header_read_timeout: Duration,
     /// Connections open at once; more clients wait in the listen backlog. Default 256.
     pub max_connections: usize,
+    /// Completed runs kept in the store after each completed sync (older runs are pruned);
+    /// `None` keeps every run. Default 2: the latest and the one before it.
+    pub keep_runs: Option<std::num::NonZeroUsize>,
     /// From the shutdown signal to `serve` returning, at most: open requests and writes in
     /// flight get until then to finish (connections two thirds of it), the sync in flight is
     /// cancelled with its progress kept. Default 9 s.
@@ -153,6 +156,7 @@ impl ServiceConfig {
             scheduled: true,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 256,
+            keep_runs: std::num::NonZeroUsize::new(2),
             shutdown_deadline: Duration::from_secs(9),
         }
     }
@@ -166,6 +170,12 @@ impl ServiceConfig {
     /// Sets how many connections may be open at once.
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Sets how many completed runs are kept (`None`: all).
+    pub fn with_keep_runs(mut self, keep: Option<std::num::NonZeroUsize>) -> Self {
+        self.keep_runs = keep;
         self
     }
 
@@ -222,6 +232,8 @@ pub(crate) struct Shared {
     pub(crate) writes: tokio_util::task::TaskTracker,
     /// Background tasks that ended while the service was not shutting down, with why.
     pub(crate) dead: Mutex<Vec<String>>,
+    /// Why the last sync failed on the store (a full disk), until a sync completes.
+    pub(crate) store_failure: Mutex<Option<String>>,
 }
 
 /// A connector served over HTTP. Cheap to clone.
@@ -255,6 +267,7 @@ impl Service {
                 shutdown: CancellationToken::new(),
                 writes: tokio_util::task::TaskTracker::new(),
                 dead: Mutex::new(Vec::new()),
+                store_failure: Mutex::new(None),
             }),
         }
     }

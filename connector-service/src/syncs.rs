@@ -43,6 +43,13 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Syncs> {
     shared.syncs.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+pub(crate) fn lock_store_failure(shared: &Shared) -> std::sync::MutexGuard<'_, Option<String>> {
+    shared
+        .store_failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
 /// Starts a sync unless one is running; answers with its run once the engine has begun it.
 pub(crate) async fn start(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
     let (done_tx, done_rx) = watch::channel(false);
@@ -69,7 +76,11 @@ pub(crate) async fn start(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
     let engine = SyncEngine::new(
         shared.registry.clone(),
         Arc::clone(&shared.store),
-        shared.config.sync.clone(),
+        shared
+            .config
+            .sync
+            .clone()
+            .with_keep_runs(shared.config.keep_runs),
     );
     let mut events = engine.subscribe();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<Result<RunId, ApiError>>();
@@ -117,6 +128,18 @@ fn finished(
     let seconds = began.elapsed().as_secs_f64();
     let mut syncs = lock(shared);
     let run = syncs.current.as_ref().and_then(|c| c.run);
+    // Readiness follows the store: a sync that failed on it (a full disk) makes the service not
+    // ready until one completes.
+    match &result {
+        Ok(_) => *lock_store_failure(shared) = None,
+        Err(Error::Store(error)) => {
+            *lock_store_failure(shared) = Some(format!(
+                "the last sync failed on the store: {}",
+                connector_sdk::error_chain(error)
+            ));
+        }
+        Err(_) => {}
+    }
     match &result {
         Ok(report) => {
             let now = SystemTime::now()

@@ -51,6 +51,10 @@ struct Args {
     /// Serve /v1 without authentication. Only for a service nobody else can reach.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Completed runs kept in the store: older runs are pruned after each completed sync
+    /// (0 keeps every run).
+    #[arg(long, default_value_t = 2)]
+    keep_runs: usize,
     /// Requests in flight at once during a sync.
     #[arg(long, default_value_t = 8)]
     workers: usize,
@@ -169,6 +173,7 @@ async fn run(args: Args) -> Result<(), CliError> {
     let stats = connector.clone();
     let service_config = ServiceConfig::new(auth)
         .with_interval(args.interval)
+        .with_keep_runs(std::num::NonZeroUsize::new(args.keep_runs))
         .with_sync(SyncConfig::default().with_workers(args.workers))
         .with_stats(Arc::new(move || {
             let s = stats.http_stats();

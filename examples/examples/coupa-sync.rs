@@ -41,6 +41,10 @@ struct Args {
     /// Skip account groups (no `core.accounting.read` requested).
     #[arg(long)]
     no_account_groups: bool,
+    /// Completed runs kept in the store: older runs are pruned after each completed sync
+    /// (0 keeps every run).
+    #[arg(long, default_value_t = 2)]
+    keep_runs: usize,
     /// Start a new run even when an unfinished one could be resumed (it is marked failed).
     #[arg(long)]
     fresh: bool,
@@ -108,6 +112,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         SyncConfig::default()
             .with_workers(args.workers)
             .with_resume(!args.fresh)
+            .with_keep_runs(std::num::NonZeroUsize::new(args.keep_runs))
             .with_retry(RetryPolicy::default().with_max_attempts(3)),
     );
     let store_for_c1z = store;

@@ -1,5 +1,6 @@
 //! Engine configuration.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use super::RetryPolicy;
@@ -35,6 +36,11 @@ pub struct SyncConfig {
     pub lease_ttl: Duration,
     /// How many progress events a slow subscriber may fall behind before it misses some.
     pub event_capacity: usize,
+    /// After a run completes, the connector's older runs are pruned ([`crate::Store::prune`])
+    /// so that this many completed runs are kept; `None` (the default) keeps every run. A host
+    /// that syncs on a schedule sets it (the service keeps 2: the latest and the one before,
+    /// for a diff), so its store does not grow without end.
+    pub keep_runs: Option<NonZeroUsize>,
 }
 
 impl Default for SyncConfig {
@@ -47,6 +53,7 @@ impl Default for SyncConfig {
             max_resume_age: Duration::from_secs(7 * 24 * 3600),
             lease_ttl: Duration::from_secs(60),
             event_capacity: 1024,
+            keep_runs: None,
         }
     }
 }
@@ -55,6 +62,12 @@ impl SyncConfig {
     /// Sets the worker count (at least 1).
     pub fn with_workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
+        self
+    }
+
+    /// Sets how many completed runs are kept (`None`: all).
+    pub fn with_keep_runs(mut self, keep: Option<NonZeroUsize>) -> Self {
+        self.keep_runs = keep;
         self
     }
 

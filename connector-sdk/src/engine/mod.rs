@@ -642,6 +642,23 @@ impl SyncEngine {
         let counts = self.in_store(move |s| s.counts(run)).await?;
         let mut warnings = self.in_store(move |s| s.warnings(run)).await?;
         warnings.extend(not_resumed);
+        if let Some(keep) = self.config.keep_runs {
+            let connector = self.registry.metadata().id.clone();
+            match self.in_store(move |s| s.prune(&connector, keep)).await {
+                Ok(pruned) if !pruned.is_empty() => {
+                    tracing::info!(%run, pruned = ?pruned, "older runs pruned");
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let message = format!(
+                        "pruning older runs failed: {}",
+                        crate::error::error_chain(&error)
+                    );
+                    tracing::warn!(%run, "{message}");
+                    warnings.push(message);
+                }
+            }
+        }
         tracing::info!(%run, pages = progress.pages, grants = progress.grants, "sync completed");
         self.emit(SyncEvent::Completed { progress });
         Ok(SyncReport {

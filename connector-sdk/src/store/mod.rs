@@ -15,6 +15,7 @@ mod sqlite;
 mod work;
 
 use std::fmt;
+use std::num::NonZeroUsize;
 
 use serde::{Deserialize, Serialize};
 
@@ -192,8 +193,12 @@ impl RunCounts {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The backend failed (for [`SqliteStore`], SQLite: an unreadable file, a full disk, a
-    /// lock held too long). The source is the backend's own error, for
+    /// The disk holding the store is full, or the store reached its size cap
+    /// ([`SqliteStore::set_max_size`]). The source is the backend's own error.
+    #[error("the store is full: its disk has no space left or it reached its size cap")]
+    Full(#[source] crate::BoxError),
+    /// The backend failed (for [`SqliteStore`], SQLite: an unreadable file, a lock held too
+    /// long). The source is the backend's own error, for
     /// `downcast_ref` by a host that knows the backend.
     #[error("store backend failed")]
     Backend(#[source] crate::BoxError),
@@ -261,6 +266,38 @@ pub trait Store: Send + Sync {
 
     /// Deletes a run and every row it holds (for pruning old runs).
     fn delete_run(&self, run: RunId) -> Result<(), StoreError>;
+
+    /// Deletes `connector`'s runs past the newest `keep` completed ones: older completed runs,
+    /// and failed runs that started before the newest completed run (they can never be resumed).
+    /// Unfinished runs are never deleted, nor failed runs newer than the last success (they hold
+    /// what went wrong). Returns the runs deleted, oldest first.
+    fn prune(&self, connector: &str, keep: NonZeroUsize) -> Result<Vec<RunId>, StoreError> {
+        let runs: Vec<SyncRun> = self
+            .runs()?
+            .into_iter()
+            .filter(|r| r.connector == connector)
+            .collect();
+        let completed: Vec<RunId> = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Completed)
+            .map(|r| r.id)
+            .collect();
+        let kept = &completed[completed.len().saturating_sub(keep.get())..];
+        let newest = completed.last().copied();
+        let doomed: Vec<RunId> = runs
+            .iter()
+            .filter(|r| match r.status {
+                RunStatus::Completed => !kept.contains(&r.id),
+                RunStatus::Failed => newest.is_some_and(|n| r.id < n),
+                RunStatus::Running => false,
+            })
+            .map(|r| r.id)
+            .collect();
+        for run in &doomed {
+            self.delete_run(*run)?;
+        }
+        Ok(doomed)
+    }
 
     /// Resource types synced by `run`, ordered by id.
     fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError>;

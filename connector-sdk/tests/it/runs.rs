@@ -300,3 +300,106 @@ async fn a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once() {
         tenant.expected_grants()
     );
 }
+
+#[tokio::test]
+async fn completed_runs_past_the_newest_two_are_pruned_and_the_file_stops_growing() {
+    let tenant = Tenant::new(Shape::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let size = || {
+        ["", "-wal"]
+            .iter()
+            .map(|suffix| {
+                std::fs::metadata(format!("{}{suffix}", path.display())).map_or(0, |m| m.len())
+            })
+            .sum::<u64>()
+    };
+    let mut sizes = Vec::new();
+    let keep_two = config().with_keep_runs(std::num::NonZeroUsize::new(2));
+    for _ in 0..8 {
+        engine(tenant.registry(), store.clone(), keep_two.clone())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        sizes.push(size());
+    }
+    let runs = connector_sdk::Store::runs(store.as_ref()).unwrap();
+    let ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(ids, ["7", "8"]);
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+    // The file and its write-ahead log stop growing once the log has reached its working size
+    // (each run adds about 0.9 MB here without pruning).
+    assert!(sizes[5..].iter().all(|s| *s <= sizes[4]), "{sizes:?}");
+
+    // Every run is kept by default.
+    engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(connector_sdk::Store::runs(store.as_ref()).unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn pruning_keeps_unfinished_runs_and_failures_since_the_last_success() {
+    let tenant = Tenant::new(Shape::default());
+    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
+    let keep_all = config();
+    let sync = |config: SyncConfig| {
+        let (registry, store) = (tenant.registry(), store.clone());
+        async move {
+            engine(registry, store, config)
+                .run(&CancellationToken::new())
+                .await
+        }
+    };
+    sync(keep_all.clone()).await.unwrap(); // 1 completed
+    interrupted(&tenant, &store, "").await; // 2 running
+    sync(keep_all.clone().with_resume(false)).await.unwrap(); // 2 failed (not resumed), 3 completed
+    interrupted(&tenant, &store, "").await; // 4 running, then failed by 5
+    sync(keep_all.clone().with_resume(false)).await.unwrap(); // 5 completed
+    interrupted(&tenant, &store, "").await; // 6 running
+    let statuses = |store: &Arc<dyn WorkQueue>| -> Vec<(String, RunStatus)> {
+        store
+            .runs()
+            .unwrap()
+            .iter()
+            .map(|r| (r.id.to_string(), r.status))
+            .collect()
+    };
+    use RunStatus::{Completed, Failed, Running};
+    let s = |id: &str, status| (id.to_owned(), status);
+    assert_eq!(
+        statuses(&store),
+        [
+            s("1", Completed),
+            s("2", Failed),
+            s("3", Completed),
+            s("4", Failed),
+            s("5", Completed),
+            s("6", Running)
+        ]
+    );
+    let pruned = store
+        .prune("synth", std::num::NonZeroUsize::new(1).unwrap())
+        .unwrap();
+    let pruned: Vec<String> = pruned.iter().map(ToString::to_string).collect();
+    assert_eq!(pruned, ["1", "2", "3", "4"]);
+    assert_eq!(statuses(&store), [s("5", Completed), s("6", Running)]);
+}
+
+#[tokio::test]
+async fn a_full_store_is_a_typed_error() {
+    let tenant = Tenant::new(Shape::default());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("sync.db")).unwrap());
+    store.set_max_size(48 * 1024).unwrap();
+    let err = engine(tenant.registry(), store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Store(connector_sdk::StoreError::Full(_))),
+        "{err:?}"
+    );
+}

@@ -11,7 +11,7 @@ use coupa_sim::{CoupaSim, SimOptions, Tenant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::{TOKEN, serve, serve_at};
+use crate::{TOKEN, serve, serve_at, serve_store};
 
 /// Whether the server closes `socket` within `within` (a read sees the end of the stream).
 async fn closed_within(socket: &mut TcpStream, within: Duration) -> bool {
@@ -299,4 +299,51 @@ async fn every_change_is_one_audit_event() {
         ],
         "the repeated grant changed nothing and is not an audit event at info level"
     );
+}
+
+#[tokio::test]
+async fn a_full_store_makes_the_service_not_ready_until_a_sync_completes() {
+    let sim = CoupaSim::start(Tenant::generate(4, coupa_sim::Sizes::users(400))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("service.db")).unwrap());
+    store.set_max_size(64 * 1024).unwrap();
+    let running = serve_store(&sim, Arc::clone(&store), |c| c).await;
+    let readyz = || async {
+        let response = running
+            .http
+            .get(running.url("/readyz"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    for _ in 0..100 {
+        if readyz().await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = running.call(reqwest::Method::POST, "/v1/syncs").await;
+    let run = started.json::<serde_json::Value>().await.unwrap()["run"]
+        .as_i64()
+        .unwrap();
+    let summary = running.wait_for(run).await;
+    assert_eq!(summary["status"], "failed", "{summary}");
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503);
+    let reason = body["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("the last sync failed on the store: the store is full"),
+        "{reason}"
+    );
+    // Room again: the next sync completes and the service is ready.
+    store.set_max_size(1 << 30).unwrap();
+    let started = running.call(reqwest::Method::POST, "/v1/syncs").await;
+    let run = started.json::<serde_json::Value>().await.unwrap()["run"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(running.wait_for(run).await["status"], "completed");
+    assert_eq!(readyz().await.0, 200);
+    running.stop().await;
 }

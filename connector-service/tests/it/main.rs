@@ -102,8 +102,16 @@ pub async fn serve_at(
     db: &std::path::Path,
     configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
 ) -> Running {
+    serve_store(sim, Arc::new(SqliteStore::open(db).unwrap()), configure).await
+}
+
+/// Serves the Coupa connector for `sim`, storing syncs in `store`.
+pub async fn serve_store(
+    sim: &CoupaSim,
+    store: Arc<SqliteStore>,
+    configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
+) -> Running {
     let connector = coupa(sim);
-    let store = Arc::new(SqliteStore::open(db).unwrap());
     let stats_connector = connector.clone();
     let config = ServiceConfig::new(Auth::bearer(TOKEN).unwrap())
         .with_schedule(false)
