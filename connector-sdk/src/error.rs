@@ -266,6 +266,21 @@ pub enum Error {
         /// How long ago its last heartbeat was.
         heartbeat_age: Duration,
     },
+    /// The store's latest completed run of the connector has another fingerprint (another
+    /// tenant, or other settings): a store holds one tenant, so the sync was refused before it
+    /// began. [`crate::SyncConfig::with_fingerprint_change`] lets it go ahead.
+    #[error(
+        "the store holds run {run} of {stored:?}, not of {current:?}: a store holds one tenant \
+         (use another store, or allow the change explicitly)"
+    )]
+    OtherFingerprint {
+        /// The latest completed run.
+        run: RunId,
+        /// Its fingerprint.
+        stored: String,
+        /// The fingerprint of this sync.
+        current: String,
+    },
     /// Another engine took the run over (this engine's heartbeat had gone stale); this engine
     /// stopped without writing more.
     #[error("lost the lease on run {0} to another engine")]

@@ -210,10 +210,15 @@ async fn summary(shared: &Arc<Shared>, run: SyncRun) -> Result<Value, ApiError> 
 }
 
 async fn latest_sync(State(shared): St) -> Result<Json<Value>, ApiError> {
-    let connector = shared.registry.metadata().id.clone();
-    let run = store(&shared, move |s| s.latest_run(&connector))
-        .await?
-        .ok_or_else(|| ApiError::not_found("no sync has run yet"))?;
+    let (connector, fingerprint) = ours(&shared);
+    let run = store(&shared, move |s| {
+        Ok(s.runs()?
+            .into_iter()
+            .rev()
+            .find(|r| r.connector == connector && r.fingerprint == fingerprint))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("no sync of this tenant has run yet"))?;
     Ok(Json(summary(&shared, run).await?))
 }
 
@@ -232,18 +237,59 @@ async fn sync_by_id(State(shared): St, Path(run): Path<String>) -> Result<Json<V
     Ok(Json(summary(&shared, found).await?))
 }
 
-/// The latest completed run, which the read endpoints serve.
+/// The connector's id and the fingerprint of its syncs as configured now.
+fn ours(shared: &Shared) -> (String, String) {
+    (
+        shared.registry.metadata().id.clone(),
+        shared.registry.fingerprint(),
+    )
+}
+
+/// The latest completed run of this connector as configured now (its fingerprint: the tenant
+/// and settings), which the read endpoints serve. A run of another tenant in the same store is
+/// never served.
 async fn served_run(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
-    let connector = shared.registry.metadata().id.clone();
+    let (connector, fingerprint) = ours(shared);
     store(shared, move |s| {
         Ok(s.runs()?
             .into_iter()
             .rev()
-            .find(|r| r.connector == connector && r.status == RunStatus::Completed)
+            .find(|r| {
+                r.connector == connector
+                    && r.status == RunStatus::Completed
+                    && r.fingerprint == fingerprint
+            })
             .map(|r| r.id))
     })
     .await?
-    .ok_or_else(|| ApiError::not_found("no sync has completed yet"))
+    .ok_or_else(|| ApiError::not_found("no sync of this tenant has completed yet"))
+}
+
+/// A page token: the run it pages and where in it, as `{run}:{position}`. A token of another
+/// run than the one served now is refused (409): positions mean nothing across runs.
+fn page_position(query: &BTreeMap<String, String>, run: RunId) -> Result<Option<String>, ApiError> {
+    let Some(token) = query.get("page_token").filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let (of, position) = token
+        .split_once(':')
+        .and_then(|(r, p)| Some((r.parse::<RunId>().ok()?, p)))
+        .ok_or_else(|| ApiError::bad_request(format!("page_token {token:?} is not one of ours")))?;
+    if of != run {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "page_token_stale",
+            format!(
+                "page_token belongs to run {of}; run {run} is served now: start again without a \
+                 page_token"
+            ),
+        ));
+    }
+    Ok(Some(position.to_owned()))
+}
+
+fn page_token(run: RunId, position: impl std::fmt::Display) -> String {
+    format!("{run}:{position}")
 }
 
 async fn resources(
@@ -255,15 +301,15 @@ async fn resources(
         .filter(|t| !t.is_empty())
         .cloned()
         .ok_or_else(|| ApiError::bad_request("`type` is required, such as ?type=user"))?;
-    let after = query.get("page_token").cloned().filter(|t| !t.is_empty());
     let run = served_run(&shared).await?;
+    let after = page_position(&query, run)?;
     let limit = shared.config.page_size.max(1);
     let page = store(&shared, move |s| {
         s.resources_page(run, &resource_type.as_str().into(), after.as_deref(), limit)
     })
     .await?;
     let next = (page.len() == limit)
-        .then(|| page.last().map(|r| r.id.id.clone()))
+        .then(|| page.last().map(|r| page_token(run, &r.id.id)))
         .flatten();
     Ok(Json(json!({
         "run": run,
@@ -276,12 +322,6 @@ async fn grants(
     State(shared): St,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let offset = match query.get("page_token").filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(t) => t
-            .parse::<usize>()
-            .map_err(|_| ApiError::bad_request(format!("page_token {t:?} is not one of ours")))?,
-    };
     enum By {
         Entitlement(EntitlementId),
         Principal(ResourceId),
@@ -302,6 +342,12 @@ async fn grants(
         }
     };
     let run = served_run(&shared).await?;
+    let offset = match page_position(&query, run)? {
+        None => 0,
+        Some(p) => p.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!("page_token position {p:?} is not one of ours"))
+        })?,
+    };
     let all: Vec<Grant> = store(&shared, move |s| match &by {
         By::Entitlement(id) => s.grants_for_entitlement(run, id),
         By::Principal(id) => s.grants_for_principal(run, id),
@@ -318,7 +364,7 @@ async fn grants(
         })
         .collect();
     let end = offset.saturating_add(limit);
-    let next = (end < all.len()).then(|| end.to_string());
+    let next = (end < all.len()).then(|| page_token(run, end));
     Ok(Json(
         json!({"run": run, "grants": page, "next_page_token": next}),
     ))

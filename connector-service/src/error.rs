@@ -57,6 +57,9 @@ impl From<Error> for ApiError {
             Error::InProgress { .. } => {
                 Self::new(StatusCode::CONFLICT, "sync_in_progress", message)
             }
+            Error::OtherFingerprint { .. } => {
+                Self::new(StatusCode::CONFLICT, "other_tenant", message)
+            }
             Error::Operation { source, .. } | Error::Connector { source, .. } => {
                 from_connector(source, message)
             }

@@ -132,7 +132,7 @@ fn finished(
     // ready until one completes.
     match &result {
         Ok(_) => *lock_store_failure(shared) = None,
-        Err(Error::Store(error)) => {
+        Err(error @ (Error::Store(_) | Error::OtherFingerprint { .. })) => {
             *lock_store_failure(shared) = Some(format!(
                 "the last sync failed on the store: {}",
                 connector_sdk::error_chain(error)

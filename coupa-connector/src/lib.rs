@@ -70,6 +70,10 @@ pub struct ConnectorConfig {
     /// Sync account groups (needs `core.accounting.read`). On by default; the scope is added to
     /// the requested scopes when on.
     pub account_groups: bool,
+    /// The tenant's name in the sync fingerprint; `None` (the default) uses the base URL. A
+    /// simulated tenant, whose URL changes with every start, is named by what it holds instead,
+    /// so two syncs of the same simulated tenant are syncs of one tenant.
+    pub tenant: Option<String>,
 }
 
 impl ConnectorConfig {
@@ -78,7 +82,14 @@ impl ConnectorConfig {
         Self {
             client,
             account_groups: true,
+            tenant: None,
         }
+    }
+
+    /// Names the tenant in the sync fingerprint (instead of its base URL).
+    pub fn tenant(mut self, name: impl Into<String>) -> Self {
+        self.tenant = Some(name.into());
+        self
     }
 
     /// Turns account groups on or off.
@@ -92,6 +103,8 @@ impl ConnectorConfig {
 #[derive(Debug, Clone)]
 pub struct CoupaConnector {
     session: Arc<Session>,
+    /// The tenant as the fingerprint names it.
+    tenant: String,
 }
 
 impl CoupaConnector {
@@ -129,6 +142,10 @@ impl CoupaConnector {
         for scope in scopes::WRITE {
             write = write.add_scope(scope);
         }
+        let tenant = config
+            .tenant
+            .clone()
+            .unwrap_or_else(|| config.client.base_url.to_string());
         let accounting_writer = account_groups
             .then(|| CoupaClient::new(write.clone().add_scope(scopes::ACCOUNTING_READ)))
             .transpose()?;
@@ -137,6 +154,7 @@ impl CoupaConnector {
         let fallback = fallback.map(CoupaClient::new).transpose()?;
         Ok(Self {
             session: Arc::new(Session::new(primary, fallback, writer, accounting_writer)),
+            tenant,
         })
     }
 
@@ -262,7 +280,7 @@ impl Connector for CoupaConnector {
         let config = self.session.primary().config();
         format!(
             "{}|{}|account_groups={}",
-            config.base_url, config.client_id, self.session.account_groups_on
+            self.tenant, config.client_id, self.session.account_groups_on
         )
     }
 }

@@ -24,7 +24,7 @@ use connector_sdk::{
     RevokeOutcome,
 };
 use coupa_client::License;
-use coupa_connector::{ConnectorConfig, CoupaConnector, ids};
+use coupa_connector::{CoupaConnector, ids};
 use examples::cli::{CliError, TenantArgs, WithoutCredentials, coupa_id, one_line};
 use serde_json::{Map, Value, json};
 
@@ -204,7 +204,7 @@ async fn run(args: Args) -> Result<Outcome, CliError> {
     // Everything the command names is checked before any tenant is contacted.
     let request = Request::parse(args.command)?;
     let target = args.tenant.resolve(WithoutCredentials::Refuse).await?;
-    let connector = CoupaConnector::new(ConnectorConfig::new(target.config))
+    let connector = CoupaConnector::new(target.connector_config())
         .map_err(|e| CliError::Usage(one_line(&e)))?;
     let registry = connector
         .registry()

@@ -21,7 +21,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use connector_sdk::{SqliteStore, SyncConfig};
 use connector_service::{Auth, Service, ServiceConfig, Stat};
-use coupa_connector::{ConnectorConfig, CoupaConnector};
+use coupa_connector::CoupaConnector;
 use examples::cli::{CliError, TenantArgs, WithoutCredentials, one_line};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -51,6 +51,10 @@ struct Args {
     /// Serve /v1 without authentication. Only for a service nobody else can reach.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Sync into a store whose latest completed run is of another tenant (or other settings):
+    /// refused without this flag, since a store holds one tenant.
+    #[arg(long)]
+    switch_tenant: bool,
     /// Completed runs kept in the store: older runs are pruned after each completed sync
     /// (0 keeps every run).
     #[arg(long, default_value_t = 2)]
@@ -158,7 +162,9 @@ async fn run(args: Args) -> Result<(), CliError> {
     if let Some(sim) = &target.sim {
         tracing::warn!(uri = %sim.uri(), "serving a SIMULATED Coupa tenant, as asked");
     }
-    let config = ConnectorConfig::new(target.config).account_groups(!args.no_account_groups);
+    let config = target
+        .connector_config()
+        .account_groups(!args.no_account_groups);
     let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
     let registry = connector
         .registry()
@@ -174,7 +180,11 @@ async fn run(args: Args) -> Result<(), CliError> {
     let service_config = ServiceConfig::new(auth)
         .with_interval(args.interval)
         .with_keep_runs(std::num::NonZeroUsize::new(args.keep_runs))
-        .with_sync(SyncConfig::default().with_workers(args.workers))
+        .with_sync(
+            SyncConfig::default()
+                .with_workers(args.workers)
+                .with_fingerprint_change(args.switch_tenant),
+        )
         .with_stats(Arc::new(move || {
             let s = stats.http_stats();
             vec![

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig, SyncEngine, SyncEvent, SyncReport};
-use coupa_connector::{ClientStats, ConnectorConfig, CoupaConnector, ids};
+use coupa_connector::{ClientStats, CoupaConnector, ids};
 use examples::cli::{CliError, TenantArgs, WithoutCredentials, one_line};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -41,6 +41,10 @@ struct Args {
     /// Skip account groups (no `core.accounting.read` requested).
     #[arg(long)]
     no_account_groups: bool,
+    /// Sync into a store whose latest completed run is of another tenant (or other settings):
+    /// refused without this flag, since a store holds one tenant.
+    #[arg(long)]
+    switch_tenant: bool,
     /// Completed runs kept in the store: older runs are pruned after each completed sync
     /// (0 keeps every run).
     #[arg(long, default_value_t = 2)]
@@ -95,7 +99,9 @@ async fn run(args: Args) -> Result<(), CliError> {
             sim.uri()
         );
     }
-    let config = ConnectorConfig::new(target.config).account_groups(!args.no_account_groups);
+    let config = target
+        .connector_config()
+        .account_groups(!args.no_account_groups);
     let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
     let registry = connector.registry().map_err(|e| failed(&e))?;
     registry.validate().await.map_err(|e| failed(&e))?;
@@ -113,6 +119,7 @@ async fn run(args: Args) -> Result<(), CliError> {
             .with_workers(args.workers)
             .with_resume(!args.fresh)
             .with_keep_runs(std::num::NonZeroUsize::new(args.keep_runs))
+            .with_fingerprint_change(args.switch_tenant)
             .with_retry(RetryPolicy::default().with_max_attempts(3)),
     );
     let store_for_c1z = store;
@@ -133,6 +140,13 @@ async fn run(args: Args) -> Result<(), CliError> {
         Err(connector_sdk::Error::Cancelled) => {
             return Err(CliError::Failed(format!(
                 "interrupted; run again with --out {} to resume",
+                args.out.display()
+            )));
+        }
+        Err(e @ connector_sdk::Error::OtherFingerprint { .. }) => {
+            return Err(CliError::Failed(format!(
+                "{}; pass --switch-tenant to sync into {} anyway",
+                one_line(&e),
                 args.out.display()
             )));
         }

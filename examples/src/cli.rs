@@ -55,6 +55,20 @@ pub struct Target {
     pub config: coupa_client::Config,
     /// The simulator, when the tenant is simulated.
     pub sim: Option<CoupaSim>,
+    /// How a simulated tenant is named in sync fingerprints (by what it holds, not by its
+    /// URL, which changes with every start).
+    pub tenant: Option<String>,
+}
+
+impl Target {
+    /// The connector configuration for this tenant.
+    pub fn connector_config(&self) -> coupa_connector::ConnectorConfig {
+        let config = coupa_connector::ConnectorConfig::new(self.config.clone());
+        match &self.tenant {
+            Some(tenant) => config.tenant(tenant.clone()),
+            None => config,
+        }
+    }
 }
 
 /// What to do when no credentials and no simulator flag are given.
@@ -177,7 +191,11 @@ impl TenantArgs {
             Some(rate) => config.rate_limit(Some(rate)),
             None => config,
         };
-        Ok(Target { config, sim: None })
+        Ok(Target {
+            config,
+            sim: None,
+            tenant: None,
+        })
     }
 
     async fn start_simulator(&self) -> Target {
@@ -187,10 +205,16 @@ impl TenantArgs {
         if self.sim_rate_limit {
             options = options.rate_limit(Some(RateLimit::default()));
         }
-        let tenant = if self.sim_fixture {
-            Tenant::fixture()
+        let (tenant, name) = if self.sim_fixture {
+            (Tenant::fixture(), "simulated fixture tenant".to_owned())
         } else {
-            Tenant::generate(self.sim_seed, Sizes::users(self.sim_users))
+            (
+                Tenant::generate(self.sim_seed, Sizes::users(self.sim_users)),
+                format!(
+                    "simulated tenant (seed {}, {} users)",
+                    self.sim_seed, self.sim_users
+                ),
+            )
         };
         let sim = CoupaSim::start_with(tenant, options).await;
         let config = coupa_client::Config::with_base_url(
@@ -204,6 +228,7 @@ impl TenantArgs {
         Target {
             config,
             sim: Some(sim),
+            tenant: Some(name),
         }
     }
 }

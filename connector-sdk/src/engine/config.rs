@@ -41,6 +41,10 @@ pub struct SyncConfig {
     /// that syncs on a schedule sets it (the service keeps 2: the latest and the one before,
     /// for a diff), so its store does not grow without end.
     pub keep_runs: Option<NonZeroUsize>,
+    /// Whether a sync may go into a store whose latest completed run has another fingerprint
+    /// (another tenant, other settings). Off by default: a store holds one tenant, and such a
+    /// sync is refused with [`crate::Error::OtherFingerprint`].
+    pub fingerprint_change: bool,
 }
 
 impl Default for SyncConfig {
@@ -54,6 +58,7 @@ impl Default for SyncConfig {
             lease_ttl: Duration::from_secs(60),
             event_capacity: 1024,
             keep_runs: None,
+            fingerprint_change: false,
         }
     }
 }
@@ -68,6 +73,12 @@ impl SyncConfig {
     /// Sets how many completed runs are kept (`None`: all).
     pub fn with_keep_runs(mut self, keep: Option<NonZeroUsize>) -> Self {
         self.keep_runs = keep;
+        self
+    }
+
+    /// Lets a sync go into a store whose latest completed run has another fingerprint.
+    pub fn with_fingerprint_change(mut self, allow: bool) -> Self {
+        self.fingerprint_change = allow;
         self
     }
 

@@ -347,6 +347,24 @@ impl SyncEngine {
                 token: None,
             })
             .collect();
+        if !self.config.fingerprint_change {
+            let (connector, current) = (connector.clone(), fingerprint.clone());
+            let latest = self
+                .in_store(move |s| {
+                    Ok(s.runs()?
+                        .into_iter()
+                        .rev()
+                        .find(|r| r.connector == connector && r.status == RunStatus::Completed))
+                })
+                .await?;
+            if let Some(latest) = latest.filter(|r| r.fingerprint != current) {
+                return Err(Error::OtherFingerprint {
+                    run: latest.id,
+                    stored: latest.fingerprint,
+                    current,
+                });
+            }
+        }
         let holder = holder.clone();
         let config = self.config.clone();
         let begun = self

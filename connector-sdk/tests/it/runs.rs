@@ -403,3 +403,42 @@ async fn a_full_store_is_a_typed_error() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_store_of_another_tenant_is_refused_unless_asked() {
+    let tenant = Tenant::new(Shape::default());
+    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
+    let sync = |fingerprint: &'static str, config: SyncConfig| {
+        let (registry, store) = (tenant.registry_for(fingerprint), store.clone());
+        async move {
+            engine(registry, store, config)
+                .run(&CancellationToken::new())
+                .await
+        }
+    };
+    sync("tenant-a", config()).await.unwrap();
+    let err = sync("tenant-b", config()).await.unwrap_err();
+    let Error::OtherFingerprint {
+        run,
+        stored,
+        current,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(run.to_string(), "1");
+    assert!(
+        stored.ends_with("tenant-a") && current.ends_with("tenant-b"),
+        "{err}"
+    );
+    assert_eq!(store.runs().unwrap().len(), 1, "nothing was begun");
+    let report = sync("tenant-b", config().with_fingerprint_change(true))
+        .await
+        .unwrap();
+    assert_eq!(report.run.to_string(), "2");
+    // From then on the store is tenant B's.
+    assert!(matches!(
+        sync("tenant-a", config()).await.unwrap_err(),
+        Error::OtherFingerprint { .. }
+    ));
+}

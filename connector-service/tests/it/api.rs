@@ -172,7 +172,10 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
     let past: Value = service
         .authed(
             Method::GET,
-            &format!("/v1/grants?principal=user:{user}&page_token={}", usize::MAX),
+            &format!(
+                "/v1/grants?principal=user:{user}&page_token=1:{}",
+                usize::MAX
+            ),
         )
         .send()
         .await

@@ -150,8 +150,9 @@ async fn a_sync_that_cannot_start_is_retried_soon_not_after_the_interval() {
     // Another host holds an unfinished run of the connector, with a fresh heartbeat.
     let other = Holder::new("elsewhere:7:1", 7, "elsewhere");
     let store = SqliteStore::open(&db).unwrap();
+    let fingerprint = crate::coupa(&sim).registry().unwrap().fingerprint();
     let held = store
-        .begin_run(&BeginRun::new("coupa", "another host's run", &other))
+        .begin_run(&BeginRun::new("coupa", &fingerprint, &other))
         .unwrap();
     let running = serve_at(&sim, &db, |c| c.with_schedule(true)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -334,7 +335,7 @@ async fn a_full_store_makes_the_service_not_ready_until_a_sync_completes() {
     assert_eq!(status, 503);
     let reason = body["reason"].as_str().unwrap();
     assert!(
-        reason.starts_with("the last sync failed on the store: the store is full"),
+        reason.starts_with("the last sync failed on the store: store error: the store is full"),
         "{reason}"
     );
     // Room again: the next sync completes and the service is ready.
@@ -345,5 +346,87 @@ async fn a_full_store_makes_the_service_not_ready_until_a_sync_completes() {
         .unwrap();
     assert_eq!(running.wait_for(run).await["status"], "completed");
     assert_eq!(readyz().await.0, 200);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_runs_are_never_served_nor_mixed_in() {
+    // A store synced from one tenant, then served for another (a simulated run in the real
+    // tenant's store, or tenant B's service pointed at tenant A's file).
+    let tenant_a = CoupaSim::start(Tenant::fixture()).await;
+    let tenant_b = CoupaSim::start(Tenant::generate(2, coupa_sim::Sizes::users(120))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("service.db");
+    let a = serve_at(&tenant_a, &db, |c| c).await;
+    let started = a.call(reqwest::Method::POST, "/v1/syncs").await;
+    let run = started.json::<serde_json::Value>().await.unwrap()["run"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(a.wait_for(run).await["status"], "completed");
+    let page: serde_json::Value = a.get_json("/v1/resources?type=user").await;
+    assert_eq!(page["resources"].as_array().unwrap().len(), 3);
+    a.stop().await;
+
+    let b = serve_at(&tenant_b, &db, |c| c).await;
+    let response = b
+        .call(reqwest::Method::GET, "/v1/resources?type=user")
+        .await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "no sync of this tenant has completed yet"
+    );
+    let refused = b.call(reqwest::Method::POST, "/v1/syncs").await;
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "other_tenant");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{}/", tenant_a.uri()))
+            && message.contains(&format!("{}/", tenant_b.uri())),
+        "both tenants are named: {message}"
+    );
+    let latest = b.call(reqwest::Method::GET, "/v1/syncs/latest").await;
+    assert_eq!(latest.status(), 404, "no run of tenant B was begun");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn page_tokens_are_bound_to_their_run() {
+    let sim = CoupaSim::start(Tenant::generate(3, coupa_sim::Sizes::users(250))).await;
+    let running = serve(&sim, |c| c).await;
+    for _ in 0..2 {
+        let started = running.call(reqwest::Method::POST, "/v1/syncs").await;
+        let run = started.json::<serde_json::Value>().await.unwrap()["run"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(running.wait_for(run).await["status"], "completed");
+        if run == 1 {
+            let page: serde_json::Value = running.get_json("/v1/resources?type=user").await;
+            let token = page["next_page_token"].as_str().unwrap().to_owned();
+            assert!(token.starts_with("1:"), "{token}");
+            // Still served: the token works.
+            let next = running
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/v1/resources?type=user&page_token={token}"),
+                )
+                .await;
+            assert_eq!(next.status(), 200);
+        }
+    }
+    // Run 2 is served now: a token of run 1 is refused, not read against run 2.
+    let stale = running
+        .call(
+            reqwest::Method::GET,
+            "/v1/resources?type=user&page_token=1:user",
+        )
+        .await;
+    assert_eq!(stale.status(), 409);
+    let body: serde_json::Value = stale.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "page_token_stale");
+    let user = "/v1/grants?principal=user:1&page_token=1:0";
+    assert_eq!(running.call(reqwest::Method::GET, user).await.status(), 409);
     running.stop().await;
 }

@@ -175,8 +175,23 @@ async fn two_processes_on_one_file_and_a_killed_holder() {
     wait_for_holder(&db);
     second.kill().unwrap();
     second.wait().unwrap();
-    let (code, stdout, stderr) =
+    // Not even into the file at all, unless asked: a store holds one tenant.
+    let (code, _, stderr) =
         crate::outcome(command().args(["--sim-users", "200", "--out"]).arg(&db));
+    assert_eq!(code, 1, "{stderr}");
+    let real_tenant = format!("\"coupa|{}/|sim-client|account_groups=true\"", sim.uri());
+    assert!(
+        stderr.contains(&format!(
+            "the store holds run 1 of {real_tenant}, not of \"coupa|simulated tenant (seed 42, \
+             200 users)|sim-client|account_groups=true\""
+        )) && stderr.contains("pass --switch-tenant to sync into"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = crate::outcome(
+        command()
+            .args(["--sim-users", "200", "--switch-tenant", "--out"])
+            .arg(&db),
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("(run 3)"), "{stdout}");
     assert!(
