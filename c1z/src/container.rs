@@ -1,7 +1,7 @@
 //! The v1 container: `C1ZF\0`, then one zstd frame holding the SQLite main database file.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use crate::Error;
@@ -56,6 +56,14 @@ pub(crate) fn decompress(path: &Path, db: &Path, limit: u64) -> Result<(), Error
     }
     if header.as_slice() != V1_HEADER {
         return Err(Error::BadHeader { found: header });
+    }
+    // A frame that declares a content size over the cap is refused before anything is written.
+    let declared =
+        zstd::zstd_safe::get_frame_content_size(reader.fill_buf().map_err(Error::io(path))?);
+    if let Ok(Some(size)) = declared
+        && size > limit
+    {
+        return Err(Error::TooLarge { limit });
     }
     let mut decoder = zstd::stream::read::Decoder::with_buffer(reader)
         .map_err(Error::Decompress)?

@@ -17,6 +17,49 @@ pub const DEFAULT_MAX_DECODED: u64 = 10 * 1024 * 1024 * 1024;
 /// Rows fetched at a time.
 const PAGE: i64 = 1_000;
 
+/// The longest value (blob or text) read from a file: baton's blobs are kilobytes; a longer one
+/// is refused rather than held in memory.
+const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
+
+/// The page cache of a file being read, in KiB.
+const READ_CACHE_KIB: i32 = 8 * 1024;
+
+/// Opens a database that came out of a `.c1z` (anyone's) for reading only, so that no file
+/// costs more than a bounded amount of memory: values over [`MAX_VALUE_BYTES`] are refused, the
+/// page cache is small, and a database holding views or triggers is refused outright (baton's
+/// files hold tables and indexes only, and a view or trigger would run the file's own SQL).
+pub(crate) fn open_untrusted(db: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .database()?;
+    conn.set_limit(
+        rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+        MAX_VALUE_BYTES,
+    )
+    .database()?;
+    let code: Option<(String, String)> = conn
+        .query_row(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|e| Error::Schema(format!("the payload is not an SQLite database ({e})")))?;
+    if let Some((kind, name)) = code {
+        return Err(Error::Schema(format!(
+            "it holds a {kind} named {}: only baton's tables are read",
+            name.escape_debug()
+        )));
+    }
+    conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)
+        .database()?;
+    conn.pragma_update(None, "trusted_schema", false)
+        .database()?;
+    Ok(conn)
+}
+
 /// One sync recorded in a `.c1z`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -55,7 +98,7 @@ impl Reader {
             .map_err(Error::io(std::env::temp_dir()))?;
         let db = dir.path().join("db.sqlite");
         container::decompress(path, &db, DEFAULT_MAX_DECODED)?;
-        let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).database()?;
+        let conn = open_untrusted(&db)?;
         let syncs = read_syncs(&conn)?;
         let sync = match sync_id {
             Some(wanted) => syncs

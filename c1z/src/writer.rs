@@ -20,39 +20,15 @@ const INDEXES: &str = include_str!("indexes.sql");
 /// Rows read from the store at a time: memory stays flat whatever the tenant's size.
 const PAGE: usize = 1_000;
 
-/// Columns newer baton versions added, for files written by older ones.
-const ADDED_COLUMNS: [(&str, &str, &str); 11] = [
-    ("v1_sync_runs", "sync_type", "text not null default 'full'"),
-    ("v1_sync_runs", "parent_sync_id", "text not null default ''"),
-    ("v1_sync_runs", "linked_sync_id", "text not null default ''"),
-    (
-        "v1_sync_runs",
-        "supports_diff",
-        "integer not null default 0",
-    ),
-    (
-        "v1_sync_runs",
-        "grants_backfilled",
-        "integer not null default 0",
-    ),
-    ("v1_sync_runs", "stats", "text"),
-    (
-        "v1_sync_runs",
-        "ingest_invariant_generation",
-        "text not null default ''",
-    ),
-    (
-        "v1_sync_runs",
-        "ingest_invariant_coverage",
-        "text not null default ''",
-    ),
-    (
-        "v1_sync_runs",
-        "ingest_invariant_mode",
-        "text not null default ''",
-    ),
-    ("v1_grants", "expansion", "blob"),
-    ("v1_grants", "needs_expansion", "integer not null default 0"),
+/// baton's tables: the rows of a file written into are copied from these, and only these.
+const TABLES: [&str; 7] = [
+    "v1_sync_runs",
+    "v1_resource_types",
+    "v1_resources",
+    "v1_entitlements",
+    "v1_grants",
+    "v1_assets",
+    "v1_connector_sessions",
 ];
 
 /// Writes completed runs of a store as v1 `.c1z` files that baton's tools read.
@@ -149,10 +125,17 @@ impl Writer {
             .map_err(Error::io(parent))?;
         let db = work.path().join("db.sqlite");
         let existing = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-        if existing {
-            container::decompress(path, &db, crate::reader::DEFAULT_MAX_DECODED)?;
-        }
-        let mut report = self.fill(store, run, &record, &db)?;
+        let old = existing
+            .then(|| {
+                let old = work.path().join("old.sqlite");
+                container::decompress(path, &old, crate::reader::DEFAULT_MAX_DECODED)?;
+                // Checked as any file read is (no views, no triggers, bounded values), and
+                // never opened for writing: its rows are copied into a fresh database.
+                drop(crate::reader::open_untrusted(&old)?);
+                Ok::<_, Error>(old)
+            })
+            .transpose()?;
+        let mut report = self.fill(store, run, &record, &db, old.as_deref())?;
         let staged = work.path().join("out.c1z");
         container::compress(&db, &staged, self.level)?;
         std::fs::rename(&staged, path).map_err(Error::io(path))?;
@@ -160,14 +143,15 @@ impl Writer {
         Ok(report)
     }
 
-    /// Builds the SQLite database at `db`: schema, the run's rows as a new sync, retention,
-    /// indexes, VACUUM.
+    /// Builds a fresh SQLite database at `db`: schema, the rows of the file written into (`old`,
+    /// when there is one), the run's rows as a new sync, retention, indexes, VACUUM.
     fn fill(
         &self,
         store: &dyn Store,
         run: RunId,
         record: &connector_sdk::SyncRun,
         db: &Path,
+        old: Option<&Path>,
     ) -> Result<WriteReport, Error> {
         let mut conn = Connection::open(db).database()?;
         conn.pragma_update(None, "journal_mode", "DELETE")
@@ -176,9 +160,11 @@ impl Writer {
         conn.pragma_update(None, "cache_size", -16_384).database()?;
         conn.pragma_update(None, "threads", 2).database()?;
         conn.execute_batch(SCHEMA).database()?;
-        add_missing_columns(&conn)?;
-        // Indexes are rebuilt after the rows are in: one sorted pass each.
+        // Indexes are built after the rows are in: one sorted pass each.
         drop_indexes(&conn)?;
+        if let Some(old) = old {
+            copy_rows(&conn, old)?;
+        }
         let now = self.now();
         let started = at_ms(record.started_at_ms);
         let ended = record.finished_at_ms.map_or(now, at_ms);
@@ -240,25 +226,65 @@ fn at_ms(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-fn add_missing_columns(conn: &Connection) -> Result<(), Error> {
-    for (table, column, declaration) in ADDED_COLUMNS {
-        let present: bool = conn
-            .query_row(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"
-                ),
-                [column],
-                |r| r.get(0),
-            )
-            .database()?;
-        if !present {
+/// Copies the rows of baton's tables from the database `old` into `conn`'s fresh ones: the
+/// columns both have (an older baton file lacks some newer ones; they take their defaults).
+/// `old` is attached read-only and only read.
+fn copy_rows(conn: &Connection, old: &Path) -> Result<(), Error> {
+    let uri = url_path(old);
+    conn.execute("ATTACH DATABASE ?1 AS old", [&uri])
+        .database()?;
+    conn.set_limit(
+        rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+        16 * 1024 * 1024,
+    )
+    .database()?;
+    let copied = (|| {
+        for table in TABLES {
+            let columns = |schema: &str| -> Result<Vec<String>, Error> {
+                conn.prepare(&format!(
+                    "SELECT name FROM pragma_table_info('{table}', '{schema}')"
+                ))
+                .database()?
+                .query_map([], |r| r.get(0))
+                .database()?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .database()
+            };
+            let ours = columns("main")?;
+            let theirs = columns("old")?;
+            let common: Vec<&String> = ours.iter().filter(|c| theirs.contains(c)).collect();
+            if common.is_empty() {
+                continue;
+            }
+            let list = common
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
             conn.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+                "INSERT INTO main.{table} ({list}) SELECT {list} FROM old.{table}"
             ))
             .database()?;
         }
-    }
-    Ok(())
+        Ok(())
+    })();
+    conn.execute_batch("DETACH DATABASE old").database()?;
+    copied
+}
+
+/// A read-only SQLite URI for `path`.
+fn url_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let escaped: String = text
+        .chars()
+        .map(|c| match c {
+            '%' => "%25".to_owned(),
+            '?' => "%3f".to_owned(),
+            '#' => "%23".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("file:{escaped}?mode=ro")
 }
 
 fn drop_indexes(conn: &Connection) -> Result<(), Error> {
@@ -287,15 +313,7 @@ fn retain(tx: &Transaction<'_>, keep: usize) -> Result<usize, Error> {
         .database()?;
     let drop = finished.len().saturating_sub(keep);
     for sync in &finished[..drop] {
-        for table in [
-            "v1_resource_types",
-            "v1_resources",
-            "v1_entitlements",
-            "v1_grants",
-            "v1_assets",
-            "v1_connector_sessions",
-            "v1_sync_runs",
-        ] {
+        for table in TABLES {
             tx.execute(&format!("DELETE FROM {table} WHERE sync_id = ?1"), [sync])
                 .database()?;
         }

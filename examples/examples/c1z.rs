@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use c1z::Reader;
 use clap::{Parser, Subcommand};
-use examples::cli::one_line;
+use examples::cli::{one_line, printable};
 
 #[derive(Debug, Parser)]
 #[command(name = "c1z")]
@@ -99,9 +99,9 @@ fn run(args: &Args, out: &mut impl Write) -> Result<(), Stop> {
                 writeln!(
                     out,
                     "{:<40} {:<16} {}",
-                    format!("{}:{}", r.id.resource_type.as_str(), r.id.id),
-                    r.id.resource_type.as_str(),
-                    r.display_name
+                    printable(&format!("{}:{}", r.id.resource_type.as_str(), r.id.id)),
+                    printable(r.id.resource_type.as_str()),
+                    printable(&r.display_name)
                 )?;
             }
             Ok(())
@@ -112,15 +112,18 @@ fn run(args: &Args, out: &mut impl Write) -> Result<(), Stop> {
                 let g = grant?;
                 writeln!(
                     out,
-                    "{:<48} {}:{}",
-                    format!(
+                    "{:<48} {}",
+                    printable(&format!(
                         "{}:{}:{}",
                         g.entitlement.resource.resource_type.as_str(),
                         g.entitlement.resource.id,
                         g.entitlement.slug
-                    ),
-                    g.principal.resource_type.as_str(),
-                    g.principal.id
+                    )),
+                    printable(&format!(
+                        "{}:{}",
+                        g.principal.resource_type.as_str(),
+                        g.principal.id
+                    ))
                 )?;
             }
             Ok(())
@@ -138,10 +141,10 @@ fn stats(reader: &Reader, out: &mut impl Write) -> Result<(), Stop> {
         writeln!(
             out,
             "sync {} {} started {} ended {}{chosen}",
-            sync.sync_id,
-            sync.sync_type,
-            sync.started_at,
-            sync.ended_at.as_deref().unwrap_or("(unfinished)")
+            printable(&sync.sync_id),
+            printable(&sync.sync_type),
+            printable(&sync.started_at),
+            printable(sync.ended_at.as_deref().unwrap_or("(unfinished)"))
         )?;
     }
     let mut resources: BTreeMap<String, u64> = BTreeMap::new();
@@ -174,7 +177,8 @@ fn stats(reader: &Reader, out: &mut impl Write) -> Result<(), Stop> {
     for (t, n) in &resources {
         writeln!(
             out,
-            "{t:<16} {n:>10} {:>12} {:>10}",
+            "{:<16} {n:>10} {:>12} {:>10}",
+            printable(t),
             entitlements.get(t).copied().unwrap_or(0),
             grants.get(t).copied().unwrap_or(0)
         )?;

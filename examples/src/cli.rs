@@ -270,6 +270,25 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// `text` with its control characters escaped (`\u{1b}`, `\n`), for printing names that came
+/// from a file or a server: a name cannot move the cursor, clear the screen or forge a line.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +315,15 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_printing() {
+        assert_eq!(super::printable("Ada Lovelace"), "Ada Lovelace");
+        assert_eq!(
+            super::printable("Ada\u{1b}[2J\nuser:1 granted"),
+            "Ada\\u{1b}[2J\\nuser:1 granted"
+        );
+        assert_eq!(super::printable("Zoë"), "Zoë");
     }
 }

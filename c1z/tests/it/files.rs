@@ -79,7 +79,7 @@ async fn writing_into_a_file_keeps_the_previous_sync_for_diff() {
 }
 
 /// `path`'s database, changed by `sql`, compressed again as `out`.
-fn rewrite(path: &std::path::Path, out: &std::path::Path, sql: &str) {
+pub fn rewrite(path: &std::path::Path, out: &std::path::Path, sql: &str) {
     let (_, dir, conn) = crate::schema::open(path);
     conn.execute_batch(sql).unwrap();
     drop(conn);

@@ -4,6 +4,7 @@
 #![allow(missing_docs, unreachable_pub)]
 
 mod files;
+mod hostile;
 mod roundtrip;
 mod schema;
 mod wire;
@@ -47,4 +48,16 @@ pub fn grant_ids(store: &dyn Store, run: RunId) -> BTreeSet<String> {
         out.extend(page.iter().map(|g| g.id().to_string()));
         after = Some(last);
     }
+}
+
+/// An error and its sources, as one line.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
