@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connector_sdk::{
-    CreateAccountOutcome, EntitlementId, Error, Grant, GrantOutcome, Registry, ResourceId,
+    Audit, CreateAccountOutcome, EntitlementId, Error, Grant, GrantOutcome, Registry, ResourceId,
     RevokeOutcome,
 };
 use coupa_client::License;
@@ -147,11 +147,22 @@ enum Command {
 struct Outcome {
     line: String,
     json: Value,
+    /// Whether access changed (for the audit trail).
+    changed: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    // Standard error carries the audit trail (one JSON line per change) and, with RUST_LOG,
+    // more; standard output carries the outcome.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| format!("{}=info", connector_sdk::AUDIT_TARGET).into());
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let json = args.json;
     // The operation runs in a task of its own, so Ctrl-C or SIGTERM cannot cut a write in half:
     // the signal is acknowledged and the write finishes (or restores) before the program exits.
@@ -209,7 +220,22 @@ async fn run(args: Args) -> Result<Outcome, CliError> {
     let registry = connector
         .registry()
         .map_err(|e| CliError::Failed(one_line(&e)))?;
-    request.run(&registry).await
+    let audit = request.audit();
+    let outcome = request.run(&registry).await?;
+    let word = outcome.json["outcome"].as_str().unwrap_or("done");
+    audit.succeeded(word, outcome.changed);
+    Ok(outcome)
+}
+
+/// Who runs the program, as the audit trail names them.
+fn os_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .map_or_else(
+            || "unknown user".to_owned(),
+            |user| format!("OS user {user}"),
+        )
 }
 
 /// A validated command.
@@ -221,6 +247,26 @@ enum Request {
 }
 
 impl Request {
+    /// The audit event of this request, its outcome still to come.
+    fn audit(&self) -> Audit {
+        let event = match self {
+            Self::Grant(entitlement, user) => Audit::new("cli", "grant")
+                .with_entitlement(entitlement)
+                .with_principal(user),
+            Self::Revoke(grant) => Audit::new("cli", "revoke")
+                .with_entitlement(&grant.entitlement)
+                .with_principal(&grant.principal),
+            Self::CreateAccount(_) => Audit::new("cli", "create_account"),
+            Self::Action(name, user) => Audit::new("cli", "action")
+                .with_action(match name {
+                    ActionName::EnableUser => "enable_user",
+                    ActionName::DisableUser => "disable_user",
+                })
+                .with_principal(&ids::user(*user)),
+        };
+        event.with_actor(os_user())
+    }
+
     fn parse(command: Command) -> Result<Self, CliError> {
         let user = |id: &str| coupa_id(id, "user").map(ids::user);
         Ok(match command {
@@ -248,6 +294,7 @@ impl Request {
                     _ => ("already granted", "already_granted"),
                 };
                 Outcome {
+                    changed: matches!(outcome, GrantOutcome::Granted),
                     line: format!("{word} {entitlement} to {user}"),
                     json: json!({"outcome": key, "entitlement": entitlement.to_string(),
                         "principal": user.to_string()}),
@@ -260,6 +307,7 @@ impl Request {
                     _ => ("already revoked", "already_revoked"),
                 };
                 Outcome {
+                    changed: matches!(outcome, RevokeOutcome::Revoked),
                     line: format!("{word} {} from {}", grant.entitlement, grant.principal),
                     json: json!({"outcome": key, "entitlement": grant.entitlement.to_string(),
                         "principal": grant.principal.to_string()}),
@@ -279,6 +327,7 @@ impl Request {
                     }
                 };
                 Outcome {
+                    changed: key == "created",
                     line: format!("{word} {} ({})", user.id, user.display_name),
                     json: json!({"outcome": key, "principal": user.id.to_string(),
                         "display_name": user.display_name}),
@@ -310,6 +359,7 @@ impl Request {
                 Outcome {
                     line,
                     json: json!({"outcome": key, "principal": principal.to_string()}),
+                    changed,
                 }
             }
         })

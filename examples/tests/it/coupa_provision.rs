@@ -3,6 +3,8 @@
 use std::process::Command;
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::outcome;
 
 fn provision() -> Command {
@@ -320,4 +322,52 @@ fn a_signal_during_a_write_lets_it_finish() {
             "{signal}: {stderr}"
         );
     }
+}
+
+#[test]
+fn every_change_is_one_audit_line_on_standard_error() {
+    let audit = |args: &[&str]| {
+        let (code, _, stderr) = outcome(
+            provision()
+                .env_remove("RUST_LOG")
+                .env("USER", "auditor")
+                .arg("--sim-fixture")
+                .args(args),
+        );
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        stderr
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["fields"].clone())
+            .collect::<Vec<_>>()
+    };
+    let events = audit(&["grant", "group", "11", "3"]);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(
+        (
+            &e["interface"],
+            &e["actor"],
+            &e["operation"],
+            &e["entitlement"],
+            &e["principal"],
+            &e["outcome"],
+            &e["changed"]
+        ),
+        (
+            &json!("cli"),
+            &json!("OS user auditor"),
+            &json!("grant"),
+            &json!("group:11:member"),
+            &json!("user:3"),
+            &json!("granted"),
+            &json!(true)
+        )
+    );
+    // Nothing changed: no audit line.
+    assert_eq!(audit(&["grant", "group", "10", "1"]), Vec::<serde_json::Value>::new());
+    let events = audit(&["action", "disable_user", "--user-id", "2"]);
+    assert_eq!(
+        (&events[0]["operation"], &events[0]["action"], &events[0]["outcome"]),
+        (&json!("action"), &json!("disable_user"), &json!("disabled"))
+    );
 }
