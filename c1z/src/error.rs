@@ -77,6 +77,21 @@ pub enum Error {
         /// What the blob says.
         blob_value: String,
     },
+    /// The file's latest finished sync was written from another tenant (or other settings)
+    /// than the run being written: a `.c1z` holds one tenant, so nothing was written.
+    /// [`crate::Writer::allow_fingerprint_change`] lets it go ahead.
+    #[error(
+        "the file's latest sync {sync_id} is of {file:?}, not of {run:?}: a .c1z holds one \
+         tenant (write another file, or allow the change explicitly)"
+    )]
+    OtherFingerprint {
+        /// The file's latest finished sync.
+        sync_id: String,
+        /// Its fingerprint.
+        file: String,
+        /// The fingerprint of the run being written.
+        run: String,
+    },
     /// The file holds no finished sync (or not the one asked for).
     #[error("{0}")]
     NoSync(String),

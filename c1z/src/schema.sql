@@ -79,3 +79,10 @@ CREATE TABLE IF NOT EXISTS v1_connector_sessions (
     key text not null,
     value blob not null
 );
+
+-- Not baton's (baton's readers ignore tables they do not know): which tenant and settings each
+-- sync written here came from, so a file is never written into with another tenant's sync.
+CREATE TABLE IF NOT EXISTS c1z_sync_fingerprints (
+    sync_id text primary key,
+    fingerprint text not null
+);

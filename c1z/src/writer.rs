@@ -8,7 +8,7 @@ use connector_sdk::{
     EntitlementId, ResourceId, ResourceType, ResourceTypeId, RunId, RunStatus, Store,
 };
 use prost::Message;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::convert::{self, entitlement_key, grant_key, resource_key};
 use crate::error::Database as _;
@@ -20,8 +20,9 @@ const INDEXES: &str = include_str!("indexes.sql");
 /// Rows read from the store at a time: memory stays flat whatever the tenant's size.
 const PAGE: usize = 1_000;
 
-/// baton's tables: the rows of a file written into are copied from these, and only these.
-const TABLES: [&str; 7] = [
+/// The tables whose rows a file written into passes on (baton's seven and our fingerprints),
+/// and whose rows of dropped syncs retention deletes.
+const TABLES: [&str; 8] = [
     "v1_sync_runs",
     "v1_resource_types",
     "v1_resources",
@@ -29,6 +30,7 @@ const TABLES: [&str; 7] = [
     "v1_grants",
     "v1_assets",
     "v1_connector_sessions",
+    "c1z_sync_fingerprints",
 ];
 
 /// Writes completed runs of a store as v1 `.c1z` files that baton's tools read.
@@ -38,6 +40,7 @@ pub struct Writer {
     level: i32,
     clock: Option<SystemTime>,
     sync_id: Option<String>,
+    fingerprint_change: bool,
 }
 
 impl Default for Writer {
@@ -47,6 +50,7 @@ impl Default for Writer {
             level: 1,
             clock: None,
             sync_id: None,
+            fingerprint_change: false,
         }
     }
 }
@@ -92,6 +96,13 @@ impl Writer {
         self
     }
 
+    /// Lets a run be written into a file whose latest sync came from another tenant (or other
+    /// settings); refused by default with [`Error::OtherFingerprint`].
+    pub fn allow_fingerprint_change(mut self, allow: bool) -> Self {
+        self.fingerprint_change = allow;
+        self
+    }
+
     /// Uses `sync_id` for the new sync instead of a fresh KSUID.
     pub fn with_sync_id(mut self, sync_id: impl Into<String>) -> Self {
         self.sync_id = Some(sync_id.into());
@@ -131,7 +142,17 @@ impl Writer {
                 container::decompress(path, &old, crate::reader::DEFAULT_MAX_DECODED)?;
                 // Checked as any file read is (no views, no triggers, bounded values), and
                 // never opened for writing: its rows are copied into a fresh database.
-                drop(crate::reader::open_untrusted(&old)?);
+                let conn = crate::reader::open_untrusted(&old)?;
+                if !self.fingerprint_change
+                    && let Some((sync_id, file)) = latest_fingerprint(&conn)?
+                    && file != record.fingerprint
+                {
+                    return Err(Error::OtherFingerprint {
+                        sync_id,
+                        file,
+                        run: record.fingerprint.clone(),
+                    });
+                }
                 Ok::<_, Error>(old)
             })
             .transpose()?;
@@ -182,6 +203,11 @@ impl Writer {
              parent_sync_id, linked_sync_id, supports_diff, grants_backfilled, stats)
              VALUES (?1, ?2, ?3, '', 'full', '', '', 0, 1, NULL)",
             params![sync_id, ksuid::timestamp(started), ksuid::timestamp(ended)],
+        )
+        .database()?;
+        tx.execute(
+            "INSERT INTO c1z_sync_fingerprints (sync_id, fingerprint) VALUES (?1, ?2)",
+            params![sync_id, record.fingerprint],
         )
         .database()?;
         let rows = Rows {
@@ -270,6 +296,33 @@ fn copy_rows(conn: &Connection, old: &Path) -> Result<(), Error> {
     })();
     conn.execute_batch("DETACH DATABASE old").database()?;
     copied
+}
+
+/// The latest finished sync of a file and the fingerprint it was written with, when the file
+/// records one (files from baton, or from before fingerprints were recorded, do not).
+fn latest_fingerprint(conn: &Connection) -> Result<Option<(String, String)>, Error> {
+    let recorded: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = \
+             'c1z_sync_fingerprints')",
+            [],
+            |r| r.get(0),
+        )
+        .database()?;
+    if !recorded {
+        return Ok(None);
+    }
+    let latest: Option<(String, Option<String>)> = conn
+        .query_row(
+            "SELECT r.sync_id, f.fingerprint FROM v1_sync_runs r
+             LEFT JOIN c1z_sync_fingerprints f ON f.sync_id = r.sync_id
+             WHERE r.ended_at IS NOT NULL ORDER BY r.id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .database()?;
+    Ok(latest.and_then(|(sync, fingerprint)| Some((sync, fingerprint?))))
 }
 
 /// A read-only SQLite URI for `path`.

@@ -157,12 +157,21 @@ async fn run(args: Args) -> Result<(), CliError> {
     if let Some(path) = &args.c1z {
         let path = path.clone();
         let run = report.run;
+        let switch_tenant = args.switch_tenant;
         let written = tokio::task::spawn_blocking(move || {
-            c1z::Writer::new().write(store_for_c1z.as_ref(), run, &path)
+            c1z::Writer::new()
+                .allow_fingerprint_change(switch_tenant)
+                .write(store_for_c1z.as_ref(), run, &path)
         })
         .await
         .map_err(|e| CliError::Failed(format!("the .c1z writer stopped: {e}")))?
-        .map_err(|e| CliError::Failed(one_line(&e)))?;
+        .map_err(|e| match e {
+            c1z::Error::OtherFingerprint { .. } => CliError::Failed(format!(
+                "{}; pass --switch-tenant to write into it anyway",
+                one_line(&e)
+            )),
+            e => CliError::Failed(one_line(&e)),
+        })?;
         println!(
             "{:<22} {} (sync {}, {} bytes)",
             "baton .c1z",

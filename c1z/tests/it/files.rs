@@ -23,6 +23,41 @@ async fn the_same_run_gives_the_same_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_file_of_another_tenant_is_not_written_into_unless_asked() {
+    let (a, a_run) = crate::synced_as(Tenant::fixture(), "tenant A").await;
+    let (b, b_run) = crate::synced_as(Tenant::fixture(), "tenant B").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.c1z");
+    let first = Writer::new().write(a.as_ref(), a_run, &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = Writer::new().write(b.as_ref(), b_run, &path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the file's latest sync {} is of \"coupa|tenant A|sim-client|account_groups=true\", \
+             not of \"coupa|tenant B|sim-client|account_groups=true\": a .c1z holds one tenant \
+             (write another file, or allow the change explicitly)",
+            first.sync_id
+        )
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+    let report = Writer::new()
+        .allow_fingerprint_change(true)
+        .write(b.as_ref(), b_run, &path)
+        .unwrap();
+    assert_eq!(report.syncs_kept, 2);
+    // From then on the file is tenant B's.
+    assert!(matches!(
+        Writer::new().write(a.as_ref(), a_run, &path),
+        Err(Error::OtherFingerprint { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn writing_into_a_file_keeps_the_previous_sync_for_diff() {
     let (old, old_run) = synced(Tenant::generate(42, Sizes::users(60))).await;
     let (new, new_run) = synced(Tenant::generate(43, Sizes::users(80))).await;

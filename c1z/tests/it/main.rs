@@ -17,13 +17,19 @@ use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::{CoupaSim, Tenant};
 use tokio_util::sync::CancellationToken;
 
-/// A completed sync of `tenant` (simulated) in a fresh SQLite store.
+/// A completed sync of `tenant` (simulated) in a fresh SQLite store. Every such sync is of one
+/// tenant, named "the test tenant", whatever its rows: two of them are two states of one tenant.
 pub async fn synced(tenant: Tenant) -> (Arc<SqliteStore>, RunId) {
+    synced_as(tenant, "the test tenant").await
+}
+
+/// A completed sync of `tenant` (simulated), its tenant named `name` in the fingerprint.
+pub async fn synced_as(tenant: Tenant, name: &str) -> (Arc<SqliteStore>, RunId) {
     let sim = CoupaSim::start(tenant).await;
     let config =
         coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
             .unwrap();
-    let connector = CoupaConnector::new(ConnectorConfig::new(config)).unwrap();
+    let connector = CoupaConnector::new(ConnectorConfig::new(config).tenant(name)).unwrap();
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let report = SyncEngine::new(
         connector.registry().unwrap(),

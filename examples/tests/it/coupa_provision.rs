@@ -364,10 +364,17 @@ fn every_change_is_one_audit_line_on_standard_error() {
         )
     );
     // Nothing changed: no audit line.
-    assert_eq!(audit(&["grant", "group", "10", "1"]), Vec::<serde_json::Value>::new());
+    assert_eq!(
+        audit(&["grant", "group", "10", "1"]),
+        Vec::<serde_json::Value>::new()
+    );
     let events = audit(&["action", "disable_user", "--user-id", "2"]);
     assert_eq!(
-        (&events[0]["operation"], &events[0]["action"], &events[0]["outcome"]),
+        (
+            &events[0]["operation"],
+            &events[0]["action"],
+            &events[0]["outcome"]
+        ),
         (&json!("action"), &json!("disable_user"), &json!("disabled"))
     );
 }
