@@ -10,165 +10,199 @@ use crate::store::{Holder, IntegrityIssue, RunId, StoreError};
 /// A boxed error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// An error a connector reports from a capability call. The variant tells the engine what to do:
-/// wait ([`ConnectorError::RateLimited`]), retry with backoff ([`ConnectorError::Transient`]) or
-/// stop (every other variant).
-#[derive(Debug, thiserror::Error)]
+/// What kind of failure a [`ConnectorError`] is, which says who retries it: the engine waits
+/// and retries [`ErrorKind::RateLimited`], retries [`ErrorKind::Transient`] with backoff, and
+/// stops on every other kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ConnectorError {
-    /// The upstream service asked us to slow down. The engine waits `retry_after` (or its own
-    /// backoff when absent) and retries the same call.
-    #[error("rate limited by the upstream service")]
-    RateLimited {
-        /// How long the service asked us to wait, when it said.
-        retry_after: Option<Duration>,
-    },
-    /// A failure that may pass: a timeout, a 5xx, a dropped connection. Retried with backoff.
-    #[error("transient failure: {message}")]
-    Transient {
-        /// What failed.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
-    },
+pub enum ErrorKind {
+    /// The upstream service asked us to slow down: the engine waits
+    /// ([`ConnectorError::retry_after`], or its own backoff) and retries the same call.
+    RateLimited,
+    /// A failure that may pass (a timeout, a 5xx, a dropped connection) that the connector did
+    /// not retry itself: the engine retries it with backoff.
+    Transient,
+    /// The upstream service kept failing through the connector's own retries (or asked for a
+    /// wait past its cap): not retried again; a sync stops and stays resumable.
+    RetriedByConnector,
     /// The credentials were rejected.
-    #[error("unauthenticated: {message}")]
-    Unauthenticated {
-        /// What was refused; never repeats the source.
-        message: String,
-        /// The underlying error (for Coupa, the client's error with the HTTP status).
-        #[source]
-        source: Option<BoxError>,
-    },
+    Unauthenticated,
     /// The credentials lack a permission (for example an OAuth scope).
-    #[error("permission denied: {message}")]
-    PermissionDenied {
-        /// What was refused; never repeats the source.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
-    },
+    PermissionDenied,
     /// The object does not exist upstream.
-    #[error("not found: {message}")]
-    NotFound {
-        /// What was not found; never repeats the source.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
-    },
+    NotFound,
     /// The request was refused as invalid: a bad argument, a validation error upstream.
-    #[error("invalid argument: {message}")]
-    InvalidArgument {
-        /// What is invalid; never repeats the source.
-        message: String,
-        /// The underlying error (an argument error, the upstream's validation messages).
-        #[source]
-        source: Option<BoxError>,
-    },
-    /// The upstream service kept failing (5xx, timeouts, rate limits) after the connector's own
-    /// retries, or asked for a wait longer than allowed. The engine does not retry it (the
-    /// retries already happened where the failure was seen); the run stays resumable.
-    #[error("upstream unavailable: {message}")]
-    Unavailable {
-        /// What failed.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
-    },
+    InvalidArgument,
     /// Any other failure; not retried.
-    #[error("{message}")]
-    Fatal {
-        /// What failed.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<BoxError>,
-    },
+    Fatal,
+}
+
+impl ErrorKind {
+    /// Whether the engine retries a call that failed with this kind.
+    pub fn retried_by_engine(self) -> bool {
+        matches!(self, Self::RateLimited | Self::Transient)
+    }
+
+    /// The HTTP status a service answers an operation that failed with this kind: the one
+    /// place kinds map to statuses.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidArgument => 422,
+            Self::NotFound => 404,
+            Self::RateLimited => 429,
+            Self::Transient | Self::RetriedByConnector => 503,
+            Self::Unauthenticated | Self::PermissionDenied | Self::Fatal => 502,
+        }
+    }
+
+    /// A stable, machine-readable name, such as `rate_limited`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limited",
+            Self::Transient => "transient",
+            Self::RetriedByConnector => "retried_by_connector",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission_denied",
+            Self::NotFound => "not_found",
+            Self::InvalidArgument => "invalid_argument",
+            Self::Fatal => "fatal",
+        }
+    }
+
+    /// The words a message of this kind starts with.
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate limited by the upstream service",
+            Self::Transient => "transient failure",
+            Self::RetriedByConnector => "upstream unavailable",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission denied",
+            Self::NotFound => "not found",
+            Self::InvalidArgument => "invalid argument",
+            Self::Fatal => "",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error a connector reports from a capability call: a [`kind`](ConnectorError::kind) that
+/// tells the engine what to do, a message that says only what it adds, and an optional typed
+/// source (a host recovers it with `downcast_ref`).
+#[derive(Debug)]
+pub struct ConnectorError {
+    kind: ErrorKind,
+    message: String,
+    source: Option<BoxError>,
+    retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.kind.prefix(), self.message.as_str()) {
+            (prefix, "") => f.write_str(prefix),
+            ("", message) => f.write_str(message),
+            (prefix, message) => write!(f, "{prefix}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectorError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl ConnectorError {
-    /// A transient error with a message and a source.
-    pub fn transient(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Transient {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
             message: message.into(),
-            source: Some(source.into()),
+            source: None,
+            retry_after: None,
         }
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// What failed, without the kind's words or the source's text.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How long the upstream service asked us to wait, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The upstream service asked us to slow down, for `retry_after` when it said.
+    pub fn rate_limited(retry_after: Option<Duration>) -> Self {
+        Self {
+            retry_after,
+            ..Self::new(ErrorKind::RateLimited, "")
+        }
+    }
+
+    /// A transient error with a message and a source: the engine retries it.
+    pub fn transient(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::new(ErrorKind::Transient, message).with_source(source)
     }
 
     /// The credentials were rejected.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::Unauthenticated {
-            message: message.into(),
-            source: None,
-        }
+        Self::new(ErrorKind::Unauthenticated, message)
     }
 
     /// The credentials lack a permission.
     pub fn permission_denied(message: impl Into<String>) -> Self {
-        Self::PermissionDenied {
-            message: message.into(),
-            source: None,
-        }
+        Self::new(ErrorKind::PermissionDenied, message)
     }
 
     /// The object does not exist upstream.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::NotFound {
-            message: message.into(),
-            source: None,
-        }
+        Self::new(ErrorKind::NotFound, message)
     }
 
     /// The request was refused as invalid.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
-        Self::InvalidArgument {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// The same error with `source` as its cause (a host recovers it with `downcast_ref`). A
-    /// rate-limit error has no source and is returned unchanged.
-    pub fn with_source(mut self, cause: impl Into<BoxError>) -> Self {
-        match &mut self {
-            Self::Unauthenticated { source, .. }
-            | Self::PermissionDenied { source, .. }
-            | Self::NotFound { source, .. }
-            | Self::InvalidArgument { source, .. }
-            | Self::Transient { source, .. }
-            | Self::Unavailable { source, .. }
-            | Self::Fatal { source, .. } => *source = Some(cause.into()),
-            Self::RateLimited { .. } => {}
-        }
-        self
+        Self::new(ErrorKind::InvalidArgument, message)
     }
 
     /// An upstream failure that outlasted the connector's own retries.
-    pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Unavailable {
-            message: message.into(),
-            source: Some(source.into()),
-        }
+    pub fn retried_by_connector(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::new(ErrorKind::RetriedByConnector, message).with_source(source)
     }
 
     /// A fatal error with a message and no source.
     pub fn fatal(message: impl Into<String>) -> Self {
-        Self::Fatal {
-            message: message.into(),
-            source: None,
-        }
+        Self::new(ErrorKind::Fatal, message)
     }
 
     /// A fatal error with a message and a source.
     pub fn fatal_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Fatal {
-            message: message.into(),
-            source: Some(source.into()),
-        }
+        Self::new(ErrorKind::Fatal, message).with_source(source)
+    }
+
+    /// The same error with `cause` as its source (a host recovers it with `downcast_ref`).
+    pub fn with_source(mut self, cause: impl Into<BoxError>) -> Self {
+        self.source = Some(cause.into());
+        self
+    }
+
+    /// The same error with a wait the upstream service asked for.
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
 }
 
@@ -362,7 +396,7 @@ mod tests {
             ConnectorError::permission_denied("refused").with_source(Upstream),
             ConnectorError::unauthenticated("refused").with_source(Upstream),
             ConnectorError::fatal("broken").with_source(Upstream),
-            ConnectorError::unavailable("down", Upstream),
+            ConnectorError::retried_by_connector("down", Upstream),
         ];
         for error in &errors {
             let source = std::error::Error::source(error).unwrap();
@@ -374,8 +408,15 @@ mod tests {
             error_chain(&errors[0]),
             "not found: no such thing: HTTP 404 for GET /things/7"
         );
-        let limited = ConnectorError::RateLimited { retry_after: None }.with_source(Upstream);
-        assert!(std::error::Error::source(&limited).is_none());
+        let limited = ConnectorError::rate_limited(Some(Duration::from_secs(3)));
+        assert_eq!(limited.kind(), ErrorKind::RateLimited);
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(limited.to_string(), "rate limited by the upstream service");
+        assert_eq!(
+            ConnectorError::fatal("broken").to_string(),
+            "broken",
+            "a fatal error is its message"
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub use engine::{
     IntegrityMode, Progress, RetryDecision, RetryPolicy, SyncConfig, SyncEngine, SyncEvent,
     SyncReport,
 };
-pub use error::{BoxError, ConnectorError, Error, SyncContext, error_chain};
+pub use error::{BoxError, ConnectorError, Error, ErrorKind, SyncContext, error_chain};
 pub use model::{
     AccountType, Annotation, Email, Entitlement, EntitlementId, Grant, GrantId, IdParseError,
     Purpose, Resource, ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId,

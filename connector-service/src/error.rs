@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use connector_sdk::{ConnectorError, Error};
+use connector_sdk::{ConnectorError, Error, ErrorKind};
 use serde_json::json;
 
 /// An error answer.
@@ -76,34 +76,28 @@ impl From<Error> for ApiError {
     }
 }
 
+/// The answer to an operation that failed with `source`: the status is the kind's
+/// ([`connector_sdk::ErrorKind::http_status`], the one place kinds map to statuses), the kind
+/// names who refused.
 fn from_connector(source: &ConnectorError, message: String) -> ApiError {
-    match source {
-        ConnectorError::InvalidArgument { .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_argument",
-            message,
+    let kind = source.kind();
+    let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let (name, retry_after) = match kind {
+        ErrorKind::InvalidArgument => ("invalid_argument", None),
+        ErrorKind::NotFound => ("not_found", None),
+        ErrorKind::RateLimited => (
+            "upstream_rate_limited",
+            Some(source.retry_after().unwrap_or(UNAVAILABLE_RETRY)),
         ),
-        ConnectorError::NotFound { .. } => ApiError::not_found(message),
-        ConnectorError::RateLimited { retry_after } => ApiError {
-            retry_after: Some(retry_after.unwrap_or(UNAVAILABLE_RETRY)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "upstream_rate_limited",
-                message,
-            )
-        },
-        ConnectorError::Transient { .. } | ConnectorError::Unavailable { .. } => ApiError {
-            retry_after: Some(UNAVAILABLE_RETRY),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "upstream_unavailable",
-                message,
-            )
-        },
-        ConnectorError::Unauthenticated { .. } | ConnectorError::PermissionDenied { .. } => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_refused", message)
+        ErrorKind::Transient | ErrorKind::RetriedByConnector => {
+            ("upstream_unavailable", Some(UNAVAILABLE_RETRY))
         }
-        _ => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failure", message),
+        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => ("upstream_refused", None),
+        _ => ("upstream_failure", None),
+    };
+    ApiError {
+        retry_after,
+        ..ApiError::new(status, name, message)
     }
 }
 

@@ -9,17 +9,17 @@ use coupa_client::Error;
 ///
 /// The client owns HTTP-level retries: a rate limit, a transport failure or a 5xx that reaches
 /// here has already been retried as far as the client's policy allows (or the server asked for
-/// a wait past its cap), so it is [`ConnectorError::Unavailable`]: the engine does not retry it
+/// a wait past its cap), so it is [`connector_sdk::ErrorKind::RetriedByConnector`]: the engine does not retry it
 /// again and the run stays resumable. Everything else stops the run.
 pub(crate) fn to_connector(error: Error) -> ConnectorError {
     match error {
         Error::RateLimited { .. } | Error::Transport { .. } | Error::WaitTooLong { .. } => {
-            ConnectorError::unavailable(
+            ConnectorError::retried_by_connector(
                 "Coupa stayed unavailable through the client's retries",
                 error,
             )
         }
-        Error::Api(ref api) if api.status >= 500 => ConnectorError::unavailable(
+        Error::Api(ref api) if api.status >= 500 => ConnectorError::retried_by_connector(
             "Coupa stayed unavailable through the client's retries",
             error,
         ),

@@ -30,7 +30,7 @@ pub use retry::{RetryDecision, RetryPolicy};
 use crate::capability::{
     ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer, RunContext,
 };
-use crate::error::{ConnectorError, Error, SyncContext};
+use crate::error::{ConnectorError, Error, ErrorKind, SyncContext};
 use crate::model::{Annotation, Entitlement, Grant, Resource, Stage};
 use crate::registry::Registry;
 use crate::store::{
@@ -170,7 +170,7 @@ async fn fetch(
             }
             Err(error) => error,
         };
-        if matches!(error, ConnectorError::Transient { .. }) {
+        if error.kind() == ErrorKind::Transient {
             failures += 1;
         }
         let stage = fetched.item.kind.stage();
@@ -480,14 +480,12 @@ impl SyncEngine {
                 Ok(parts) => parts,
                 Err(Failure { error, calls }) => {
                     let context = context(&item);
-                    return Err(match error {
-                        ConnectorError::Transient { .. } | ConnectorError::RateLimited { .. } => {
-                            Error::RetriesExhausted {
-                                context,
-                                attempts: calls,
-                                source: error,
-                            }
-                        }
+                    return Err(match error.kind() {
+                        kind if kind.retried_by_engine() => Error::RetriesExhausted {
+                            context,
+                            attempts: calls,
+                            source: error,
+                        },
                         _ => Error::Connector {
                             context,
                             source: error,
@@ -737,10 +735,8 @@ fn resumable(error: &Error) -> bool {
         | Error::InProgress { .. }
         | Error::Internal { .. } => true,
         Error::Connector { source, .. } => matches!(
-            source,
-            ConnectorError::Unavailable { .. }
-                | ConnectorError::Transient { .. }
-                | ConnectorError::RateLimited { .. }
+            source.kind(),
+            ErrorKind::RetriedByConnector | ErrorKind::Transient | ErrorKind::RateLimited
         ),
         _ => false,
     }

@@ -2,16 +2,16 @@
 
 use std::time::Duration;
 
-use crate::error::ConnectorError;
+use crate::error::{ConnectorError, ErrorKind};
 
 /// How the engine retries a failed connector call.
 ///
-/// * [`ConnectorError::RateLimited`]: wait `retry_after` (or the backoff when absent) and retry the
+/// * [`ErrorKind::RateLimited`]: wait `retry_after` (or the backoff when absent) and retry the
 ///   same page, up to `max_rate_limited_waits` times per page. A wait above `max_wait` is never
 ///   slept: the page gives up and says what the service asked.
-/// * [`ConnectorError::Transient`]: retry with exponential backoff and jitter, up to
+/// * [`ErrorKind::Transient`]: retry with exponential backoff and jitter, up to
 ///   `max_attempts` calls per page.
-/// * Anything else, [`ConnectorError::Unavailable`] included (the connector already retried):
+/// * Anything else, [`ErrorKind::RetriedByConnector`] included (the connector already retried):
 ///   stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -109,8 +109,9 @@ impl RetryPolicy {
         jitter: f64,
     ) -> RetryDecision {
         let jittered = |d: Duration| d.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
-        match error {
-            ConnectorError::RateLimited { retry_after }
+        let retry_after = error.retry_after();
+        match error.kind() {
+            ErrorKind::RateLimited
                 if waits < self.max_rate_limited_waits
                     && retry_after.is_none_or(|asked| asked <= self.max_wait) =>
             {
@@ -119,12 +120,10 @@ impl RetryPolicy {
                     rate_limited: true,
                 }
             }
-            ConnectorError::Transient { .. } if failures < self.max_attempts => {
-                RetryDecision::Retry {
-                    after: jittered(self.backoff(failures)),
-                    rate_limited: false,
-                }
-            }
+            ErrorKind::Transient if failures < self.max_attempts => RetryDecision::Retry {
+                after: jittered(self.backoff(failures)),
+                rate_limited: false,
+            },
             _ => RetryDecision::GiveUp,
         }
     }
@@ -135,19 +134,14 @@ mod tests {
     use super::*;
 
     fn transient() -> ConnectorError {
-        ConnectorError::Transient {
-            message: "503".into(),
-            source: None,
-        }
+        ConnectorError::new(ErrorKind::Transient, "503")
     }
 
     #[test]
     fn decision_table() {
         let policy = RetryPolicy::default();
         let ms = Duration::from_millis;
-        let limited = |s: Option<u64>| ConnectorError::RateLimited {
-            retry_after: s.map(Duration::from_secs),
-        };
+        let limited = |s: Option<u64>| ConnectorError::rate_limited(s.map(Duration::from_secs));
         let retry = |after, rate_limited| RetryDecision::Retry {
             after,
             rate_limited,
@@ -165,10 +159,10 @@ mod tests {
             (limited(Some(3000)), 0, 0, 1.0, RetryDecision::GiveUp),
             (limited(Some(u64::MAX)), 0, 0, 1.0, RetryDecision::GiveUp),
             (
-                ConnectorError::Unavailable {
-                    message: "503 after the client's retries".into(),
-                    source: None,
-                },
+                ConnectorError::new(
+                    ErrorKind::RetriedByConnector,
+                    "503 after the client's retries",
+                ),
                 1,
                 0,
                 1.0,

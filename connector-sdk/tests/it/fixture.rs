@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_sdk::{
     Action, ActionSchema, Annotation, Arguments, Connector, ConnectorError, ConnectorMetadata,
-    Entitlement, EntitlementId, FieldKind, FieldSpec, Grant, GrantOutcome, ListRequest,
+    Entitlement, EntitlementId, ErrorKind, FieldKind, FieldSpec, Grant, GrantOutcome, ListRequest,
     OffsetLanes, Page, PageToken, Provisioner, Purpose, Registry, Resource, ResourceId,
     ResourceRequest, ResourceStatus, ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId,
     RevokeOutcome, SyncerOptions, UserTrait,
@@ -78,24 +78,19 @@ impl Faults {
             tokio::time::sleep(delay).await;
         }
         if *self.fail_at.lock().unwrap() == Some(n) {
-            return Err(ConnectorError::Unavailable {
-                message: format!("killed at call {n}"),
-                source: None,
-            });
+            return Err(ConnectorError::new(
+                ErrorKind::RetriedByConnector,
+                format!("killed at call {n}"),
+            ));
         }
         if *self.fatal_at.lock().unwrap() == Some(n) {
             return Err(ConnectorError::fatal(format!("broken at call {n}")));
         }
         if take_one(&self.rate_limited) {
-            return Err(ConnectorError::RateLimited {
-                retry_after: Some(Duration::from_millis(5)),
-            });
+            return Err(ConnectorError::rate_limited(Some(Duration::from_millis(5))));
         }
         if take_one(&self.transient) {
-            return Err(ConnectorError::Transient {
-                message: "upstream 503".into(),
-                source: None,
-            });
+            return Err(ConnectorError::new(ErrorKind::Transient, "upstream 503"));
         }
         Ok(guard)
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use connector_sdk::backend::{BeginRun, WorkQueue};
 use connector_sdk::{
-    ConnectorError, Error, Holder, MemoryStore, RetryPolicy, RunStatus, SqliteStore, SyncConfig,
+    Error, ErrorKind, Holder, MemoryStore, RetryPolicy, RunStatus, SqliteStore, SyncConfig,
     SyncEngine,
 };
 use tokio_util::sync::CancellationToken;
@@ -37,13 +37,7 @@ async fn interrupted(tenant: &Tenant, store: &Arc<dyn WorkQueue>, fingerprint: &
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            &err,
-            Error::Connector {
-                source: ConnectorError::Unavailable { .. },
-                ..
-            }
-        ),
+        matches!(&err, Error::Connector { source, .. } if source.kind() == ErrorKind::RetriedByConnector),
         "{err:?}"
     );
     assert_eq!(

@@ -111,13 +111,7 @@ pub fn expected_resources(tenant: &Tenant, account_groups: bool) -> BTreeSet<Str
 /// Asserts that a sync stopped because Coupa stayed unavailable past the client's retries.
 pub fn assert_unavailable(err: &connector_sdk::Error) {
     assert!(
-        matches!(
-            err,
-            connector_sdk::Error::Connector {
-                source: connector_sdk::ConnectorError::Unavailable { .. },
-                ..
-            }
-        ),
+        matches!(&err, connector_sdk::Error::Connector { source, .. } if source.kind() == connector_sdk::ErrorKind::RetriedByConnector),
         "{err}"
     );
 }
