@@ -36,15 +36,23 @@ impl Size {
 
 /// A registry for a synthetic tenant of `size`.
 pub fn registry(size: Size) -> Registry {
-    Registry::builder(ConnectorMetadata::new(
-        "synthetic",
-        "Synthetic",
-        "Generated data, no I/O",
-    ))
+    Registry::builder(
+        ConnectorMetadata::new("synthetic", "Synthetic", "Generated data, no I/O"),
+        Generated(size),
+    )
     .syncer(Users(size))
     .syncer(Groups(size))
     .build()
     .unwrap_or_else(|e| unreachable!("the synthetic registration is valid: {e}"))
+}
+
+/// The synthetic connector's configuration: its fingerprint is the size it generates.
+struct Generated(Size);
+
+impl connector_sdk::Connector for Generated {
+    fn fingerprint(&self) -> String {
+        format!("{:?}", self.0)
+    }
 }
 
 fn start(request: &ListRequest) -> Result<u64, ConnectorError> {

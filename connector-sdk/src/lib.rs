@@ -20,7 +20,7 @@
 //! use std::sync::Arc;
 //! use async_trait::async_trait;
 //! use connector_sdk::{
-//!     ConnectorError, ConnectorMetadata, ListRequest, Page, Registry, Resource, ResourceId,
+//!     Connector, ConnectorError, ConnectorMetadata, ListRequest, Page, Registry, Resource, ResourceId,
 //!     ResourceSyncer, ResourceTrait, ResourceType, SqliteStore, SyncConfig, SyncEngine,
 //! };
 //! use tokio_util::sync::CancellationToken;
@@ -37,9 +37,19 @@
 //!     }
 //! }
 //!
+//! /// The configuration: one user in one place, so one fingerprint. A connector for a SaaS
+//! /// names its tenant here (its URL, the client id).
+//! struct Hello;
+//!
+//! impl Connector for Hello {
+//!     fn fingerprint(&self) -> String {
+//!         "the hello world".to_owned()
+//!     }
+//! }
+//!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let hello = ConnectorMetadata::new("hello", "Hello", "A connector with one user");
-//! let registry = Registry::builder(hello).syncer(Users).build()?;
+//! let registry = Registry::builder(hello, Hello).syncer(Users).build()?;
 //! let store = Arc::new(SqliteStore::open("hello.db")?);
 //! let engine = SyncEngine::new(registry, store, SyncConfig::default().with_workers(8));
 //! let report = engine.run(&CancellationToken::new()).await?;

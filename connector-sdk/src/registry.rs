@@ -54,11 +54,6 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// The connector of a registration that declares none: no validation, no fingerprint.
-struct NoChecks;
-
-impl Connector for NoChecks {}
-
 /// Registers a connector's capabilities; see [`Registry::builder`].
 pub struct RegistryBuilder {
     metadata: ConnectorMetadata,
@@ -70,11 +65,15 @@ pub struct RegistryBuilder {
 }
 
 impl Registry {
-    /// Starts registering the capabilities of the connector `metadata` describes.
-    pub fn builder(metadata: ConnectorMetadata) -> RegistryBuilder {
+    /// Starts registering the capabilities of the connector `metadata` describes, configured as
+    /// `connector` says (its fingerprint and validation).
+    pub fn builder(
+        metadata: ConnectorMetadata,
+        connector: impl Connector + 'static,
+    ) -> RegistryBuilder {
         RegistryBuilder {
             metadata,
-            connector: Arc::new(NoChecks),
+            connector: Arc::new(connector),
             syncers: Vec::new(),
             provisioners: Vec::new(),
             account_manager: None,
@@ -254,13 +253,6 @@ impl Registry {
 }
 
 impl RegistryBuilder {
-    /// Sets the connector's validation and fingerprint ([`Connector`]); without one, validation
-    /// checks nothing and the fingerprint is the connector id.
-    pub fn connector(mut self, connector: impl Connector + 'static) -> Self {
-        self.connector = Arc::new(connector);
-        self
-    }
-
     /// Registers the syncer of one resource type.
     pub fn syncer(mut self, syncer: impl ResourceSyncer + 'static) -> Self {
         self.syncers.push(Arc::new(syncer));

@@ -26,6 +26,17 @@ use crate::model::{EntitlementId, Grant, ResourceId};
 use crate::registry::Registry;
 use crate::store::{MemoryStore, RunId, Store};
 
+/// A [`crate::Connector`] for tests: a fixed fingerprint and no validation. A real connector
+/// derives its fingerprint from its configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedFingerprint(pub &'static str);
+
+impl crate::Connector for FixedFingerprint {
+    fn fingerprint(&self) -> String {
+        self.0.to_owned()
+    }
+}
+
 /// A failed conformance check.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -134,6 +145,21 @@ async fn holds(
         .grants_for_principal(checked.run, principal)
         .map_err(Error::from)?;
     Ok(grants.iter().any(|g| &g.entitlement == entitlement))
+}
+
+/// Checks that the fingerprint follows the configuration: `one` and `other` are the same
+/// connector configured for two different tenants (two URLs, two files). If their fingerprints
+/// are equal, an interrupted sync of one would be resumed by a sync of the other, and a store of
+/// one would take the other's runs.
+pub fn check_fingerprint(one: &Registry, other: &Registry) -> Result<(), ConformanceError> {
+    let (a, b) = (one.fingerprint(), other.fingerprint());
+    if a == b {
+        return Err(fail(
+            "fingerprint follows the configuration",
+            format!("two configurations have the same fingerprint {a:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs the provisioning round trip for `principal` and `entitlement`. The principal must not

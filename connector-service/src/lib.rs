@@ -403,10 +403,18 @@ pub(crate) fn live(shared: &Shared) -> Result<(), Vec<String>> {
 mod tests {
     use super::*;
 
+    struct Fixed;
+
+    impl connector_sdk::Connector for Fixed {
+        fn fingerprint(&self) -> String {
+            "the test tenant".to_owned()
+        }
+    }
+
     #[tokio::test]
     async fn a_background_task_that_stops_makes_the_service_not_live() {
         let metadata = connector_sdk::ConnectorMetadata::new("t", "T", "a test connector");
-        let registry = Registry::builder(metadata).build().unwrap();
+        let registry = Registry::builder(metadata, Fixed).build().unwrap();
         let auth = Auth::bearer("t".repeat(MIN_TOKEN_CHARS)).unwrap();
         let service = Service::new(
             registry,

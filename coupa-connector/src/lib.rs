@@ -188,8 +188,7 @@ impl CoupaConnector {
             session: session.clone(),
             kind,
         };
-        let mut builder = Registry::builder(metadata())
-            .connector(self.clone())
+        let mut builder = Registry::builder(metadata(), self.clone())
             .syncer(Users {
                 session: session.clone(),
             })

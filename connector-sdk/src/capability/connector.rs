@@ -32,10 +32,9 @@ impl ConnectorMetadata {
     }
 }
 
-/// What a connector knows about itself beyond its capabilities: a cheap check that its
-/// configuration works, and what determines a sync's output. Optional: a registration without
-/// one validates nothing and fingerprints by connector id alone (see
-/// [`crate::RegistryBuilder::connector`]).
+/// What a connector knows about itself beyond its capabilities: what determines a sync's output
+/// (required: every registration names its [`Connector`], see [`crate::Registry::builder`]),
+/// and a cheap check that its configuration works.
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// Proves the configuration and credentials work with one cheap real call. Returns warnings
@@ -46,10 +45,10 @@ pub trait Connector: Send + Sync {
     }
 
     /// What determines the output of a sync besides the connector id: the tenant (its URL, the
-    /// client id) and the settings that change what is synced. An unfinished run is resumed only
-    /// by a sync with the same fingerprint. Never include a secret. Defaults to empty: every
-    /// configuration of the connector counts as the same.
-    fn fingerprint(&self) -> String {
-        String::new()
-    }
+    /// client id, the file it reads) and the settings that change what is synced. It must differ
+    /// between two configurations that would sync different things: an unfinished run is resumed
+    /// only by a sync with the same fingerprint, and a store or `.c1z` file of one fingerprint
+    /// refuses another's sync. No default, so no connector inherits "every configuration is the
+    /// same"; [`crate::testing::check_fingerprint`] checks it. Never include a secret.
+    fn fingerprint(&self) -> String;
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connector_sdk::testing::{ConformanceError, check_sync_within};
+use connector_sdk::testing::{ConformanceError, FixedFingerprint, check_sync_within};
 use connector_sdk::{
     ConnectorError, ConnectorMetadata, EntitlementId, Error, Grant, ListRequest, Page, PageToken,
     Registry, Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType,
@@ -63,11 +63,10 @@ impl ResourceSyncer for Broken {
 }
 
 fn registry(broken: Broken) -> Registry {
-    Registry::builder(ConnectorMetadata::new(
-        "broken",
-        "Broken",
-        "misbehaves on purpose",
-    ))
+    Registry::builder(
+        ConnectorMetadata::new("broken", "Broken", "misbehaves on purpose"),
+        FixedFingerprint("broken"),
+    )
     .syncer(broken)
     .build()
     .unwrap()
@@ -155,4 +154,25 @@ async fn a_dangling_grant_fails_integrity() {
         matches!(err, ConformanceError::Sdk(Error::Integrity { .. })),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_fingerprint_that_ignores_the_configuration_fails() {
+    let registry = |fingerprint| {
+        Registry::builder(
+            ConnectorMetadata::new("c", "C", "two configurations"),
+            FixedFingerprint(fingerprint),
+        )
+        .build()
+        .unwrap()
+    };
+    let err = connector_sdk::testing::check_fingerprint(&registry("same"), &registry("same"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conformance check `fingerprint follows the configuration` failed: two configurations \
+         have the same fingerprint \"c|same\""
+    );
+    connector_sdk::testing::check_fingerprint(&registry("tenant a"), &registry("tenant b"))
+        .unwrap();
 }

@@ -3,6 +3,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use connector_sdk::backend::WorkQueue;
+use connector_sdk::testing::FixedFingerprint;
 use connector_sdk::{
     Error, IntegrityMode, MemoryStore, RetryPolicy, RunStatus, SqliteStore, Stage, Store,
     SyncConfig, SyncEngine, SyncEvent,
@@ -422,11 +423,10 @@ async fn integrity_violations_fail_the_sync_or_warn() {
                 ]))
         }
     }
-    let registry = Registry::builder(ConnectorMetadata::new(
-        "bad",
-        "Bad",
-        "Emits dangling grants",
-    ))
+    let registry = Registry::builder(
+        ConnectorMetadata::new("bad", "Bad", "Emits dangling grants"),
+        FixedFingerprint("bad"),
+    )
     .syncer(Things)
     .build()
     .unwrap();
@@ -561,7 +561,7 @@ async fn list_pages_may_carry_resources_of_other_types() {
             Ok(Page::empty())
         }
     }
-    let registry = Registry::builder(c())
+    let registry = Registry::builder(c(), FixedFingerprint("c"))
         .syncer(Users("role"))
         .syncer(Roles)
         .build()
@@ -577,7 +577,7 @@ async fn list_pages_may_carry_resources_of_other_types() {
     );
     assert_eq!(report.counts.total_grants(), 1);
 
-    let registry = Registry::builder(c())
+    let registry = Registry::builder(c(), FixedFingerprint("c"))
         .syncer(Users("team"))
         .syncer(Roles)
         .build()

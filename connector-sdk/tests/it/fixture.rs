@@ -180,12 +180,14 @@ impl Tenant {
 
     /// The registration, with the connector reporting `fingerprint` (its "tenant").
     pub fn registry_for(&self, fingerprint: &str) -> Registry {
-        Registry::builder(ConnectorMetadata::new(
-            "synth",
-            "Synthetic",
-            "A synthetic directory for engine tests",
-        ))
-        .connector(Synth(fingerprint.to_owned()))
+        Registry::builder(
+            ConnectorMetadata::new(
+                "synth",
+                "Synthetic",
+                "A synthetic directory for engine tests",
+            ),
+            Synth(fingerprint.to_owned()),
+        )
         .syncer(Users(self.clone()))
         .syncer(Roles(self.clone()))
         .syncer(Groups(self.clone()))

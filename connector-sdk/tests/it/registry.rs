@@ -98,10 +98,13 @@ fn registration_errors_are_reported() {
             Ok(connector_sdk::RevokeOutcome::Revoked)
         }
     }
-    let err = Registry::builder(connector_sdk::ConnectorMetadata::new("c", "C", "c"))
-        .provisioner("group", P)
-        .build()
-        .unwrap_err();
+    let err = Registry::builder(
+        connector_sdk::ConnectorMetadata::new("c", "C", "c"),
+        connector_sdk::testing::FixedFingerprint("c"),
+    )
+    .provisioner("group", P)
+    .build()
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid registration: provisioner for resource type `group`, which has no syncer"

@@ -57,6 +57,15 @@ pub(crate) struct File {
 }
 
 impl File {
+    /// The path made absolute and free of links and `..` where the file exists, as given
+    /// otherwise.
+    pub(crate) fn canonical_path(&self) -> String {
+        std::fs::canonicalize(&self.path)
+            .unwrap_or_else(|_| self.path.clone())
+            .display()
+            .to_string()
+    }
+
     pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             path,

@@ -25,18 +25,15 @@ mod file;
 
 /// What every capability returns.
 type Result<T, E = ConnectorError> = std::result::Result<T, E>;
-
 use file::File;
 pub use file::{Directory, Group, User};
 
-/// The registry of a JSON-directory connector for the file at `path`. Nothing is read until a
-/// capability is called.
+/// The registry of a JSON-directory connector for the file at `path` (read on first use).
 pub fn registry(path: impl AsRef<Path>) -> Result<Registry, connector_sdk::Error> {
     let file = Arc::new(File::new(path.as_ref().to_owned()));
     let about = "Users, groups and memberships kept in a JSON file";
     let metadata = ConnectorMetadata::new("json-directory", "JSON directory", about);
-    Registry::builder(metadata)
-        .connector(Directories(file.clone()))
+    Registry::builder(metadata, Directories(file.clone()))
         .syncer(Users(file.clone()))
         .syncer(Groups(file.clone()))
         .provisioner("group", Groups(file.clone()))
@@ -132,11 +129,15 @@ impl Provisioner for Groups {
     }
 }
 
-/// Checks the file, creates accounts and runs the `set_active` action.
+/// The file (its canonical path is the fingerprint); creates accounts, runs `set_active`.
 struct Directories(Arc<File>);
 
 #[async_trait]
 impl Connector for Directories {
+    fn fingerprint(&self) -> String {
+        self.0.canonical_path()
+    }
+
     async fn validate(&self) -> Result<Vec<String>> {
         self.0.read().await.map(|_| Vec::new())
     }

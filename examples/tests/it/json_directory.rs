@@ -185,3 +185,30 @@ async fn a_sync_round_trips_through_a_c1z() {
     grants.sort_by_key(|g| g.id().to_string());
     assert_eq!(grants, store.all_grants(report.run).unwrap());
 }
+
+#[tokio::test]
+async fn two_files_are_two_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_directory(&dir, 3);
+    let b = dir.path().join("b.json");
+    std::fs::copy(&a, &b).unwrap();
+    let (one, other) = (registry(&a).unwrap(), registry(&b).unwrap());
+    connector_sdk::testing::check_fingerprint(&one, &other).unwrap();
+    // The same file by another path is the same tenant.
+    let again = registry(dir.path().join(".").join("directory.json")).unwrap();
+    assert_eq!(one.fingerprint(), again.fingerprint());
+
+    // A sync of b.json never goes into a store of a.json's syncs.
+    let store = std::sync::Arc::new(connector_sdk::MemoryStore::new());
+    let sync = |registry| {
+        connector_sdk::SyncEngine::new(
+            registry,
+            store.clone(),
+            connector_sdk::SyncConfig::default(),
+        )
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    sync(one).run(&cancel).await.unwrap();
+    let err = sync(other).run(&cancel).await.unwrap_err();
+    assert!(matches!(err, Error::OtherFingerprint { .. }), "{err}");
+}
