@@ -73,7 +73,7 @@ pub use audit::{AUDIT_TARGET, Audit};
 pub use capability::{
     AccountManager, Action, ActionSchema, ArgumentError, Arguments, Connector, ConnectorMetadata,
     CreateAccountOutcome, FieldKind, FieldSpec, GrantOutcome, ListRequest, OffsetLanes, Page,
-    PageToken, Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, RunContext,
+    PageToken, Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, RunContext, Stat,
     SyncerOptions,
 };
 pub use engine::{

@@ -97,6 +97,11 @@ impl Registry {
         }
     }
 
+    /// The connector's own counters now ([`Connector::stats`]).
+    pub fn stats(&self) -> Vec<crate::Stat> {
+        self.inner.connector.stats()
+    }
+
     /// The registered resource types, ordered by id.
     pub fn resource_types(&self) -> Vec<ResourceType> {
         self.inner

@@ -152,7 +152,7 @@ pub(crate) async fn metrics(State(shared): St) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        shared.metrics.render(),
+        shared.metrics.render(shared.registry.stats()),
     )
         .into_response()
 }

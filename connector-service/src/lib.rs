@@ -8,7 +8,7 @@
 //! * **Metrics:** `GET /metrics`, OpenMetrics text: `connector_sync_runs_total{outcome}`,
 //!   `connector_sync_duration_seconds`, `connector_sync_last_success_timestamp_seconds`,
 //!   `connector_resources{resource_type}`, `connector_grants{resource_type}`, and what the
-//!   connector reports ([`ServiceConfig::with_stats`]).
+//!   connector reports about itself ([`connector_sdk::Connector::stats`]).
 //! * **API under `/v1`**, JSON in and out, `Authorization: Bearer <token>` required: syncs,
 //!   resources, grants, grant and revoke, account creation, actions. Errors are
 //!   `{"error": {"kind", "message"}}`. See `docs/service.md`.
@@ -46,7 +46,6 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
-pub use metrics::{Stat, StatsSource};
 
 /// Who may call `/v1`.
 #[derive(Debug, Clone)]
@@ -111,8 +110,6 @@ pub struct ServiceConfig {
     pub page_size: usize,
     /// How syncs run.
     pub sync: SyncConfig,
-    /// Values the connector reports on `/metrics`.
-    pub stats: Option<StatsSource>,
     /// Whether the service syncs on its own schedule (on by default); off, syncs start only
     /// through `POST /v1/syncs`.
     pub scheduled: bool,
@@ -152,7 +149,6 @@ impl ServiceConfig {
             max_body_bytes: 64 * 1024,
             page_size: 100,
             sync: SyncConfig::default(),
-            stats: None,
             scheduled: true,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 256,
@@ -208,12 +204,6 @@ impl ServiceConfig {
         self.readiness_interval = interval;
         self
     }
-
-    /// Reports the connector's own values on `/metrics`.
-    pub fn with_stats(mut self, stats: StatsSource) -> Self {
-        self.stats = Some(stats);
-        self
-    }
 }
 
 /// What the handlers and background tasks share.
@@ -255,7 +245,7 @@ impl Service {
     /// A service for `registry`'s connector, storing syncs in `store` (an `Arc<SqliteStore>`,
     /// usually).
     pub fn new(registry: Registry, store: Arc<dyn WorkQueue>, config: ServiceConfig) -> Self {
-        let metrics = metrics::Metrics::new(config.stats.clone());
+        let metrics = metrics::Metrics::new(registry.stats());
         Self {
             shared: Arc::new(Shared {
                 registry,
@@ -409,6 +399,44 @@ mod tests {
         fn fingerprint(&self) -> String {
             "the test tenant".to_owned()
         }
+    }
+
+    /// A connector that counts its scrapes.
+    struct Counting(std::sync::atomic::AtomicU64);
+
+    impl connector_sdk::Connector for Counting {
+        fn fingerprint(&self) -> String {
+            "counting".to_owned()
+        }
+
+        fn stats(&self) -> Vec<connector_sdk::Stat> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            vec![connector_sdk::Stat::new("counted_things", "Things counted", n)]
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connectors_own_counters_are_metrics() {
+        let metadata = connector_sdk::ConnectorMetadata::new("c", "C", "counts");
+        let counting = Counting(std::sync::atomic::AtomicU64::new(5));
+        let registry = Registry::builder(metadata, counting).build().unwrap();
+        let auth = Auth::bearer("t".repeat(MIN_TOKEN_CHARS)).unwrap();
+        let service = Service::new(
+            registry,
+            Arc::new(connector_sdk::MemoryStore::new()),
+            ServiceConfig::new(auth),
+        );
+        let scrape = || async {
+            let response = api::metrics(axum::extract::State(Arc::clone(&service.shared))).await;
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        let first = scrape().await;
+        assert!(first.contains("# HELP counted_things Things counted"), "{first}");
+        assert!(first.contains("\ncounted_things 6\n"), "{first}");
+        assert!(scrape().await.contains("\ncounted_things 7\n"));
     }
 
     #[tokio::test]

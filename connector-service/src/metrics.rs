@@ -1,43 +1,15 @@
 //! Prometheus metrics (OpenMetrics text), from a registry of the service's own: several services
 //! in one process never share counters.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use connector_sdk::SyncReport;
+use connector_sdk::{Stat, SyncReport};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-
-/// A value the connector reports, read at every scrape (for Coupa: HTTP requests, retries,
-/// rate-limit waits).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stat {
-    /// The metric name, such as `coupa_http_requests`.
-    pub name: String,
-    /// Its help text.
-    pub help: String,
-    /// Its current value.
-    pub value: u64,
-}
-
-impl Stat {
-    /// A value named `name`.
-    pub fn new(name: impl Into<String>, help: impl Into<String>, value: u64) -> Self {
-        Self {
-            name: name.into(),
-            help: help.into(),
-            value,
-        }
-    }
-}
-
-/// Where the connector's own values come from.
-pub type StatsSource = Arc<dyn Fn() -> Vec<Stat> + Send + Sync>;
 
 type Labels = Vec<(String, String)>;
 
@@ -49,11 +21,14 @@ pub(crate) struct Metrics {
     resources: Family<Labels, Gauge>,
     grants: Family<Labels, Gauge>,
     connections: Gauge,
-    stats: Option<(StatsSource, Vec<(String, Gauge)>)>,
+    /// The connector's own counters, registered under their names at start.
+    stats: Vec<(String, Gauge)>,
 }
 
 impl Metrics {
-    pub(crate) fn new(stats: Option<StatsSource>) -> Self {
+    /// Metrics for a connector whose counters are now `stats` (their names and help texts are
+    /// registered once).
+    pub(crate) fn new(stats: Vec<Stat>) -> Self {
         let mut registry = Registry::default();
         let runs = Family::<Labels, Counter>::default();
         registry.register(
@@ -91,17 +66,15 @@ impl Metrics {
             "HTTP connections open now",
             connections.clone(),
         );
-        let stats = stats.map(|source| {
-            let gauges = source()
-                .into_iter()
-                .map(|stat| {
-                    let gauge = Gauge::default();
-                    registry.register(stat.name.clone(), stat.help.clone(), gauge.clone());
-                    (stat.name, gauge)
-                })
-                .collect();
-            (source, gauges)
-        });
+        let stats = stats
+            .into_iter()
+            .map(|stat| {
+                let gauge = Gauge::default();
+                gauge.set(i64::try_from(stat.value).unwrap_or(i64::MAX));
+                registry.register(stat.name.clone(), stat.help, gauge.clone());
+                (stat.name, gauge)
+            })
+            .collect();
         Self {
             registry,
             runs,
@@ -144,13 +117,11 @@ impl Metrics {
         }
     }
 
-    /// The text a scrape gets.
-    pub(crate) fn render(&self) -> String {
-        if let Some((source, gauges)) = &self.stats {
-            for stat in source() {
-                if let Some((_, gauge)) = gauges.iter().find(|(name, _)| *name == stat.name) {
-                    gauge.set(i64::try_from(stat.value).unwrap_or(i64::MAX));
-                }
+    /// The text a scrape gets, with the connector's counters as they are now.
+    pub(crate) fn render(&self, stats: Vec<Stat>) -> String {
+        for stat in stats {
+            if let Some((_, gauge)) = self.stats.iter().find(|(name, _)| *name == stat.name) {
+                gauge.set(i64::try_from(stat.value).unwrap_or(i64::MAX));
             }
         }
         let mut text = String::new();

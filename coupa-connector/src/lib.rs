@@ -275,6 +275,29 @@ impl Connector for CoupaConnector {
 
     /// The tenant (base URL and OAuth client id) and whether account groups are synced: what
     /// changes a sync's output. A run is resumed only under the same values.
+    /// Requests sent to Coupa, their retries and the waits after a 429, over every client of the
+    /// connector (one budget).
+    fn stats(&self) -> Vec<connector_sdk::Stat> {
+        let s = self.http_stats();
+        vec![
+            connector_sdk::Stat::new(
+                "coupa_http_requests",
+                "HTTP requests sent to Coupa",
+                s.requests,
+            ),
+            connector_sdk::Stat::new(
+                "coupa_http_retries",
+                "Retries of requests to Coupa",
+                s.retries,
+            ),
+            connector_sdk::Stat::new(
+                "coupa_rate_limit_waits",
+                "Waits after Coupa answered 429",
+                s.rate_limit_waits,
+            ),
+        ]
+    }
+
     fn fingerprint(&self) -> String {
         let config = self.session.primary().config();
         format!(

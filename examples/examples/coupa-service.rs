@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use connector_sdk::{SqliteStore, SyncConfig};
-use connector_service::{Auth, Service, ServiceConfig, Stat};
+use connector_service::{Auth, Service, ServiceConfig};
 use coupa_connector::CoupaConnector;
 use examples::cli::{CliError, TenantArgs, WithoutCredentials, one_line};
 
@@ -176,7 +176,6 @@ async fn run(args: Args) -> Result<(), CliError> {
             one_line(&e)
         ))
     })?);
-    let stats = connector.clone();
     let service_config = ServiceConfig::new(auth)
         .with_interval(args.interval)
         .with_keep_runs(std::num::NonZeroUsize::new(args.keep_runs))
@@ -184,27 +183,7 @@ async fn run(args: Args) -> Result<(), CliError> {
             SyncConfig::default()
                 .with_workers(args.workers)
                 .with_fingerprint_change(args.switch_tenant),
-        )
-        .with_stats(Arc::new(move || {
-            let s = stats.http_stats();
-            vec![
-                Stat::new(
-                    "coupa_http_requests",
-                    "HTTP requests sent to Coupa",
-                    s.requests,
-                ),
-                Stat::new(
-                    "coupa_http_retries",
-                    "Retries of requests to Coupa",
-                    s.retries,
-                ),
-                Stat::new(
-                    "coupa_rate_limit_waits",
-                    "Waits after Coupa answered 429",
-                    s.rate_limit_waits,
-                ),
-            ]
-        }));
+        );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;

@@ -32,6 +32,30 @@ impl ConnectorMetadata {
     }
 }
 
+/// A counter a connector reports about itself (requests sent, retries, waits), read whenever a
+/// host asks ([`Connector::stats`]): a service exports each as a metric of the same name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stat {
+    /// The name, such as `coupa_http_requests` (letters, digits and `_`).
+    pub name: String,
+    /// What it counts, for people.
+    pub help: String,
+    /// Its current value.
+    pub value: u64,
+}
+
+impl Stat {
+    /// A value named `name`.
+    pub fn new(name: impl Into<String>, help: impl Into<String>, value: u64) -> Self {
+        Self {
+            name: name.into(),
+            help: help.into(),
+            value,
+        }
+    }
+}
+
 /// What a connector knows about itself beyond its capabilities: what determines a sync's output
 /// (required: every registration names its [`Connector`], see [`crate::Registry::builder`]),
 /// and a cheap check that its configuration works.
@@ -51,4 +75,10 @@ pub trait Connector: Send + Sync {
     /// refuses another's sync. No default, so no connector inherits "every configuration is the
     /// same"; [`crate::testing::check_fingerprint`] checks it. Never include a secret.
     fn fingerprint(&self) -> String;
+
+    /// The connector's own counters, now: the same names every call, in the same order.
+    /// Defaults to none.
+    fn stats(&self) -> Vec<Stat> {
+        Vec::new()
+    }
 }

@@ -11,7 +11,7 @@ mod syncer;
 
 pub use account::{AccountManager, CreateAccountOutcome};
 pub use action::{Action, ActionSchema};
-pub use connector::{Connector, ConnectorMetadata};
+pub use connector::{Connector, ConnectorMetadata, Stat};
 pub use paging::OffsetLanes;
 pub use provision::{GrantOutcome, Provisioner, RevokeOutcome};
 pub use run::RunContext;

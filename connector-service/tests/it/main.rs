@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_sdk::{RetryPolicy, SqliteStore, SyncConfig};
-use connector_service::{Auth, Service, ServiceConfig, Stat};
+use connector_service::{Auth, Service, ServiceConfig};
 use coupa_connector::{ConnectorConfig, CoupaConnector};
 use coupa_sim::CoupaSim;
 
@@ -112,7 +112,6 @@ pub async fn serve_store(
     configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
 ) -> Running {
     let connector = coupa(sim);
-    let stats_connector = connector.clone();
     let config = ServiceConfig::new(Auth::bearer(TOKEN).unwrap())
         .with_schedule(false)
         .with_readiness_interval(Duration::from_millis(200))
@@ -121,23 +120,7 @@ pub async fn serve_store(
                 RetryPolicy::default()
                     .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
             ),
-        )
-        .with_stats(Arc::new(move || {
-            let s = stats_connector.http_stats();
-            vec![
-                Stat::new("coupa_http_requests", "HTTP requests to Coupa", s.requests),
-                Stat::new(
-                    "coupa_http_retries",
-                    "Retries of requests to Coupa",
-                    s.retries,
-                ),
-                Stat::new(
-                    "coupa_rate_limit_waits",
-                    "Waits after 429s from Coupa",
-                    s.rate_limit_waits,
-                ),
-            ]
-        }));
+        );
     let service = Service::new(connector.registry().unwrap(), store, configure(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
