@@ -71,9 +71,10 @@ pub mod testing;
 
 pub use audit::{AUDIT_TARGET, Audit};
 pub use capability::{
-    AccountManager, Action, ActionSchema, ArgumentError, Arguments, Connector, ConnectorMetadata,
-    CreateAccountOutcome, FieldKind, FieldSpec, GrantOutcome, ListRequest, OffsetLanes, Page,
-    PageToken, Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, RunContext, Stat,
+    AccountManager, Action, ActionRequest, ActionResult, ActionSchema, ArgumentError, Arguments,
+    CallContext, Connector, ConnectorMetadata, CreateAccountOutcome, CreateAccountRequest,
+    FieldKind, FieldSpec, GrantOutcome, GrantRequest, ListRequest, OffsetLanes, Page, PageToken,
+    Provisioner, ResourceRequest, ResourceSyncer, RevokeOutcome, RevokeRequest, RunContext, Stat,
     SyncerOptions,
 };
 pub use engine::{

@@ -8,12 +8,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::capability::{
-    AccountManager, Action, ActionSchema, Arguments, Connector, ConnectorMetadata,
-    CreateAccountOutcome, FieldSpec, GrantOutcome, Provisioner, ResourceSyncer, RevokeOutcome,
+    AccountManager, Action, ActionRequest, ActionResult, ActionSchema, Arguments, CallContext,
+    Connector, ConnectorMetadata, CreateAccountOutcome, CreateAccountRequest, FieldSpec,
+    GrantOutcome, GrantRequest, Provisioner, ResourceSyncer, RevokeOutcome, RevokeRequest,
     SyncerOptions,
 };
 use crate::error::Error;
-use crate::model::{EntitlementId, Grant, ResourceId, ResourceTrait, ResourceType, ResourceTypeId};
+use crate::model::{ResourceTrait, ResourceType, ResourceTypeId};
 
 pub(crate) struct RegisteredSyncer {
     pub(crate) resource_type: ResourceType,
@@ -142,39 +143,31 @@ impl Registry {
             })
     }
 
-    /// Grants `entitlement` to `principal` through the provisioner of the entitlement's resource
-    /// type.
-    pub async fn grant(
-        &self,
-        principal: &ResourceId,
-        entitlement: &EntitlementId,
-    ) -> Result<GrantOutcome, Error> {
-        let provisioner = self.provisioner(&entitlement.resource.resource_type)?;
+    /// Grants through the provisioner of the entitlement's resource type.
+    pub async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, Error> {
+        let provisioner = self.provisioner(&request.entitlement.resource.resource_type)?;
+        let operation = format!("grant {} to {}", request.entitlement, request.principal);
         provisioner
-            .grant(principal, entitlement)
+            .grant(request)
             .await
-            .map_err(|source| Error::Operation {
-                operation: format!("grant {entitlement} to {principal}"),
-                source,
-            })
+            .map_err(|source| Error::Operation { operation, source })
     }
 
-    /// Revokes `grant` through the provisioner of its entitlement's resource type.
-    pub async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, Error> {
-        let provisioner = self.provisioner(&grant.entitlement.resource.resource_type)?;
+    /// Revokes through the provisioner of the grant's entitlement's resource type.
+    pub async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, Error> {
+        let provisioner = self.provisioner(&request.grant.entitlement.resource.resource_type)?;
+        let operation = format!("revoke {}", request.grant.id());
         provisioner
-            .revoke(grant)
+            .revoke(request)
             .await
-            .map_err(|source| Error::Operation {
-                operation: format!("revoke {}", grant.id()),
-                source,
-            })
+            .map_err(|source| Error::Operation { operation, source })
     }
 
     /// Validates `fields` against the account schema, then creates the account.
     pub async fn create_account(
         &self,
         fields: Map<String, Value>,
+        context: CallContext,
     ) -> Result<CreateAccountOutcome, Error> {
         let (manager, schema) = self
             .inner
@@ -183,7 +176,7 @@ impl Registry {
             .ok_or(Error::AccountCreationUnsupported)?;
         let fields = Arguments::validate("create account", schema, fields)?;
         manager
-            .create_account(fields)
+            .create_account(CreateAccountRequest::new(fields, context))
             .await
             .map_err(|source| Error::Operation {
                 operation: "create account".into(),
@@ -205,7 +198,8 @@ impl Registry {
         &self,
         name: &str,
         arguments: Map<String, Value>,
-    ) -> Result<Map<String, Value>, Error> {
+        context: CallContext,
+    ) -> Result<ActionResult, Error> {
         let (action, schema) = self
             .inner
             .actions
@@ -214,7 +208,7 @@ impl Registry {
         let arguments =
             Arguments::validate(format!("action `{name}`"), &schema.arguments, arguments)?;
         action
-            .run(arguments)
+            .run(ActionRequest::new(arguments, context))
             .await
             .map_err(|source| Error::Operation {
                 operation: format!("action `{name}`"),

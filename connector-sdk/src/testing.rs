@@ -175,7 +175,12 @@ pub async fn check_provisioning(
             format!("`{principal}` already holds `{entitlement}`; pick a pair without a grant"),
         ));
     }
-    let outcome = registry.grant(principal, entitlement).await?;
+    let outcome = registry
+        .grant(crate::GrantRequest::new(
+            principal.clone(),
+            entitlement.clone(),
+        ))
+        .await?;
     if outcome != GrantOutcome::Granted {
         return Err(fail("grant", format!("first grant returned {outcome:?}")));
     }
@@ -185,7 +190,12 @@ pub async fn check_provisioning(
             "the sync after the grant does not show it",
         ));
     }
-    let outcome = registry.grant(principal, entitlement).await?;
+    let outcome = registry
+        .grant(crate::GrantRequest::new(
+            principal.clone(),
+            entitlement.clone(),
+        ))
+        .await?;
     if outcome != GrantOutcome::AlreadyGranted {
         return Err(fail(
             "grant is idempotent",
@@ -193,7 +203,9 @@ pub async fn check_provisioning(
         ));
     }
     let grant = Grant::new(entitlement.clone(), principal.clone());
-    let outcome = registry.revoke(&grant).await?;
+    let outcome = registry
+        .revoke(crate::RevokeRequest::new(grant.clone()))
+        .await?;
     if outcome != RevokeOutcome::Revoked {
         return Err(fail("revoke", format!("first revoke returned {outcome:?}")));
     }
@@ -203,7 +215,9 @@ pub async fn check_provisioning(
             "the sync after the revoke still shows the grant",
         ));
     }
-    let outcome = registry.revoke(&grant).await?;
+    let outcome = registry
+        .revoke(crate::RevokeRequest::new(grant.clone()))
+        .await?;
     if outcome != RevokeOutcome::AlreadyRevoked {
         return Err(fail(
             "revoke is idempotent",

@@ -425,7 +425,10 @@ async fn grant(
         .with_principal(&p);
     let registry = shared.registry.clone();
     let outcome = write(&shared, peer.map(|p| p.0), event, async move {
-        let outcome = match registry.grant(&p, &e).await? {
+        let outcome = match registry
+            .grant(connector_sdk::GrantRequest::new(p.clone(), e.clone()))
+            .await?
+        {
             GrantOutcome::Granted => "granted",
             _ => "already_granted",
         };
@@ -446,7 +449,10 @@ async fn revoke(
         .with_principal(&p);
     let registry = shared.registry.clone();
     let outcome = write(&shared, peer.map(|p| p.0), event, async move {
-        let outcome = match registry.revoke(&Grant::new(e, p)).await? {
+        let outcome = match registry
+            .revoke(connector_sdk::RevokeRequest::new(Grant::new(e, p)))
+            .await?
+        {
             RevokeOutcome::Revoked => "revoked",
             _ => "already_revoked",
         };
@@ -486,7 +492,9 @@ async fn create_account(
     let registry = shared.registry.clone();
     let event = Audit::new("http", "create_account");
     let outcome = write(&shared, peer.map(|p| p.0), event, async move {
-        let outcome = registry.create_account(fields).await?;
+        let outcome = registry
+            .create_account(fields, connector_sdk::CallContext::default())
+            .await?;
         let word = match &outcome {
             CreateAccountOutcome::Created(_) => "created",
             CreateAccountOutcome::AlreadyExists(_) => "already_exists",
@@ -521,7 +529,9 @@ async fn run_action(
     let registry = shared.registry.clone();
     let event = Audit::new("http", "action").with_action(&name);
     let result = write(&shared, peer.map(|p| p.0), event, async move {
-        let result = registry.run_action(&name, arguments).await?;
+        let result = registry
+            .run_action(&name, arguments, connector_sdk::CallContext::default())
+            .await?;
         Ok((result, "ran"))
     })
     .await?;

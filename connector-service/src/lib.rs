@@ -411,7 +411,11 @@ mod tests {
 
         fn stats(&self) -> Vec<connector_sdk::Stat> {
             let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            vec![connector_sdk::Stat::new("counted_things", "Things counted", n)]
+            vec![connector_sdk::Stat::new(
+                "counted_things",
+                "Things counted",
+                n,
+            )]
         }
     }
 
@@ -434,7 +438,10 @@ mod tests {
             String::from_utf8(body.to_vec()).unwrap()
         };
         let first = scrape().await;
-        assert!(first.contains("# HELP counted_things Things counted"), "{first}");
+        assert!(
+            first.contains("# HELP counted_things Things counted"),
+            "{first}"
+        );
         assert!(first.contains("\ncounted_things 6\n"), "{first}");
         assert!(scrape().await.contains("\ncounted_things 7\n"));
     }

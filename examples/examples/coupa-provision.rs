@@ -288,7 +288,13 @@ impl Request {
     async fn run(self, registry: &Registry) -> Result<Outcome, CliError> {
         Ok(match self {
             Self::Grant(entitlement, user) => {
-                let outcome = registry.grant(&user, &entitlement).await.map_err(failed)?;
+                let outcome = registry
+                    .grant(connector_sdk::GrantRequest::new(
+                        user.clone(),
+                        entitlement.clone(),
+                    ))
+                    .await
+                    .map_err(failed)?;
                 let (word, key) = match outcome {
                     GrantOutcome::Granted => ("granted", "granted"),
                     _ => ("already granted", "already_granted"),
@@ -301,7 +307,10 @@ impl Request {
                 }
             }
             Self::Revoke(grant) => {
-                let outcome = registry.revoke(&grant).await.map_err(failed)?;
+                let outcome = registry
+                    .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+                    .await
+                    .map_err(failed)?;
                 let (word, key) = match outcome {
                     RevokeOutcome::Revoked => ("revoked", "revoked"),
                     _ => ("already revoked", "already_revoked"),
@@ -314,7 +323,10 @@ impl Request {
                 }
             }
             Self::CreateAccount(fields) => {
-                let outcome = registry.create_account(fields).await.map_err(failed)?;
+                let outcome = registry
+                    .create_account(fields, connector_sdk::CallContext::default())
+                    .await
+                    .map_err(failed)?;
                 let (word, key, user) = match outcome {
                     CreateAccountOutcome::Created(user) => ("created", "created", user),
                     CreateAccountOutcome::AlreadyExists(user) => {
@@ -341,7 +353,7 @@ impl Request {
                 let mut arguments = Map::new();
                 arguments.insert("user_id".into(), Value::String(user.to_string()));
                 let out = registry
-                    .run_action(action, arguments)
+                    .run_action(action, arguments, connector_sdk::CallContext::default())
                     .await
                     .map_err(failed)?;
                 let changed = out.get("changed").and_then(Value::as_bool).ok_or_else(|| {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{Arguments, FieldSpec};
+use super::{CreateAccountRequest, FieldSpec};
 use crate::error::ConnectorError;
 use crate::model::Resource;
 
@@ -24,9 +24,9 @@ pub trait AccountManager: Send + Sync {
     /// [`AccountManager::create_account`].
     fn schema(&self) -> Vec<FieldSpec>;
 
-    /// Creates an account from validated fields.
+    /// Creates an account from validated fields (`request.fields`).
     async fn create_account(
         &self,
-        fields: Arguments,
+        request: CreateAccountRequest,
     ) -> Result<CreateAccountOutcome, ConnectorError>;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Arguments, FieldSpec};
+use super::{ActionRequest, ActionResult, FieldSpec};
 use crate::error::ConnectorError;
 
 /// The declaration of an action: what it is called, what it does, what it takes.
@@ -40,9 +40,6 @@ pub trait Action: Send + Sync {
     /// The action's declaration.
     fn schema(&self) -> ActionSchema;
 
-    /// Runs the action with validated arguments and returns its result as a JSON object.
-    async fn run(
-        &self,
-        arguments: Arguments,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, ConnectorError>;
+    /// Runs the action with validated arguments (`request.arguments`).
+    async fn run(&self, request: ActionRequest) -> Result<ActionResult, ConnectorError>;
 }

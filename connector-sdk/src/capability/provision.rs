@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
+use super::{GrantRequest, RevokeRequest};
 use crate::error::ConnectorError;
-use crate::model::{EntitlementId, Grant, ResourceId};
 
 /// What a grant call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,13 +30,9 @@ pub enum RevokeOutcome {
 /// Grants and revokes the entitlements of one resource type.
 #[async_trait]
 pub trait Provisioner: Send + Sync {
-    /// Gives `principal` the entitlement `entitlement`.
-    async fn grant(
-        &self,
-        principal: &ResourceId,
-        entitlement: &EntitlementId,
-    ) -> Result<GrantOutcome, ConnectorError>;
+    /// Gives `request.principal` the entitlement `request.entitlement`.
+    async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError>;
 
-    /// Takes the grant away.
-    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, ConnectorError>;
+    /// Takes `request.grant` away.
+    async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError>;
 }

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_sdk::{
-    Action, ActionSchema, Annotation, Arguments, Connector, ConnectorError, ConnectorMetadata,
-    Entitlement, EntitlementId, ErrorKind, FieldKind, FieldSpec, Grant, GrantOutcome, ListRequest,
-    OffsetLanes, Page, PageToken, Provisioner, Purpose, Registry, Resource, ResourceId,
-    ResourceRequest, ResourceStatus, ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId,
-    RevokeOutcome, SyncerOptions, UserTrait,
+    Action, ActionRequest, ActionResult, ActionSchema, Annotation, Connector, ConnectorError,
+    ConnectorMetadata, Entitlement, EntitlementId, ErrorKind, FieldKind, FieldSpec, Grant,
+    GrantOutcome, GrantRequest, ListRequest, OffsetLanes, Page, PageToken, Provisioner, Purpose,
+    Registry, Resource, ResourceId, ResourceRequest, ResourceStatus, ResourceSyncer, ResourceTrait,
+    ResourceType, ResourceTypeId, RevokeOutcome, RevokeRequest, SyncerOptions, UserTrait,
 };
 
 /// Tenant shape.
@@ -434,12 +434,8 @@ fn ids(principal: &ResourceId, entitlement: &EntitlementId) -> Result<(u32, u32)
 
 #[async_trait]
 impl Provisioner for GroupProvisioner {
-    async fn grant(
-        &self,
-        principal: &ResourceId,
-        entitlement: &EntitlementId,
-    ) -> Result<GrantOutcome, ConnectorError> {
-        let (g, u) = ids(principal, entitlement)?;
+    async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError> {
+        let (g, u) = ids(&request.principal, &request.entitlement)?;
         if self.0.is_member(g, u) {
             return Ok(GrantOutcome::AlreadyGranted);
         }
@@ -448,8 +444,8 @@ impl Provisioner for GroupProvisioner {
         Ok(GrantOutcome::Granted)
     }
 
-    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, ConnectorError> {
-        let (g, u) = ids(&grant.principal, &grant.entitlement)?;
+    async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError> {
+        let (g, u) = ids(&request.grant.principal, &request.grant.entitlement)?;
         if !self.0.is_member(g, u) {
             return Ok(RevokeOutcome::AlreadyRevoked);
         }
@@ -474,16 +470,9 @@ impl Action for Touch {
         )
     }
 
-    async fn run(
-        &self,
-        arguments: Arguments,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, ConnectorError> {
+    async fn run(&self, request: ActionRequest) -> Result<ActionResult, ConnectorError> {
         self.0.faults.action_calls.fetch_add(1, Ordering::SeqCst);
-        let mut out = serde_json::Map::new();
-        out.insert(
-            "user_id".into(),
-            arguments.str("user_id").unwrap_or_default().into(),
-        );
-        Ok(out)
+        let user_id = request.arguments.str("user_id").unwrap_or_default();
+        ActionResult::new(&serde_json::json!({ "user_id": user_id }))
     }
 }

@@ -36,7 +36,11 @@ async fn action_arguments_are_validated_before_the_connector_runs() {
     ];
     for (args, message) in cases {
         let err = registry
-            .run_action("touch_user", args.as_object().cloned().unwrap())
+            .run_action(
+                "touch_user",
+                args.as_object().cloned().unwrap(),
+                connector_sdk::CallContext::default(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Argument(_)), "{err:?}");
@@ -47,18 +51,23 @@ async fn action_arguments_are_validated_before_the_connector_runs() {
         .run_action(
             "touch_user",
             json!({"user_id": "5"}).as_object().cloned().unwrap(),
+            connector_sdk::CallContext::default(),
         )
         .await
         .unwrap();
-    assert_eq!(out["user_id"], "5");
+    assert_eq!(out.as_map()["user_id"], "5");
     assert_eq!(tenant.faults.action_calls.load(Ordering::SeqCst), 1);
     let err = registry
-        .run_action("nope", Default::default())
+        .run_action(
+            "nope",
+            Default::default(),
+            connector_sdk::CallContext::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "unknown action `nope`");
     let err = registry
-        .create_account(Default::default())
+        .create_account(Default::default(), connector_sdk::CallContext::default())
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "the connector does not create accounts");
@@ -69,10 +78,10 @@ async fn provisioning_dispatches_by_entitlement_type() {
     let tenant = Tenant::new(Shape::default());
     let registry = tenant.registry();
     let err = registry
-        .grant(
-            &ResourceId::new("user", "1"),
-            &EntitlementId::new(ResourceId::new("role", "1"), "member"),
-        )
+        .grant(connector_sdk::GrantRequest::new(
+            ResourceId::new("user", "1"),
+            EntitlementId::new(ResourceId::new("role", "1"), "member"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "resource type `role` has no provisioner");
@@ -86,14 +95,13 @@ fn registration_errors_are_reported() {
     impl connector_sdk::Provisioner for P {
         async fn grant(
             &self,
-            _: &ResourceId,
-            _: &EntitlementId,
+            _: connector_sdk::GrantRequest,
         ) -> Result<connector_sdk::GrantOutcome, connector_sdk::ConnectorError> {
             Ok(connector_sdk::GrantOutcome::Granted)
         }
         async fn revoke(
             &self,
-            _: &connector_sdk::Grant,
+            _: connector_sdk::RevokeRequest,
         ) -> Result<connector_sdk::RevokeOutcome, connector_sdk::ConnectorError> {
             Ok(connector_sdk::RevokeOutcome::Revoked)
         }

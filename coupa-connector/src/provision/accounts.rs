@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{
-    AccountManager, Arguments, ConnectorError, CreateAccountOutcome, FieldKind, FieldSpec,
+    AccountManager, Arguments, ConnectorError, CreateAccountOutcome, CreateAccountRequest,
+    FieldKind, FieldSpec,
 };
 use coupa_client::{CodeRef, LoginRef};
 use coupa_client::{CoupaClient, License, NewUser, User};
@@ -190,9 +191,9 @@ impl AccountManager for Accounts {
 
     async fn create_account(
         &self,
-        fields: Arguments,
+        request: CreateAccountRequest,
     ) -> Result<CreateAccountOutcome, ConnectorError> {
-        let user = new_user(&fields)?;
+        let user = new_user(&request.fields)?;
         let client = self.session.writer(false).await?;
         if let Some(found) = existing(client, &user.login, &user.email).await? {
             return Ok(CreateAccountOutcome::AlreadyExists(user_resource(&found)));

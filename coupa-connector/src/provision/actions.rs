@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_sdk::{Action, ActionSchema, Arguments, ConnectorError, FieldKind, FieldSpec};
-use serde_json::{Map, Value};
+use connector_sdk::{
+    Action, ActionRequest, ActionResult, ActionSchema, ConnectorError, FieldKind, FieldSpec,
+};
 
 use super::converge::{Active, Converged, Target};
 use super::parse_id;
@@ -30,6 +31,14 @@ fn status(active: bool) -> &'static str {
     if active { "enabled" } else { "disabled" }
 }
 
+/// What `enable_user` and `disable_user` answer.
+#[derive(serde::Serialize)]
+struct Done {
+    user_id: String,
+    status: &'static str,
+    changed: bool,
+}
+
 #[async_trait]
 impl Action for SetActive {
     fn schema(&self) -> ActionSchema {
@@ -45,7 +54,8 @@ impl Action for SetActive {
         )
     }
 
-    async fn run(&self, arguments: Arguments) -> Result<Map<String, Value>, ConnectorError> {
+    async fn run(&self, request: ActionRequest) -> Result<ActionResult, ConnectorError> {
+        let arguments = &request.arguments;
         let text = arguments.str("user_id").unwrap_or_default();
         let user = parse_id(text, "user").map_err(|_| {
             ConnectorError::from(
@@ -70,10 +80,10 @@ impl Action for SetActive {
                 )));
             }
         };
-        let mut out = Map::new();
-        out.insert("user_id".into(), Value::String(user.to_string()));
-        out.insert("status".into(), Value::String(status(self.active).into()));
-        out.insert("changed".into(), Value::Bool(changed));
-        Ok(out)
+        ActionResult::new(&Done {
+            user_id: user.to_string(),
+            status: status(self.active),
+            changed,
+        })
     }
 }

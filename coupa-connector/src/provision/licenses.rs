@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{
-    ConnectorError, EntitlementId, Grant, GrantOutcome, Provisioner, ResourceId, RevokeOutcome,
+    ConnectorError, EntitlementId, GrantOutcome, GrantRequest, Provisioner, ResourceId,
+    RevokeOutcome, RevokeRequest,
 };
 use coupa_client::License;
 
@@ -60,19 +61,22 @@ impl LicenseProvisioner {
 
 #[async_trait]
 impl Provisioner for LicenseProvisioner {
-    async fn grant(
-        &self,
-        principal: &ResourceId,
-        entitlement: &EntitlementId,
-    ) -> Result<GrantOutcome, ConnectorError> {
-        Ok(if self.set(principal, entitlement, true).await? {
-            GrantOutcome::Granted
-        } else {
-            GrantOutcome::AlreadyGranted
-        })
+    async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError> {
+        request.require_permanent()?;
+        Ok(
+            if self
+                .set(&request.principal, &request.entitlement, true)
+                .await?
+            {
+                GrantOutcome::Granted
+            } else {
+                GrantOutcome::AlreadyGranted
+            },
+        )
     }
 
-    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, ConnectorError> {
+    async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError> {
+        let grant = &request.grant;
         Ok(
             if self
                 .set(&grant.principal, &grant.entitlement, false)

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{
-    ConnectorError, EntitlementId, Grant, GrantOutcome, Provisioner, ResourceId, RevokeOutcome,
+    ConnectorError, EntitlementId, GrantOutcome, GrantRequest, Provisioner, ResourceId,
+    RevokeOutcome, RevokeRequest,
 };
 use coupa_client::AccessList;
 
@@ -201,17 +202,15 @@ async fn clear_then_set(
 
 #[async_trait]
 impl Provisioner for ListProvisioner {
-    async fn grant(
-        &self,
-        principal: &ResourceId,
-        entitlement: &EntitlementId,
-    ) -> Result<GrantOutcome, ConnectorError> {
-        let id = self.object_id(entitlement)?;
-        self.spawn(principal, move |_, target| add(target, id))
+    async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError> {
+        request.require_permanent()?;
+        let id = self.object_id(&request.entitlement)?;
+        self.spawn(&request.principal, move |_, target| add(target, id))
             .await
     }
 
-    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome, ConnectorError> {
+    async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError> {
+        let grant = &request.grant;
         let id = self.object_id(&grant.entitlement)?;
         self.spawn(&grant.principal, move |session, target| {
             remove(session, target, id)

@@ -67,24 +67,42 @@ async fn round_trips_for_every_entitlement_type() {
         let before = state(&sim, u, &entitlement);
         assert!(!before.contains(&entitlement.resource.id), "{entitlement}");
         assert_eq!(
-            registry.grant(&user(u), &entitlement).await.unwrap(),
+            registry
+                .grant(connector_sdk::GrantRequest::new(
+                    user(u),
+                    entitlement.clone()
+                ))
+                .await
+                .unwrap(),
             GrantOutcome::Granted
         );
         let mut with = before.clone();
         with.insert(entitlement.resource.id.clone());
         assert_eq!(state(&sim, u, &entitlement), with, "{entitlement}");
         assert_eq!(
-            registry.grant(&user(u), &entitlement).await.unwrap(),
+            registry
+                .grant(connector_sdk::GrantRequest::new(
+                    user(u),
+                    entitlement.clone()
+                ))
+                .await
+                .unwrap(),
             GrantOutcome::AlreadyGranted
         );
         let grant = Grant::new(entitlement.clone(), user(u));
         assert_eq!(
-            registry.revoke(&grant).await.unwrap(),
+            registry
+                .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+                .await
+                .unwrap(),
             RevokeOutcome::Revoked
         );
         assert_eq!(state(&sim, u, &entitlement), before, "{entitlement}");
         assert_eq!(
-            registry.revoke(&grant).await.unwrap(),
+            registry
+                .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+                .await
+                .unwrap(),
             RevokeOutcome::AlreadyRevoked
         );
         // Already-done calls read and write nothing more.
@@ -103,7 +121,13 @@ async fn round_trips_for_every_entitlement_type() {
 async fn a_grant_reads_with_a_projection_then_writes_the_full_list() {
     let sim = CoupaSim::start(Tenant::fixture()).await;
     let registry = registry(&sim);
-    registry.grant(&user(1), &ent("group", "12")).await.unwrap();
+    registry
+        .grant(connector_sdk::GrantRequest::new(
+            user(1),
+            ent("group", "12"),
+        ))
+        .await
+        .unwrap();
     let api: Vec<_> = sim
         .requests()
         .into_iter()
@@ -130,7 +154,10 @@ async fn a_grant_reads_with_a_projection_then_writes_the_full_list() {
 async fn an_unknown_group_id_is_reported_not_granted() {
     let sim = CoupaSim::start(Tenant::fixture()).await;
     let err = registry(&sim)
-        .grant(&user(2), &ent("group", "999"))
+        .grant(connector_sdk::GrantRequest::new(
+            user(2),
+            ent("group", "999"),
+        ))
         .await
         .unwrap_err();
     let Error::Operation { source, .. } = &err else {
@@ -142,7 +169,10 @@ async fn an_unknown_group_id_is_reported_not_granted() {
     );
     assert_eq!(sim.tenant().users[&2].user_groups, [10].into());
     let err = registry(&sim)
-        .grant(&user(2), &ent("group", "abc"))
+        .grant(connector_sdk::GrantRequest::new(
+            user(2),
+            ent("group", "abc"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -150,7 +180,10 @@ async fn an_unknown_group_id_is_reported_not_granted() {
         "invalid argument: group id \"abc\" is not a positive integer in canonical form"
     );
     let err = registry(&sim)
-        .grant(&user(77), &ent("group", "10"))
+        .grant(connector_sdk::GrantRequest::new(
+            user(77),
+            ent("group", "10"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -166,7 +199,10 @@ async fn an_unknown_group_id_is_reported_not_granted() {
         .unwrap();
     assert_eq!(client.status(), Some(404));
     let err = registry(&sim)
-        .grant(&ResourceId::new("group", "10"), &ent("group", "11"))
+        .grant(connector_sdk::GrantRequest::new(
+            ResourceId::new("group", "10"),
+            ent("group", "11"),
+        ))
         .await
         .unwrap_err();
     assert!(cause(&err).contains("is not a user"));
@@ -179,7 +215,10 @@ async fn role_revoke_in_both_role_modes() {
         let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
         let grant = Grant::new(ent("role", "1"), user(1));
         assert_eq!(
-            registry(&sim).revoke(&grant).await.unwrap(),
+            registry(&sim)
+                .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+                .await
+                .unwrap(),
             RevokeOutcome::Revoked
         );
         assert_eq!(sim.tenant().users[&1].roles, [2].into(), "{mode:?}");
@@ -200,7 +239,10 @@ async fn role_revoke_in_both_role_modes() {
         let registry = self::registry(&sim);
         assert_eq!(
             registry
-                .revoke(&Grant::new(ent("role", "2"), user(2)))
+                .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+                    ent("role", "2"),
+                    user(2)
+                )))
                 .await
                 .unwrap(),
             RevokeOutcome::Revoked
@@ -208,7 +250,10 @@ async fn role_revoke_in_both_role_modes() {
         sim.clear_log();
         assert_eq!(
             registry
-                .revoke(&Grant::new(ent("role", "2"), user(3)))
+                .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+                    ent("role", "2"),
+                    user(3)
+                )))
                 .await
                 .unwrap(),
             RevokeOutcome::Revoked
@@ -229,7 +274,10 @@ async fn an_additive_group_list_falls_back_to_clear_then_set() {
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let grant = Grant::new(ent("group", "10"), user(1));
     assert_eq!(
-        registry(&sim).revoke(&grant).await.unwrap(),
+        registry(&sim)
+            .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+            .await
+            .unwrap(),
         RevokeOutcome::Revoked
     );
     assert_eq!(sim.tenant().users[&1].user_groups, [11].into());
@@ -245,7 +293,10 @@ async fn a_failing_second_role_write_is_retried_then_restored() {
     sim.inject(Fault::nth("PUT", "/api/users/1", 3, FaultKind::Status(500)));
     sim.inject(Fault::nth("PUT", "/api/users/1", 4, FaultKind::Status(503)));
     let err = registry
-        .revoke(&Grant::new(ent("role", "1"), user(1)))
+        .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+            ent("role", "1"),
+            user(1),
+        )))
         .await
         .unwrap_err();
     let message = cause(&err);
@@ -258,7 +309,10 @@ async fn a_failing_second_role_write_is_retried_then_restored() {
     // retry succeeds.
     sim.inject(Fault::nth("PUT", "/api/users/1", 2, FaultKind::Status(500)));
     let outcome = registry
-        .revoke(&Grant::new(ent("role", "1"), user(1)))
+        .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+            ent("role", "1"),
+            user(1),
+        )))
         .await
         .unwrap();
     assert_eq!(outcome, RevokeOutcome::Revoked);
@@ -275,9 +329,15 @@ enum Op {
 
 async fn run(registry: &Registry, op: &Op) -> bool {
     match op {
-        Op::Grant(u, e) => registry.grant(&user(*u), e).await.is_ok(),
+        Op::Grant(u, e) => registry
+            .grant(connector_sdk::GrantRequest::new(user(*u), e.clone()))
+            .await
+            .is_ok(),
         Op::Revoke(u, e) => registry
-            .revoke(&Grant::new(e.clone(), user(*u)))
+            .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+                e.clone(),
+                user(*u),
+            )))
             .await
             .is_ok(),
         Op::Active(u, active) => {
@@ -287,7 +347,11 @@ async fn run(registry: &Registry, op: &Op) -> bool {
                 "disable_user"
             };
             registry
-                .run_action(name, args(json!({"user_id": u.to_string()})))
+                .run_action(
+                    name,
+                    args(json!({"user_id": u.to_string()})),
+                    connector_sdk::CallContext::default(),
+                )
                 .await
                 .is_ok()
         }
@@ -401,7 +465,10 @@ async fn ten_concurrent_grants_to_one_user_all_land() {
         let registry = registry.clone();
         tokio::spawn(async move {
             registry
-                .grant(&user(2), &ent("group", &id.to_string()))
+                .grant(connector_sdk::GrantRequest::new(
+                    user(2),
+                    ent("group", &id.to_string()),
+                ))
                 .await
         })
     });
@@ -430,7 +497,10 @@ async fn account_creation() {
     let fields = json!({"login": "kat", "email": "kat@example.com", "first_name": "Katherine",
         "last_name": "Johnson", "employee_number": "E777", "licenses": ["expense-user"],
         "manager_login": "ada", "default_currency": "USD"});
-    let outcome = registry.create_account(args(fields.clone())).await.unwrap();
+    let outcome = registry
+        .create_account(args(fields.clone()), connector_sdk::CallContext::default())
+        .await
+        .unwrap();
     let CreateAccountOutcome::Created(created) = outcome else {
         panic!("{outcome:?}")
     };
@@ -448,14 +518,17 @@ async fn account_creation() {
     assert!(kat.licenses.contains("expense-user"));
 
     // The same login again: already exists, with the existing user.
-    let outcome = registry.create_account(args(fields)).await.unwrap();
+    let outcome = registry
+        .create_account(args(fields), connector_sdk::CallContext::default())
+        .await
+        .unwrap();
     let CreateAccountOutcome::AlreadyExists(existing) = outcome else {
         panic!("{outcome:?}")
     };
     assert_eq!(existing.id, user(4));
     // An email taken by someone else: exists too.
     let outcome = registry
-        .create_account(args(json!({"login": "new", "email": "ada@example.com", "first_name": "N", "last_name": "N"})))
+        .create_account(args(json!({"login": "new", "email": "ada@example.com", "first_name": "N", "last_name": "N"})), connector_sdk::CallContext::default())
         .await
         .unwrap();
     assert!(matches!(outcome, CreateAccountOutcome::AlreadyExists(ref r) if r.id == user(1)));
@@ -463,9 +536,10 @@ async fn account_creation() {
     // A missing required field never reaches Coupa.
     let posts = sim.count("POST", "/api/users");
     let err = registry
-        .create_account(args(
-            json!({"login": "x", "email": "x@example.com", "first_name": "X"}),
-        ))
+        .create_account(
+            args(json!({"login": "x", "email": "x@example.com", "first_name": "X"})),
+            connector_sdk::CallContext::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -473,12 +547,12 @@ async fn account_creation() {
         "create account: missing required argument `last_name`"
     );
     assert_eq!(sim.count("POST", "/api/users"), posts);
-    let err = registry.create_account(args(json!({"login": "x", "email": "x@e.com", "first_name": "X", "last_name": "Y", "licenses": ["gold-user"]}))).await.unwrap_err();
+    let err = registry.create_account(args(json!({"login": "x", "email": "x@e.com", "first_name": "X", "last_name": "Y", "licenses": ["gold-user"]})), connector_sdk::CallContext::default()).await.unwrap_err();
     assert!(cause(&err).contains("`gold-user` is not a Coupa license flag"));
 
     // Coupa's own validation errors come back with its messages.
     let err = registry
-        .create_account(args(json!({"login": "dup", "email": "dup@example.com", "first_name": "D", "last_name": "U", "employee_number": "E777"})))
+        .create_account(args(json!({"login": "dup", "email": "dup@example.com", "first_name": "D", "last_name": "U", "employee_number": "E777"})), connector_sdk::CallContext::default())
         .await
         .unwrap_err();
     assert_eq!(
@@ -496,26 +570,30 @@ async fn enable_and_disable_twice_each() {
         let registry = registry.clone();
         async move {
             registry
-                .run_action(name, args(json!({"user_id": id})))
+                .run_action(
+                    name,
+                    args(json!({"user_id": id})),
+                    connector_sdk::CallContext::default(),
+                )
                 .await
         }
     };
     let out = call("disable_user", json!("1")).await.unwrap();
     assert_eq!(
-        Value::Object(out),
+        Value::Object(out.into_map()),
         json!({"user_id": "1", "status": "disabled", "changed": true})
     );
     let out = call("disable_user", json!("1")).await.unwrap();
     assert_eq!(
-        Value::Object(out),
+        Value::Object(out.into_map()),
         json!({"user_id": "1", "status": "disabled", "changed": false})
     );
     assert!(!sim.tenant().users[&1].active);
     let out = call("enable_user", json!("1")).await.unwrap();
-    assert_eq!(out["changed"], true);
+    assert_eq!(out.as_map()["changed"], true);
     let out = call("enable_user", json!("1")).await.unwrap();
     assert_eq!(
-        Value::Object(out),
+        Value::Object(out.into_map()),
         json!({"user_id": "1", "status": "enabled", "changed": false})
     );
     assert!(sim.tenant().users[&1].active);
@@ -535,7 +613,11 @@ async fn enable_and_disable_twice_each() {
         "action `enable_user`: argument `user_id` must be a string, got integer"
     );
     let err = registry
-        .run_action("enable_user", args(json!({"userId": "1"})))
+        .run_action(
+            "enable_user",
+            args(json!({"userId": "1"})),
+            connector_sdk::CallContext::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(

@@ -319,9 +319,22 @@ async fn a_sync_and_provisioning_at_once_stay_under_one_budget() {
             let principal = ResourceId::new("user", user.to_string());
             let group =
                 connector_sdk::EntitlementId::new(ResourceId::new("group", &group), "member");
-            outcomes.push(registry.grant(&principal, &group).await.map(|_| ()));
+            outcomes.push(
+                registry
+                    .grant(connector_sdk::GrantRequest::new(
+                        principal.clone(),
+                        group.clone(),
+                    ))
+                    .await
+                    .map(|_| ()),
+            );
             let grant = connector_sdk::Grant::new(group, principal);
-            outcomes.push(registry.revoke(&grant).await.map(|_| ()));
+            outcomes.push(
+                registry
+                    .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+                    .await
+                    .map(|_| ()),
+            );
         }
         outcomes
     });

@@ -37,25 +37,37 @@ async fn newer_license_flags_round_trip_when_hidden_from_unprojected_answers() {
         let license = ent("license", "intake-user");
         let label = format!("write answers projected: {project_write_answers}");
         assert_eq!(
-            registry.grant(&user(2), &license).await.unwrap(),
+            registry
+                .grant(connector_sdk::GrantRequest::new(user(2), license.clone()))
+                .await
+                .unwrap(),
             GrantOutcome::Granted,
             "{label}"
         );
         assert!(sim.tenant().users[&2].licenses.contains("intake-user"));
         assert_eq!(
-            registry.grant(&user(2), &license).await.unwrap(),
+            registry
+                .grant(connector_sdk::GrantRequest::new(user(2), license.clone()))
+                .await
+                .unwrap(),
             GrantOutcome::AlreadyGranted,
             "{label}"
         );
         let grant = Grant::new(license.clone(), user(2));
         assert_eq!(
-            registry.revoke(&grant).await.unwrap(),
+            registry
+                .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+                .await
+                .unwrap(),
             RevokeOutcome::Revoked,
             "{label}"
         );
         assert!(!sim.tenant().users[&2].licenses.contains("intake-user"));
         assert_eq!(
-            registry.revoke(&grant).await.unwrap(),
+            registry
+                .revoke(connector_sdk::RevokeRequest::new(grant.clone()))
+                .await
+                .unwrap(),
             RevokeOutcome::AlreadyRevoked,
             "{label}"
         );
@@ -86,7 +98,10 @@ async fn a_write_answer_without_the_flag_is_verified_by_a_read_not_trusted() {
         .mount(sim.server())
         .await;
     let err = registry(&sim)
-        .grant(&user(2), &ent("license", "intake-user"))
+        .grant(connector_sdk::GrantRequest::new(
+            user(2),
+            ent("license", "intake-user"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -123,7 +138,13 @@ async fn an_absent_or_null_list_is_an_error_and_nothing_is_written() {
         let sim = CoupaSim::start_with(Tenant::fixture(), hide(SimOptions::default(), key)).await;
         let registry = registry(&sim);
         let before = sim.tenant().users[&1].clone();
-        let err = registry.grant(&user(1), &entitlement).await.unwrap_err();
+        let err = registry
+            .grant(connector_sdk::GrantRequest::new(
+                user(1),
+                entitlement.clone(),
+            ))
+            .await
+            .unwrap_err();
         let hint = if key == "account-groups" {
             " (the token may lack `core.accounting.read`)"
         } else {
@@ -145,7 +166,7 @@ async fn an_absent_or_null_list_is_an_error_and_nothing_is_written() {
             )
         );
         let err = registry
-            .revoke(&Grant::new(held, user(1)))
+            .revoke(connector_sdk::RevokeRequest::new(Grant::new(held, user(1))))
             .await
             .unwrap_err();
         assert!(matches!(write_error(&err), WriteError::MissingKey { .. }));
@@ -168,12 +189,16 @@ async fn an_absent_active_flag_or_license_is_an_error_too() {
         .run_action(
             "disable_user",
             crate::provision::args(serde_json::json!({"user_id": "1"})),
+            connector_sdk::CallContext::default(),
         )
         .await
         .unwrap_err();
     assert!(matches!(write_error(&err), WriteError::MissingKey { key, .. } if key == "active"));
     let err = registry
-        .grant(&user(3), &ent("license", "expense-user"))
+        .grant(connector_sdk::GrantRequest::new(
+            user(3),
+            ent("license", "expense-user"),
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -210,7 +235,10 @@ async fn a_clear_whose_answer_is_lost_and_whose_re_read_fails_still_finishes() {
     ));
     fail_reads(&sim, 1, 2);
     let outcome = registry
-        .revoke(&Grant::new(ent("role", "1"), user(1)))
+        .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+            ent("role", "1"),
+            user(1),
+        )))
         .await
         .unwrap();
     assert_eq!(outcome, RevokeOutcome::Revoked);
@@ -241,7 +269,10 @@ async fn when_everything_after_the_clear_fails_the_error_says_the_user_may_have_
     fail_reads(&sim, 1, 6); // the verification read
     fail_reads(&sim, 1, 10); // the read after the restore
     let err = registry
-        .revoke(&Grant::new(ent("role", "1"), user(1)))
+        .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+            ent("role", "1"),
+            user(1),
+        )))
         .await
         .unwrap_err();
     let error = write_error(&err);
@@ -275,7 +306,10 @@ async fn a_failed_restore_reports_the_exact_list_left() {
         ));
     }
     let err = registry
-        .revoke(&Grant::new(ent("role", "1"), user(1)))
+        .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+            ent("role", "1"),
+            user(1),
+        )))
         .await
         .unwrap_err();
     assert_eq!(
@@ -307,7 +341,7 @@ async fn dropping_the_caller_between_clear_and_set_still_finishes_the_removal() 
         FaultKind::Delay(Duration::from_millis(1000)),
     ));
     let grant = Grant::new(ent("role", "1"), user(1));
-    let revoke = registry.revoke(&grant);
+    let revoke = registry.revoke(connector_sdk::RevokeRequest::new(grant.clone()));
     let gave_up = tokio::time::timeout(Duration::from_millis(400), revoke).await;
     assert!(gave_up.is_err(), "the caller stopped waiting");
     assert!(
@@ -347,9 +381,21 @@ async fn a_change_another_writer_undoes_is_written_again() {
         1,
         FaultKind::Delay(Duration::from_millis(1200)),
     ));
-    let b_grant = tokio::spawn(async move { b.grant(&user(2), &ent("group", "12")).await });
+    let b_grant = tokio::spawn(async move {
+        b.grant(connector_sdk::GrantRequest::new(
+            user(2),
+            ent("group", "12"),
+        ))
+        .await
+    });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let a_outcome = a.grant(&user(2), &ent("group", "11")).await.unwrap();
+    let a_outcome = a
+        .grant(connector_sdk::GrantRequest::new(
+            user(2),
+            ent("group", "11"),
+        ))
+        .await
+        .unwrap();
     let b_outcome = b_grant.await.unwrap().unwrap();
     assert_eq!(
         (a_outcome, b_outcome),
@@ -386,7 +432,10 @@ async fn two_connectors_granting_to_one_user_both_land_or_say_so() {
             (
                 id,
                 registry
-                    .grant(&user(2), &ent("group", &id.to_string()))
+                    .grant(connector_sdk::GrantRequest::new(
+                        user(2),
+                        ent("group", &id.to_string()),
+                    ))
                     .await,
             )
         }));
@@ -430,7 +479,10 @@ async fn account_group_writes_ask_for_the_accounting_scope() {
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let registry = registry(&sim);
     let err = registry
-        .grant(&user(2), &ent("account_group", "21"))
+        .grant(connector_sdk::GrantRequest::new(
+            user(2),
+            ent("account_group", "21"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -440,7 +492,13 @@ async fn account_group_writes_ask_for_the_accounting_scope() {
     );
     // Other writes use the client without the accounting scope.
     assert_eq!(
-        registry.grant(&user(2), &ent("group", "11")).await.unwrap(),
+        registry
+            .grant(connector_sdk::GrantRequest::new(
+                user(2),
+                ent("group", "11")
+            ))
+            .await
+            .unwrap(),
         GrantOutcome::Granted
     );
 }
@@ -459,7 +517,10 @@ async fn a_read_about_another_user_is_an_error_and_nothing_is_written() {
     let registry = registry(&sim);
     let before = sim.tenant().users[&2].clone();
     let err = registry
-        .grant(&user(2), &ent("group", "12"))
+        .grant(connector_sdk::GrantRequest::new(
+            user(2),
+            ent("group", "12"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -468,7 +529,10 @@ async fn a_read_about_another_user_is_an_error_and_nothing_is_written() {
          with record 1"
     );
     let err = registry
-        .revoke(&Grant::new(ent("role", "1"), user(2)))
+        .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+            ent("role", "1"),
+            user(2),
+        )))
         .await
         .unwrap_err();
     assert!(cause(&err).contains("asked for record 2, Coupa answered with record 1"));
@@ -491,7 +555,10 @@ async fn a_search_that_ignores_its_filter_is_not_trusted_and_nothing_is_created(
     )
     .await;
     let registry = registry(&sim);
-    let err = registry.create_account(kat()).await.unwrap_err();
+    let err = registry
+        .create_account(kat(), connector_sdk::CallContext::default())
+        .await
+        .unwrap_err();
     assert_eq!(
         write_error(&err),
         &WriteError::UntrustedSearch {
@@ -519,7 +586,10 @@ async fn a_matching_row_counts_whatever_its_case() {
     // The simulator matches filters exactly, as Coupa does; a server that matches without
     // regard to case answers "ada" for "ADA", which is the same login.
     sim.set_options(|o| o.ignore_filters = true);
-    let outcome = registry.create_account(fields).await.unwrap();
+    let outcome = registry
+        .create_account(fields, connector_sdk::CallContext::default())
+        .await
+        .unwrap();
     assert!(
         matches!(outcome, CreateAccountOutcome::AlreadyExists(ref r) if r.id == user(1)),
         "{outcome:?}"
@@ -538,7 +608,10 @@ async fn a_create_answered_with_another_user_is_not_reported_created() {
         .mount(sim.server())
         .await;
     let registry = registry(&sim);
-    let err = registry.create_account(kat()).await.unwrap_err();
+    let err = registry
+        .create_account(kat(), connector_sdk::CallContext::default())
+        .await
+        .unwrap_err();
     assert_eq!(
         write_error(&err),
         &WriteError::NotCreated {
@@ -558,7 +631,10 @@ async fn a_failed_create_is_created_only_when_its_login_reads_back() {
         1,
         FaultKind::DropConnection,
     ));
-    let outcome = registry(&sim).create_account(kat()).await.unwrap();
+    let outcome = registry(&sim)
+        .create_account(kat(), connector_sdk::CallContext::default())
+        .await
+        .unwrap();
     assert!(
         matches!(outcome, CreateAccountOutcome::Created(ref r) if r.id == user(4)),
         "{outcome:?}"
@@ -575,7 +651,24 @@ async fn a_failed_create_is_created_only_when_its_login_reads_back() {
         .await;
     let mut fields = kat();
     fields.insert("email".into(), "ada-new@example.com".into());
-    let err = registry(&sim).create_account(fields).await.unwrap_err();
+    let err = registry(&sim)
+        .create_account(fields, connector_sdk::CallContext::default())
+        .await
+        .unwrap_err();
     assert!(cause(&err).contains("HTTP 502"), "{}", cause(&err));
     assert_eq!(sim.tenant().users.len(), 3);
+}
+
+#[tokio::test]
+async fn a_temporary_grant_is_refused_since_coupa_access_does_not_expire() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let request = connector_sdk::GrantRequest::new(user(3), ent("group", "11"))
+        .with_duration(Duration::from_secs(3600));
+    let err = registry(&sim).grant(request).await.unwrap_err();
+    assert_eq!(
+        cause(&err),
+        "invalid argument: this connector's grants do not expire: a grant with a duration is \
+         refused"
+    );
+    assert!(sim.requests().is_empty(), "nothing was sent");
 }

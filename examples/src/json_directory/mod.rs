@@ -14,16 +14,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{
-    AccountManager, Action, ActionSchema, Arguments, Connector, ConnectorError, ConnectorMetadata,
-    CreateAccountOutcome, Entitlement, EntitlementId, FieldKind, FieldSpec, Grant, GrantOutcome,
-    ListRequest, Page, Provisioner, Purpose, Registry, Resource, ResourceId, ResourceStatus,
-    ResourceSyncer, ResourceTrait, ResourceType, ResourceTypeId, RevokeOutcome, UserTrait,
+    AccountManager, Action, ActionRequest, ActionResult, ActionSchema, Connector, ConnectorError,
+    ConnectorMetadata, CreateAccountOutcome, CreateAccountRequest, Entitlement, EntitlementId,
+    FieldKind, FieldSpec, Grant, GrantOutcome, GrantRequest, ListRequest, Page, Provisioner,
+    Purpose, Registry, Resource, ResourceId, ResourceStatus, ResourceSyncer, ResourceTrait,
+    ResourceType, ResourceTypeId, RevokeOutcome, RevokeRequest, UserTrait,
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 mod file;
 
-/// What every capability returns.
 type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 use file::File;
 pub use file::{Directory, Group, User};
@@ -43,11 +43,10 @@ pub fn registry(path: impl AsRef<Path>) -> Result<Registry, connector_sdk::Error
 }
 
 fn user_resource(user: &User) -> Resource {
-    let login = UserTrait::new().with_login(&user.id);
-    let login = login.with_email(&user.email, true);
+    let trait_ = UserTrait::new().with_login(&user.id);
     Resource::new(ResourceId::new("user", &user.id), &user.name)
         .with_status(ResourceStatus::from_active(user.active))
-        .with_user(login)
+        .with_user(trait_.with_email(&user.email, true))
 }
 
 fn member(group: &str) -> EntitlementId {
@@ -98,7 +97,9 @@ fn group<'a>(dir: &'a mut Directory, id: &EntitlementId) -> Result<&'a mut Group
 
 #[async_trait]
 impl Provisioner for Groups {
-    async fn grant(&self, who: &ResourceId, to: &EntitlementId) -> Result<GrantOutcome> {
+    async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome> {
+        request.require_permanent()?;
+        let (who, to) = (&request.principal, &request.entitlement);
         self.0
             .update(|dir| {
                 if !dir.users.iter().any(|u| u.id == who.id) {
@@ -114,7 +115,7 @@ impl Provisioner for Groups {
             .await
     }
 
-    async fn revoke(&self, grant: &Grant) -> Result<RevokeOutcome> {
+    async fn revoke(&self, RevokeRequest { grant, .. }: RevokeRequest) -> Result<RevokeOutcome> {
         self.0
             .update(|dir| {
                 let members = &mut group(dir, &grant.entitlement)?.members;
@@ -129,7 +130,7 @@ impl Provisioner for Groups {
     }
 }
 
-/// The file (its canonical path is the fingerprint); creates accounts, runs `set_active`.
+/// The file (its canonical path is the fingerprint); creates accounts; runs `set_active`.
 struct Directories(Arc<File>);
 
 #[async_trait]
@@ -137,7 +138,6 @@ impl Connector for Directories {
     fn fingerprint(&self) -> String {
         self.0.canonical_path()
     }
-
     async fn validate(&self) -> Result<Vec<String>> {
         self.0.read().await.map(|_| Vec::new())
     }
@@ -154,8 +154,8 @@ impl AccountManager for Directories {
         ]
     }
 
-    async fn create_account(&self, f: Arguments) -> Result<CreateAccountOutcome> {
-        let user: User = f.parse()?;
+    async fn create_account(&self, request: CreateAccountRequest) -> Result<CreateAccountOutcome> {
+        let user: User = request.fields.parse()?;
         if user.id.is_empty() {
             return Err(ConnectorError::invalid_argument("`id` is empty"));
         }
@@ -183,7 +183,7 @@ impl Action for Directories {
         ActionSchema::new("set_active", "Enables or disables a user", fields)
     }
 
-    async fn run(&self, arguments: Arguments) -> Result<Map<String, Value>> {
+    async fn run(&self, ActionRequest { arguments, .. }: ActionRequest) -> Result<ActionResult> {
         let id = arguments.str("user_id").unwrap_or_default().to_owned();
         let active = arguments.bool("active").unwrap_or(true);
         self.0
@@ -191,8 +191,8 @@ impl Action for Directories {
                 let user = dir.users.iter_mut().find(|u| u.id == id);
                 let user = user.ok_or_else(|| ConnectorError::not_found(format!("user:{id}")))?;
                 let changed = std::mem::replace(&mut user.active, active) != active;
-                let answer = json!({"user_id": id, "active": active});
-                Ok((answer.as_object().cloned().unwrap_or_default(), changed))
+                let result = ActionResult::new(&json!({"user_id": id, "active": active}))?;
+                Ok((result, changed))
             })
             .await
     }

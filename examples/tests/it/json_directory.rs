@@ -57,7 +57,10 @@ async fn concurrent_grants_to_one_group_are_all_kept() {
         let ops = ops.clone();
         tokio::spawn(async move {
             registry
-                .grant(&ResourceId::new("user", format!("u{i}")), &ops)
+                .grant(connector_sdk::GrantRequest::new(
+                    ResourceId::new("user", format!("u{i}")),
+                    ops.clone(),
+                ))
                 .await
         })
     });
@@ -83,21 +86,30 @@ async fn accounts_and_actions() {
     let registry = registry(&path).unwrap();
     let fields = json!({"id": "grace", "name": "Grace Hopper", "email": "grace@example.com"});
     let outcome = registry
-        .create_account(fields.as_object().cloned().unwrap())
+        .create_account(
+            fields.as_object().cloned().unwrap(),
+            connector_sdk::CallContext::default(),
+        )
         .await
         .unwrap();
     assert!(
         matches!(outcome, CreateAccountOutcome::Created(ref r) if r.id == ResourceId::new("user", "grace"))
     );
     let outcome = registry
-        .create_account(fields.as_object().cloned().unwrap())
+        .create_account(
+            fields.as_object().cloned().unwrap(),
+            connector_sdk::CallContext::default(),
+        )
         .await
         .unwrap();
     assert!(matches!(outcome, CreateAccountOutcome::AlreadyExists(_)));
     assert_eq!(read(&path).users.len(), 3);
 
     let err = registry
-        .create_account(json!({"id": "x"}).as_object().cloned().unwrap())
+        .create_account(
+            json!({"id": "x"}).as_object().cloned().unwrap(),
+            connector_sdk::CallContext::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -112,10 +124,11 @@ async fn accounts_and_actions() {
                 .as_object()
                 .cloned()
                 .unwrap(),
+            connector_sdk::CallContext::default(),
         )
         .await
         .unwrap();
-    assert_eq!(out["active"], false);
+    assert_eq!(out.as_map()["active"], false);
     assert!(!read(&path).users[2].active);
     let err = registry
         .run_action(
@@ -124,6 +137,7 @@ async fn accounts_and_actions() {
                 .as_object()
                 .cloned()
                 .unwrap(),
+            connector_sdk::CallContext::default(),
         )
         .await
         .unwrap_err();
