@@ -31,7 +31,7 @@ mod container;
 mod convert;
 mod error;
 mod ksuid;
-pub mod pb;
+mod pb;
 mod reader;
 mod writer;
 

@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiErrorKind};
 use crate::serve::Peer;
 use crate::{Auth, Shared, syncs};
 use connector_sdk::Audit;
@@ -63,7 +63,7 @@ async fn authenticate(State(shared): St, request: Request, next: Next) -> Respon
     } else {
         let mut response = ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ApiErrorKind::Unauthorized,
             "a valid `Authorization: Bearer <token>` header is required",
         )
         .into_response();
@@ -84,11 +84,17 @@ async fn store<T: Send + 'static>(
     let store: Arc<dyn Store> = store;
     tokio::task::spawn_blocking(move || f(store.as_ref()))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .map_err(|e| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "store",
+                ApiErrorKind::Internal,
+                e.to_string(),
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ApiErrorKind::Store,
                 connector_sdk::error_chain(&e),
             )
         })
@@ -278,7 +284,7 @@ fn page_position(query: &BTreeMap<String, String>, run: RunId) -> Result<Option<
     if of != run {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "page_token_stale",
+            ApiErrorKind::PageTokenStale,
             format!(
                 "page_token belongs to run {of}; run {run} is served now: start again without a \
                  page_token"
@@ -392,7 +398,7 @@ async fn write<T: Send + 'static>(
     if shared.shutdown.is_cancelled() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
+            ApiErrorKind::ShuttingDown,
             "the service is shutting down; try again once it is back",
         ));
     }
@@ -409,7 +415,11 @@ async fn write<T: Send + 'static>(
         result
     });
     let (value, _) = written.await.map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ApiErrorKind::Internal,
+            e.to_string(),
+        )
     })??;
     Ok(value)
 }
@@ -467,9 +477,9 @@ fn object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, Api
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "payload_too_large"
+            ApiErrorKind::PayloadTooLarge
         } else {
-            "bad_request"
+            ApiErrorKind::BadRequest
         };
         ApiError::new(status, kind, rejection.body_text())
     })?;
@@ -510,7 +520,7 @@ async fn create_account(
         CreateAccountOutcome::AlreadyExists(account) => (
             StatusCode::CONFLICT,
             Json(json!({
-                "error": {"kind": "already_exists", "message": format!("{} already exists", account.id)},
+                "error": {"kind": ApiErrorKind::AlreadyExists.as_str(), "message": format!("{} already exists", account.id)},
                 "account": account,
             })),
         )

@@ -8,14 +8,82 @@ use axum::response::{IntoResponse, Response};
 use connector_sdk::{ConnectorError, Error, ErrorKind};
 use serde_json::json;
 
+/// What kind of error an answer is, as its `kind` field says it: stable, for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApiErrorKind {
+    /// `bad_request`
+    BadRequest,
+    /// `unauthorized`
+    Unauthorized,
+    /// `not_found`
+    NotFound,
+    /// `sync_in_progress`
+    SyncInProgress,
+    /// `already_exists`
+    AlreadyExists,
+    /// `other_tenant`
+    OtherTenant,
+    /// `page_token_stale`
+    PageTokenStale,
+    /// `payload_too_large`
+    PayloadTooLarge,
+    /// `invalid_argument`
+    InvalidArgument,
+    /// `upstream_rate_limited`
+    UpstreamRateLimited,
+    /// `upstream_unavailable`
+    UpstreamUnavailable,
+    /// `upstream_refused`
+    UpstreamRefused,
+    /// `upstream_failure`
+    UpstreamFailure,
+    /// `shutting_down`
+    ShuttingDown,
+    /// `store`
+    Store,
+    /// `internal`
+    Internal,
+}
+
+impl ApiErrorKind {
+    /// The wire form, such as `bad_request`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::SyncInProgress => "sync_in_progress",
+            Self::AlreadyExists => "already_exists",
+            Self::OtherTenant => "other_tenant",
+            Self::PageTokenStale => "page_token_stale",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::InvalidArgument => "invalid_argument",
+            Self::UpstreamRateLimited => "upstream_rate_limited",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamRefused => "upstream_refused",
+            Self::UpstreamFailure => "upstream_failure",
+            Self::ShuttingDown => "shutting_down",
+            Self::Store => "store",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ApiErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// A stable, machine-readable kind, such as `bad_request` or `upstream_unavailable`.
-    pub kind: &'static str,
+    /// A stable, machine-readable kind.
+    pub kind: ApiErrorKind,
     /// What went wrong, for people.
     pub message: String,
     /// How long to wait before trying again (429 and 503).
@@ -24,7 +92,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with `status`, `kind` and `message`.
-    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, kind: ApiErrorKind, message: impl Into<String>) -> Self {
         Self {
             status,
             kind,
@@ -35,12 +103,12 @@ impl ApiError {
 
     /// 400: the request itself is wrong (a bad id, bad JSON, bad arguments).
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ApiErrorKind::BadRequest, message)
     }
 
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ApiErrorKind::NotFound, message)
     }
 }
 
@@ -55,10 +123,10 @@ impl From<Error> for ApiError {
             Error::Unsupported { .. } | Error::UnknownAction(_) => Self::not_found(message),
             Error::AccountCreationUnsupported => Self::not_found(message),
             Error::InProgress { .. } => {
-                Self::new(StatusCode::CONFLICT, "sync_in_progress", message)
+                Self::new(StatusCode::CONFLICT, ApiErrorKind::SyncInProgress, message)
             }
             Error::OtherFingerprint { .. } => {
-                Self::new(StatusCode::CONFLICT, "other_tenant", message)
+                Self::new(StatusCode::CONFLICT, ApiErrorKind::OtherTenant, message)
             }
             Error::Operation { source, .. } | Error::Connector { source, .. } => {
                 from_connector(source, message)
@@ -67,11 +135,15 @@ impl From<Error> for ApiError {
                 retry_after: Some(UNAVAILABLE_RETRY),
                 ..Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "upstream_unavailable",
+                    ApiErrorKind::UpstreamUnavailable,
                     message,
                 )
             },
-            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message),
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ApiErrorKind::Internal,
+                message,
+            ),
         }
     }
 }
@@ -83,17 +155,19 @@ fn from_connector(source: &ConnectorError, message: String) -> ApiError {
     let kind = source.kind();
     let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let (name, retry_after) = match kind {
-        ErrorKind::InvalidArgument => ("invalid_argument", None),
-        ErrorKind::NotFound => ("not_found", None),
+        ErrorKind::InvalidArgument => (ApiErrorKind::InvalidArgument, None),
+        ErrorKind::NotFound => (ApiErrorKind::NotFound, None),
         ErrorKind::RateLimited => (
-            "upstream_rate_limited",
+            ApiErrorKind::UpstreamRateLimited,
             Some(source.retry_after().unwrap_or(UNAVAILABLE_RETRY)),
         ),
         ErrorKind::Transient | ErrorKind::RetriedByConnector => {
-            ("upstream_unavailable", Some(UNAVAILABLE_RETRY))
+            (ApiErrorKind::UpstreamUnavailable, Some(UNAVAILABLE_RETRY))
         }
-        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => ("upstream_refused", None),
-        _ => ("upstream_failure", None),
+        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => {
+            (ApiErrorKind::UpstreamRefused, None)
+        }
+        _ => (ApiErrorKind::UpstreamFailure, None),
     };
     ApiError {
         retry_after,
@@ -103,7 +177,7 @@ fn from_connector(source: &ConnectorError, message: String) -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"kind": self.kind, "message": self.message}});
+        let body = json!({"error": {"kind": self.kind.as_str(), "message": self.message}});
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(wait) = self.retry_after
             && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())

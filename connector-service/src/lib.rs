@@ -45,7 +45,7 @@ use connector_sdk::{Registry, SyncConfig};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
-pub use error::ApiError;
+pub use error::{ApiError, ApiErrorKind};
 
 /// Who may call `/v1`.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::Shared;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiErrorKind};
 
 /// The sync in flight, if any, and how the syncs this service ran ended.
 #[derive(Debug, Default)]
@@ -63,7 +63,7 @@ pub(crate) async fn start(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
             );
             return Err(ApiError::new(
                 axum::http::StatusCode::CONFLICT,
-                "sync_in_progress",
+                ApiErrorKind::SyncInProgress,
                 format!("a sync is already in progress: {which}"),
             ));
         }
@@ -111,7 +111,7 @@ pub(crate) async fn start(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
     started_rx.await.unwrap_or_else(|_| {
         Err(ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ApiErrorKind::Internal,
             "the sync task ended before it began",
         ))
     })
@@ -207,7 +207,7 @@ pub(crate) async fn schedule(shared: Arc<Shared>) {
                 wait(&shared).await;
                 next_wait(shared.config.interval, shared.config.jitter, rand::random())
             }
-            Err(e) if e.kind == "sync_in_progress" && lock(&shared).current.is_some() => {
+            Err(e) if e.kind == ApiErrorKind::SyncInProgress && lock(&shared).current.is_some() => {
                 // Started through the API: wait for it, then a whole interval.
                 wait(&shared).await;
                 retry = RETRY_FIRST;

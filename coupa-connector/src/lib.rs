@@ -27,7 +27,7 @@
 //! let config = ConnectorConfig::new(coupa_connector::Config::from_env()?);
 //! let connector = CoupaConnector::new(config)?;
 //! let engine = SyncEngine::new(
-//!     connector.registry()?,
+//!     connector.registry(),
 //!     Arc::new(SqliteStore::open("coupa.db")?),
 //!     SyncConfig::default().with_workers(8),
 //! );
@@ -48,7 +48,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_sdk::{Connector, ConnectorError, ConnectorMetadata, Manifest, Registry};
-use coupa_client::{CoupaClient, Fields};
+use coupa_client::Fields;
 
 use crate::errors::to_connector;
 use crate::kinds::Kind;
@@ -59,7 +59,10 @@ use crate::sync::{GroupLike, Licenses, Users};
 pub use crate::provision::WriteError;
 /// The client types a host needs to configure and observe the connector, re-exported so that
 /// embedding takes `connector-sdk` and this crate only.
-pub use coupa_client::{Budget, ClientStats, Config, CredentialStyle, RetryConfig, scopes};
+pub use coupa_client::{
+    Budget, ClientStats, Config, CoupaClient, CredentialStyle, Error as ClientError, RetryConfig,
+    scopes,
+};
 
 /// How the connector reaches Coupa and what it syncs.
 #[derive(Debug, Clone)]
@@ -178,7 +181,7 @@ impl CoupaConnector {
     /// The registration: syncers for `user`, `group`, `role`, `license`, `content_group` and,
     /// when on, `account_group`; provisioners for every type but `user`; account creation; the
     /// actions `enable_user` and `disable_user`.
-    pub fn registry(&self) -> Result<Registry, connector_sdk::Error> {
+    pub fn registry(&self) -> Registry {
         let session = &self.session;
         let group_like = |kind| GroupLike {
             session: session.clone(),
@@ -221,7 +224,11 @@ impl CoupaConnector {
                 .syncer(group_like(Kind::AccountGroup))
                 .provisioner(ids::ACCOUNT_GROUP, lists(Kind::AccountGroup));
         }
-        builder.build()
+        // The registration is fixed, one of two shapes (account groups on or off), and a test
+        // builds both: it cannot be refused.
+        builder
+            .build()
+            .expect("the Coupa registration is valid in both shapes (tested)")
     }
 }
 
@@ -233,9 +240,8 @@ pub fn manifest() -> Manifest {
         secrecy::SecretString::from("manifest"),
     )
     .and_then(|c| CoupaConnector::new(ConnectorConfig::new(c)));
-    match config.map(|c| c.registry()) {
-        Ok(Ok(registry)) => registry.manifest(),
-        Ok(Err(e)) => unreachable!("the Coupa registration is valid: {e}"),
+    match config {
+        Ok(connector) => connector.registry().manifest(),
         Err(e) => unreachable!("the manifest configuration is valid: {e}"),
     }
 }

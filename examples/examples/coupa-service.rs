@@ -166,9 +166,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         .connector_config()
         .account_groups(!args.no_account_groups);
     let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
-    let registry = connector
-        .registry()
-        .map_err(|e| CliError::Failed(one_line(&e)))?;
+    let registry = connector.registry();
     let store = Arc::new(SqliteStore::open(&args.out).map_err(|e| {
         CliError::Failed(format!(
             "cannot open {}: {}",

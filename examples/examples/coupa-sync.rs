@@ -103,7 +103,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         .connector_config()
         .account_groups(!args.no_account_groups);
     let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
-    let registry = connector.registry().map_err(|e| failed(&e))?;
+    let registry = connector.registry();
     registry.validate().await.map_err(|e| failed(&e))?;
     let store: Arc<SqliteStore> = Arc::new(SqliteStore::open(&args.out).map_err(|e| {
         CliError::Failed(format!(

@@ -24,7 +24,7 @@ async fn prepare(users: usize, db: &str) -> Result<(), Box<dyn std::error::Error
     let connector = CoupaConnector::new(ConnectorConfig::new(config))?;
     let store = Arc::new(SqliteStore::open(db)?);
     SyncEngine::new(
-        connector.registry()?,
+        connector.registry(),
         store,
         SyncConfig::default().with_workers(8),
     )

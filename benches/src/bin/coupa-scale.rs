@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(&dir)?;
         let store = Arc::new(SqliteStore::open(dir.join("sync.db"))?);
         let engine = SyncEngine::new(
-            connector.registry()?,
+            connector.registry(),
             store,
             SyncConfig::default().with_workers(setting.workers),
         );

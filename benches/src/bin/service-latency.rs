@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = benches::sim_config(&sim)?;
     let connector = CoupaConnector::new(ConnectorConfig::new(config))?;
     let service = Service::new(
-        connector.registry()?,
+        connector.registry(),
         Arc::new(MemoryStore::new()),
         ServiceConfig::new(Auth::bearer(TOKEN)?).with_schedule(false),
     );

@@ -32,7 +32,7 @@ pub async fn synced_as(tenant: Tenant, name: &str) -> (Arc<SqliteStore>, RunId) 
     let connector = CoupaConnector::new(ConnectorConfig::new(config).tenant(name)).unwrap();
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let report = SyncEngine::new(
-        connector.registry().unwrap(),
+        connector.registry(),
         store.clone(),
         SyncConfig::default().with_workers(4),
     )

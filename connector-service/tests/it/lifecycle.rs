@@ -150,7 +150,7 @@ async fn a_sync_that_cannot_start_is_retried_soon_not_after_the_interval() {
     // Another host holds an unfinished run of the connector, with a fresh heartbeat.
     let other = Holder::new("elsewhere:7:1", 7, "elsewhere");
     let store = SqliteStore::open(&db).unwrap();
-    let fingerprint = crate::coupa(&sim).registry().unwrap().fingerprint();
+    let fingerprint = crate::coupa(&sim).registry().fingerprint();
     let held = store
         .begin_run(&BeginRun::new("coupa", &fingerprint, &other))
         .unwrap();

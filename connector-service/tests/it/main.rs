@@ -121,7 +121,7 @@ pub async fn serve_store(
                     .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
             ),
         );
-    let service = Service::new(connector.registry().unwrap(), store, configure(config));
+    let service = Service::new(connector.registry(), store, configure(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -28,7 +28,7 @@ pub fn engine(connector: &CoupaConnector, store: Arc<dyn WorkQueue>, workers: us
     let config = SyncConfig::default().with_workers(workers).with_retry(
         RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(50)),
     );
-    SyncEngine::new(connector.registry().unwrap(), store, config)
+    SyncEngine::new(connector.registry(), store, config)
 }
 
 pub async fn sync(connector: &CoupaConnector, workers: usize) -> (Arc<MemoryStore>, SyncReport) {

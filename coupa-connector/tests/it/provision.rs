@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::connector;
 
 pub fn registry(sim: &CoupaSim) -> Registry {
-    connector(sim).registry().unwrap()
+    connector(sim).registry()
 }
 
 pub fn user(id: i64) -> ResourceId {

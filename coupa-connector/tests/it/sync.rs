@@ -304,7 +304,7 @@ async fn a_sync_and_provisioning_at_once_stay_under_one_budget() {
     // Coupa's limit less a margin: every client of the connector shares these 20/s.
     let config = ConnectorConfig::new(client_config(&sim).rate_limit(Some(20)));
     let connector = coupa_connector::CoupaConnector::new(config).unwrap();
-    let registry = connector.registry().unwrap();
+    let registry = connector.registry();
     let users: Vec<i64> = tenant.users.keys().copied().take(15).collect();
     let group = tenant
         .user_groups
@@ -575,7 +575,7 @@ async fn a_persistently_failing_page_costs_the_client_retries_only() {
 #[tokio::test]
 async fn the_test_kit_passes_the_coupa_connector() {
     let sim = CoupaSim::start(Tenant::generate(14, Sizes::users(150))).await;
-    connector_sdk::testing::check_sync(&connector(&sim).registry().unwrap())
+    connector_sdk::testing::check_sync(&connector(&sim).registry())
         .await
         .unwrap();
 }
@@ -664,7 +664,7 @@ fn debug_output_of_the_connector_never_shows_the_secret() {
     .unwrap();
     let config = ConnectorConfig::new(config);
     let connector = coupa_connector::CoupaConnector::new(config.clone()).unwrap();
-    let registry = connector.registry().unwrap();
+    let registry = connector.registry();
     for text in [
         format!("{config:?}"),
         format!("{connector:?}"),

@@ -13,13 +13,20 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// An example binary, built for this test run by the cargo that runs it (so a filtered
-/// `cargo test --test it` never runs a stale binary).
+/// An example binary, built for this test run by the cargo that runs it, in the profile this
+/// test was built in (so a filtered `cargo test --test it`, or `cargo test --release`, never
+/// runs a stale binary or one of another profile).
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
+        let profile: &[&str] = if cfg!(debug_assertions) {
+            &[]
+        } else {
+            &["--release"]
+        };
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "-p", "examples", "--examples"])
+            .args(profile)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();
