@@ -73,7 +73,7 @@ pub trait Connector: Send + Sync {
     /// between two configurations that would sync different things: an unfinished run is resumed
     /// only by a sync with the same fingerprint, and a store or `.c1z` file of one fingerprint
     /// refuses another's sync. No default, so no connector inherits "every configuration is the
-    /// same"; [`crate::testing::check_fingerprint`] checks it. Never include a secret.
+    /// same"; `testing::check_fingerprint` (feature `testing`) checks it. Never include a secret.
     fn fingerprint(&self) -> String;
 
     /// The connector's own counters, now: the same names every call, in the same order.
