@@ -1,0 +1,408 @@
+//! The host's queries ([`Store`]): runs, rows, pages, counts, diffs and integrity checks.
+
+use super::*;
+
+impl Store for SqliteStore {
+    fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM sync_runs WHERE connector = ?1 ORDER BY id DESC LIMIT 1"
+            ),
+            [connector],
+            Self::read_run,
+        )
+        .optional()
+        .backend()?
+        .map(Self::to_run)
+        .transpose()
+    }
+
+    fn integrity_issues(
+        &self,
+        run: RunId,
+        limit: usize,
+    ) -> Result<(u64, Vec<IntegrityIssue>), StoreError> {
+        let conn = self.conn()?;
+        // Two ordered scans, each joining a table in its own key order: entitlements along
+        // `grants`, resources along `grants_by_principal`.
+        let by_entitlement =
+            "SELECT g.entitlement_type, g.entitlement_id, g.slug, g.principal_type,
+                    g.principal_id, e.grantable_to IS NULL
+             FROM grants g
+             LEFT JOIN entitlements e
+               ON e.run_id = g.run_id AND e.resource_type = g.entitlement_type
+              AND e.resource_id = g.entitlement_id AND e.slug = g.slug
+             WHERE g.run_id = ?1
+               AND (e.grantable_to IS NULL
+                    OR instr(e.grantable_to, ',' || g.principal_type || ',') = 0)";
+        let by_principal = "SELECT p.entitlement_type, p.entitlement_id, p.slug, p.principal_type,
+                    p.principal_id, 2
+             FROM grants_by_principal p
+             WHERE p.run_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM resources r WHERE r.run_id = p.run_id
+                               AND r.resource_type = p.principal_type
+                               AND r.resource_id = p.principal_id)";
+        let mut count = 0u64;
+        let mut first = Vec::new();
+        for sql in [by_entitlement, by_principal] {
+            let mut stmt = conn.prepare(sql).backend()?;
+            let mut rows = stmt.query([run.0]).backend()?;
+            let mut taken = 0;
+            while let Some(r) = rows.next().backend()? {
+                count += 1;
+                if taken == limit {
+                    continue;
+                }
+                taken += 1;
+                let kind = match r.get::<_, i64>(5).backend()? {
+                    0 => IntegrityKind::NotGrantable,
+                    1 => IntegrityKind::MissingEntitlement,
+                    _ => IntegrityKind::MissingPrincipal,
+                };
+                let grant = GrantId {
+                    entitlement: EntitlementId::new(
+                        ResourceId::new(
+                            r.get::<_, String>(0).backend()?.as_str(),
+                            r.get::<_, String>(1).backend()?,
+                        ),
+                        r.get::<_, String>(2).backend()?,
+                    ),
+                    principal: ResourceId::new(
+                        r.get::<_, String>(3).backend()?.as_str(),
+                        r.get::<_, String>(4).backend()?,
+                    ),
+                };
+                first.push(IntegrityIssue { grant, kind });
+            }
+        }
+        first.sort();
+        first.truncate(limit);
+        Ok((count, first))
+    }
+
+    fn delete_run(&self, run: RunId) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().backend()?;
+        Self::check_run(&tx, run)?;
+        for table in [
+            "resource_types",
+            "resources",
+            "entitlements",
+            "grants",
+            "grants_by_principal",
+            "warnings",
+            "work",
+            "page_tokens",
+        ] {
+            tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])
+                .backend()?;
+        }
+        tx.execute("DELETE FROM sync_runs WHERE id = ?1", [run.0])
+            .backend()?;
+        tx.commit().backend()?;
+        // Gives the freed pages back to the file system.
+        conn.execute_batch("PRAGMA incremental_vacuum").backend()?;
+        Ok(())
+    }
+
+    fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM sync_runs ORDER BY id"))
+            .backend()?;
+        let rows = stmt.query_map([], Self::read_run).backend()?;
+        rows.map(|r| Self::to_run(r.backend()?)).collect()
+    }
+
+    fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT data FROM resource_types WHERE run_id = ?1 ORDER BY id")
+            .backend()?;
+        let rows = stmt
+            .query_map([run.0], |r| r.get::<_, String>(0))
+            .backend()?;
+        rows.map(|json| serde_json::from_str(&json.backend()?).backend())
+            .collect()
+    }
+
+    fn resources_page(
+        &self,
+        run: RunId,
+        resource_type: &ResourceTypeId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Resource>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT data FROM resources
+             WHERE run_id = ?1 AND resource_type = ?2 AND (?3 IS NULL OR resource_id > ?3)
+             ORDER BY resource_id LIMIT ?4",
+            )
+            .backend()?;
+        let rows = stmt
+            .query_map(
+                params![
+                    run.0,
+                    resource_type.as_str(),
+                    after,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .backend()?;
+        rows.map(|json| serde_json::from_str(&json.backend()?).backend())
+            .collect()
+    }
+
+    fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError> {
+        let conn = self.conn()?;
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT data FROM resources WHERE run_id = ?1 AND resource_type = ?2 AND resource_id = ?3",
+                params![run.0, id.resource_type.as_str(), id.id],
+                |r| r.get(0),
+            )
+            .optional().backend()?;
+        json.map(|j| serde_json::from_str(&j)).transpose().backend()
+    }
+
+    fn entitlements(
+        &self,
+        run: RunId,
+        resource: &ResourceId,
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT data FROM entitlements WHERE run_id = ?1 AND resource_type = ?2 AND resource_id = ?3
+             ORDER BY slug",
+        ).backend()?;
+        let rows = stmt
+            .query_map(
+                params![run.0, resource.resource_type.as_str(), resource.id],
+                |r| r.get::<_, String>(0),
+            )
+            .backend()?;
+        rows.map(|json| serde_json::from_str(&json.backend()?).backend())
+            .collect()
+    }
+
+    fn grants_for_principal(
+        &self,
+        run: RunId,
+        principal: &ResourceId,
+    ) -> Result<Vec<Grant>, StoreError> {
+        self.grants_query(
+            "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id, annotations
+             FROM grants_by_principal
+             WHERE run_id = ?1 AND principal_type = ?2 AND principal_id = ?3
+             ORDER BY entitlement_type, entitlement_id, slug",
+            params![run.0, principal.resource_type.as_str(), principal.id],
+        )
+    }
+
+    fn entitlements_page(
+        &self,
+        run: RunId,
+        after: Option<&EntitlementId>,
+        limit: usize,
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        let conn = self.conn()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<String> = match after {
+            None => {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT data FROM entitlements WHERE run_id = ?1
+                     ORDER BY resource_type, resource_id, slug LIMIT ?2",
+                    )
+                    .backend()?;
+                stmt.query_map(params![run.0, limit], |r| r.get(0))
+                    .backend()?
+                    .collect::<rusqlite::Result<_>>()
+                    .backend()?
+            }
+            Some(e) => {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT data FROM entitlements WHERE run_id = ?1
+                       AND (resource_type, resource_id, slug) > (?2, ?3, ?4)
+                     ORDER BY resource_type, resource_id, slug LIMIT ?5",
+                    )
+                    .backend()?;
+                stmt.query_map(
+                    params![
+                        run.0,
+                        e.resource.resource_type.as_str(),
+                        e.resource.id,
+                        e.slug,
+                        limit
+                    ],
+                    |r| r.get(0),
+                )
+                .backend()?
+                .collect::<rusqlite::Result<_>>()
+                .backend()?
+            }
+        };
+        rows.iter()
+            .map(|json| serde_json::from_str(json).backend())
+            .collect()
+    }
+
+    fn grants_page(
+        &self,
+        run: RunId,
+        after: Option<&Grant>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        match after {
+            None => self.grants_query(
+                "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id,
+                        annotations
+                 FROM grants WHERE run_id = ?1
+                 ORDER BY entitlement_type, entitlement_id, slug, principal_type, principal_id
+                 LIMIT ?2",
+                params![run.0, limit],
+            ),
+            Some(g) => self.grants_query(
+                "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id,
+                        annotations
+                 FROM grants WHERE run_id = ?1
+                   AND (entitlement_type, entitlement_id, slug, principal_type, principal_id)
+                       > (?2, ?3, ?4, ?5, ?6)
+                 ORDER BY entitlement_type, entitlement_id, slug, principal_type, principal_id
+                 LIMIT ?7",
+                params![
+                    run.0,
+                    g.entitlement.resource.resource_type.as_str(),
+                    g.entitlement.resource.id,
+                    g.entitlement.slug,
+                    g.principal.resource_type.as_str(),
+                    g.principal.id,
+                    limit
+                ],
+            ),
+        }
+    }
+
+    fn grants_for_entitlement(
+        &self,
+        run: RunId,
+        entitlement: &EntitlementId,
+    ) -> Result<Vec<Grant>, StoreError> {
+        self.grants_query(
+            "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id, annotations
+             FROM grants WHERE run_id = ?1 AND entitlement_type = ?2 AND entitlement_id = ?3
+               AND slug = ?4
+             ORDER BY principal_type, principal_id",
+            params![
+                run.0,
+                entitlement.resource.resource_type.as_str(),
+                entitlement.resource.id,
+                entitlement.slug
+            ],
+        )
+    }
+
+    fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT message FROM warnings WHERE run_id = ?1 ORDER BY id")
+            .backend()?;
+        let rows = stmt
+            .query_map([run.0], |r| r.get::<_, String>(0))
+            .backend()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().backend()
+    }
+
+    fn counts(&self, run: RunId) -> Result<RunCounts, StoreError> {
+        let conn = self.conn()?;
+        Self::check_run(&conn, run)?;
+        let mut counts = RunCounts::default();
+        for (sql, map) in [
+            (
+                "SELECT resource_type, COUNT(*) FROM resources WHERE run_id = ?1 GROUP BY resource_type",
+                &mut counts.resources,
+            ),
+            (
+                "SELECT resource_type, COUNT(*) FROM entitlements WHERE run_id = ?1 GROUP BY resource_type",
+                &mut counts.entitlements,
+            ),
+            (
+                "SELECT entitlement_type, COUNT(*) FROM grants WHERE run_id = ?1 GROUP BY entitlement_type",
+                &mut counts.grants,
+            ),
+        ] {
+            let mut stmt = conn.prepare(sql).backend()?;
+            let rows = stmt
+                .query_map([run.0], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .backend()?;
+            for row in rows {
+                let (t, n) = row.backend()?;
+                map.insert(ResourceTypeId::new(t), n.unsigned_abs());
+            }
+        }
+        Ok(counts)
+    }
+
+    fn diff(&self, old: RunId, new: RunId) -> Result<SyncDiff, StoreError> {
+        let conn = self.conn()?;
+        Self::check_run(&conn, old)?;
+        Self::check_run(&conn, new)?;
+        let resources = "SELECT resource_type, resource_id FROM resources WHERE run_id = ?1
+             EXCEPT SELECT resource_type, resource_id FROM resources WHERE run_id = ?2
+             ORDER BY 1, 2";
+        let entitlements =
+            "SELECT resource_type, resource_id, slug FROM entitlements WHERE run_id = ?1
+             EXCEPT SELECT resource_type, resource_id, slug FROM entitlements WHERE run_id = ?2
+             ORDER BY 1, 2, 3";
+        let grants = "SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id
+             FROM grants WHERE run_id = ?1
+             EXCEPT SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id
+             FROM grants WHERE run_id = ?2
+             ORDER BY 1, 2, 3, 4, 5";
+        let to_resource = |v: Vec<String>| ResourceId::new(v[0].as_str(), v[1].clone());
+        let to_entitlement = |v: Vec<String>| {
+            EntitlementId::new(ResourceId::new(v[0].as_str(), v[1].clone()), v[2].clone())
+        };
+        let to_grant = |v: Vec<String>| GrantId {
+            entitlement: EntitlementId::new(
+                ResourceId::new(v[0].as_str(), v[1].clone()),
+                v[2].clone(),
+            ),
+            principal: ResourceId::new(v[3].as_str(), v[4].clone()),
+        };
+        Ok(SyncDiff {
+            added_resources: Self::id_diff(&conn, resources, new, old, 2)?
+                .into_iter()
+                .map(to_resource)
+                .collect(),
+            removed_resources: Self::id_diff(&conn, resources, old, new, 2)?
+                .into_iter()
+                .map(to_resource)
+                .collect(),
+            added_entitlements: Self::id_diff(&conn, entitlements, new, old, 3)?
+                .into_iter()
+                .map(to_entitlement)
+                .collect(),
+            removed_entitlements: Self::id_diff(&conn, entitlements, old, new, 3)?
+                .into_iter()
+                .map(to_entitlement)
+                .collect(),
+            added_grants: Self::id_diff(&conn, grants, new, old, 5)?
+                .into_iter()
+                .map(to_grant)
+                .collect(),
+            removed_grants: Self::id_diff(&conn, grants, old, new, 5)?
+                .into_iter()
+                .map(to_grant)
+                .collect(),
+        })
+    }
+}
