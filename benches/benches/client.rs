@@ -73,7 +73,7 @@ fn overhead(c: &mut Criterion) {
             .await;
         let config = Config::for_test_server(&server.uri(), "id", "secret")
             .expect("config")
-            .retry(RetryConfig::none());
+            .with_retry(RetryConfig::none());
         let client = CoupaClient::new(config).expect("client");
         client.authenticate().await.expect("token");
         (server, client)

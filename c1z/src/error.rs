@@ -79,7 +79,7 @@ pub enum Error {
     },
     /// The file's latest finished sync was written from another tenant (or other settings)
     /// than the run being written: a `.c1z` holds one tenant, so nothing was written.
-    /// [`crate::Writer::allow_fingerprint_change`] lets it go ahead.
+    /// [`crate::Writer::with_fingerprint_change`] lets it go ahead.
     #[error(
         "the file's latest sync {sync_id} is of {file:?}, not of {run:?}: a .c1z holds one \
          tenant (write another file, or allow the change explicitly)"

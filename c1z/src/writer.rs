@@ -84,7 +84,7 @@ impl Writer {
     }
 
     /// Keeps the `keep` newest finished syncs in a file written into (at least 1).
-    pub fn keep_syncs(mut self, keep: usize) -> Self {
+    pub fn with_keep_syncs(mut self, keep: usize) -> Self {
         self.keep = keep.max(1);
         self
     }
@@ -98,7 +98,7 @@ impl Writer {
 
     /// Lets a run be written into a file whose latest sync came from another tenant (or other
     /// settings); refused by default with [`Error::OtherFingerprint`].
-    pub fn allow_fingerprint_change(mut self, allow: bool) -> Self {
+    pub fn with_fingerprint_change(mut self, allow: bool) -> Self {
         self.fingerprint_change = allow;
         self
     }

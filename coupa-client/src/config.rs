@@ -177,8 +177,8 @@ impl Config {
             .with_max_attempts(4);
         Ok(
             Self::with_base_url(base_url, client_id, client_secret.into())?
-                .rate_limit(None)
-                .retry(quick),
+                .with_rate_limit(None)
+                .with_retry(quick),
         )
     }
 
@@ -320,13 +320,13 @@ impl Config {
     }
 
     /// Sets the scopes.
-    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
 
     /// Adds one scope if absent.
-    pub fn add_scope(mut self, scope: &str) -> Self {
+    pub fn with_scope(mut self, scope: &str) -> Self {
         if !self.scopes.iter().any(|s| s == scope) {
             self.scopes.push(scope.to_owned());
         }
@@ -334,44 +334,44 @@ impl Config {
     }
 
     /// Sets how credentials are sent.
-    pub fn credential_style(mut self, style: CredentialStyle) -> Self {
+    pub fn with_credential_style(mut self, style: CredentialStyle) -> Self {
         self.credential_style = style;
         self
     }
 
     /// Sets the client-side rate limit; `None` turns it off.
-    pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
+    pub fn with_rate_limit(mut self, per_second: Option<u32>) -> Self {
         self.rate_limit = per_second.and_then(NonZeroU32::new);
         self
     }
 
     /// Sets the retry bounds.
-    pub fn retry(mut self, retry: RetryConfig) -> Self {
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
         self
     }
 
     /// Sets the request timeout.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
     }
 
     /// Allows (or refuses) plain `http` to hosts other than loopback.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+    pub fn with_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
     }
 
     /// Sets the largest response body accepted.
-    pub fn max_body_bytes(mut self, max: usize) -> Self {
+    pub fn with_max_body_bytes(mut self, max: usize) -> Self {
         self.max_body_bytes = max;
         self
     }
 
     /// Shares `budget` (rate limiter and counters) with every other client built with it. The
     /// budget's own rate applies; `rate_limit` is then unused.
-    pub fn budget(mut self, budget: crate::Budget) -> Self {
+    pub fn with_budget(mut self, budget: crate::Budget) -> Self {
         self.budget = Some(budget);
         self
     }

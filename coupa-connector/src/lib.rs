@@ -90,13 +90,13 @@ impl ConnectorConfig {
     }
 
     /// Names the tenant in the sync fingerprint (instead of its base URL).
-    pub fn tenant(mut self, name: impl Into<String>) -> Self {
+    pub fn with_tenant(mut self, name: impl Into<String>) -> Self {
         self.tenant = Some(name.into());
         self
     }
 
     /// Turns account groups on or off.
-    pub fn account_groups(mut self, on: bool) -> Self {
+    pub fn with_account_groups(mut self, on: bool) -> Self {
         self.account_groups = on;
         self
     }
@@ -121,13 +121,13 @@ impl CoupaConnector {
             coupa_client::Budget::new(config.client.rate_limit.map(std::num::NonZeroU32::get))
         });
         let config = ConnectorConfig {
-            client: config.client.budget(budget),
+            client: config.client.with_budget(budget),
             ..config
         };
         // With account groups on, ask for the accounting scope, and keep a client without it
         // for OAuth clients whose token request it would make fail.
         let (primary, fallback) = if account_groups {
-            let with = config.client.clone().add_scope(scopes::ACCOUNTING_READ);
+            let with = config.client.clone().with_scope(scopes::ACCOUNTING_READ);
             let without: Vec<String> = config
                 .client
                 .scopes
@@ -135,7 +135,7 @@ impl CoupaConnector {
                 .filter(|s| *s != scopes::ACCOUNTING_READ)
                 .cloned()
                 .collect();
-            (with, Some(config.client.clone().scopes(without)))
+            (with, Some(config.client.clone().with_scopes(without)))
         } else {
             (config.client.clone(), None)
         };
@@ -143,14 +143,14 @@ impl CoupaConnector {
         // syncs; account-group writes also ask for the accounting scope.
         let mut write = config.client.clone();
         for scope in scopes::WRITE {
-            write = write.add_scope(scope);
+            write = write.with_scope(scope);
         }
         let tenant = config
             .tenant
             .clone()
             .unwrap_or_else(|| config.client.base_url.to_string());
         let accounting_writer = account_groups
-            .then(|| CoupaClient::new(write.clone().add_scope(scopes::ACCOUNTING_READ)))
+            .then(|| CoupaClient::new(write.clone().with_scope(scopes::ACCOUNTING_READ)))
             .transpose()?;
         let writer = CoupaClient::new(write)?;
         let primary = CoupaClient::new(primary)?;
@@ -173,7 +173,7 @@ impl CoupaConnector {
     }
 
     /// The request budget every client of the connector draws on: hand it to other clients
-    /// (`coupa_client::Config::budget`) to keep them under the same rate.
+    /// (`coupa_client::Config::with_budget`) to keep them under the same rate.
     pub fn budget(&self) -> &coupa_client::Budget {
         self.session.primary().budget()
     }

@@ -5,7 +5,7 @@
 //! mirrored). It serves, from its own [`Tenant`] model, on a wiremock [`MockServer`]:
 //!
 //! * `POST /oauth2/token`: client credentials in the body or as Basic auth; wrong ones get 400
-//!   `invalid_client`; tokens expire ([`SimOptions::token_lifetime`], [`CoupaSim::expire_tokens`]);
+//!   `invalid_client`; tokens expire ([`SimOptions::with_token_lifetime`], [`CoupaSim::expire_tokens`]);
 //!   scopes are granted per [`SimOptions::granted_scopes`].
 //! * `GET /api/users`, `/api/user_groups`, `/api/roles`, `/api/account_groups`,
 //!   `/api/business_groups` and `GET …/{id}`: bare JSON arrays and objects with hyphenated keys;

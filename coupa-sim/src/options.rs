@@ -78,7 +78,7 @@ impl RateLimit {
     }
 
     /// Sets whether a 429 carries `Retry-After`.
-    pub fn retry_after(mut self, on: bool) -> Self {
+    pub fn with_retry_after(mut self, on: bool) -> Self {
         self.retry_after = on;
         self
     }
@@ -134,7 +134,7 @@ pub struct SimOptions {
 }
 
 /// License flags added in recent Coupa releases: a real tenant sends them only when they are
-/// named in `fields` (see [`SimOptions::hide_newer_licenses`]).
+/// named in `fields` (see [`SimOptions::with_newer_licenses_hidden`]).
 pub const NEWER_LICENSE_KEYS: &[&str] = &["intake-user", "coupa-navi-ai-agent-user"];
 
 impl Default for SimOptions {
@@ -165,7 +165,7 @@ impl Default for SimOptions {
 
 impl SimOptions {
     /// Sets the token lifetime.
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+    pub fn with_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
         self
     }
@@ -177,74 +177,74 @@ impl SimOptions {
     }
 
     /// Sets what happens to requested scopes the client lacks.
-    pub fn ungranted_scope(mut self, mode: UngrantedScope) -> Self {
+    pub fn with_ungranted_scope(mut self, mode: UngrantedScope) -> Self {
         self.ungranted_scope = mode;
         self
     }
 
     /// Sets the latency of every response.
-    pub fn latency(mut self, latency: Duration) -> Self {
+    pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
     }
 
     /// Turns the leaky bucket on or off.
-    pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.rate_limit = limit;
         self
     }
 
     /// Sets the write semantics of one access list.
-    pub fn list_write(mut self, list: AccessList, mode: ListWrite) -> Self {
+    pub fn with_list_write(mut self, list: AccessList, mode: ListWrite) -> Self {
         self.list_writes.insert(list, mode);
         self
     }
 
     /// Sets what unknown ids in writes do.
-    pub fn unknown_ids(mut self, mode: UnknownIds) -> Self {
+    pub fn with_unknown_ids(mut self, mode: UnknownIds) -> Self {
         self.unknown_ids = mode;
         self
     }
 
     /// Serves `GET /api/roles` or answers it with 404.
-    pub fn serve_roles(mut self, serve: bool) -> Self {
+    pub fn with_roles_endpoint(mut self, serve: bool) -> Self {
         self.serve_roles = serve;
         self
     }
 
     /// Hides a key from unprojected responses (reads and write answers alike).
-    pub fn hide_unless_projected(mut self, key: &str) -> Self {
+    pub fn with_hidden_unless_projected(mut self, key: &str) -> Self {
         self.hidden_unless_projected.insert(key.to_owned());
         self
     }
 
     /// Hides the [`NEWER_LICENSE_KEYS`] from unprojected responses, as Coupa does.
-    pub fn hide_newer_licenses(self) -> Self {
-        NEWER_LICENSE_KEYS
-            .iter()
-            .fold(self, |options, key| options.hide_unless_projected(key))
+    pub fn with_newer_licenses_hidden(self) -> Self {
+        NEWER_LICENSE_KEYS.iter().fold(self, |options, key| {
+            options.with_hidden_unless_projected(key)
+        })
     }
 
     /// Whether `fields=` shapes the answer of writes.
-    pub fn project_write_answers(mut self, on: bool) -> Self {
+    pub fn with_projected_write_answers(mut self, on: bool) -> Self {
         self.project_write_answers = on;
         self
     }
 
     /// Leaves `key` out of every user record, even when projected.
-    pub fn omit_user_key(mut self, key: &str) -> Self {
+    pub fn with_user_key_omitted(mut self, key: &str) -> Self {
         self.omitted_user_keys.insert(key.to_owned());
         self
     }
 
     /// Sends `key` as `null` in every user record, even when projected.
-    pub fn null_user_key(mut self, key: &str) -> Self {
+    pub fn with_user_key_null(mut self, key: &str) -> Self {
         self.null_user_keys.insert(key.to_owned());
         self
     }
 
     /// Ignores list filters other than paging: every row is listed.
-    pub fn ignore_filters(mut self, on: bool) -> Self {
+    pub fn with_filters_ignored(mut self, on: bool) -> Self {
         self.ignore_filters = on;
         self
     }

@@ -164,7 +164,7 @@ async fn run(args: Args) -> Result<(), CliError> {
     }
     let config = target
         .connector_config()
-        .account_groups(!args.no_account_groups);
+        .with_account_groups(!args.no_account_groups);
     let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
     let registry = connector.registry();
     let store = Arc::new(SqliteStore::open(&args.out).map_err(|e| {

@@ -101,7 +101,7 @@ async fn run(args: Args) -> Result<(), CliError> {
     }
     let config = target
         .connector_config()
-        .account_groups(!args.no_account_groups);
+        .with_account_groups(!args.no_account_groups);
     let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
     let registry = connector.registry();
     registry.validate().await.map_err(|e| failed(&e))?;
@@ -160,7 +160,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         let switch_tenant = args.switch_tenant;
         let written = tokio::task::spawn_blocking(move || {
             c1z::Writer::new()
-                .allow_fingerprint_change(switch_tenant)
+                .with_fingerprint_change(switch_tenant)
                 .write(store_for_c1z.as_ref(), run, &path)
         })
         .await

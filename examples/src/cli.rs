@@ -65,7 +65,7 @@ impl Target {
     pub fn connector_config(&self) -> coupa_connector::ConnectorConfig {
         let config = coupa_connector::ConnectorConfig::new(self.config.clone());
         match &self.tenant {
-            Some(tenant) => config.tenant(tenant.clone()),
+            Some(tenant) => config.with_tenant(tenant.clone()),
             None => config,
         }
     }
@@ -188,7 +188,7 @@ impl TenantArgs {
             other => usage(other),
         })?;
         let config = match self.rate_limit {
-            Some(rate) => config.rate_limit(Some(rate)),
+            Some(rate) => config.with_rate_limit(Some(rate)),
             None => config,
         };
         Ok(Target {
@@ -200,10 +200,10 @@ impl TenantArgs {
 
     async fn start_simulator(&self) -> Target {
         let mut options = SimOptions::default()
-            .latency(Duration::from_millis(self.sim_latency_ms))
-            .hide_newer_licenses();
+            .with_latency(Duration::from_millis(self.sim_latency_ms))
+            .with_newer_licenses_hidden();
         if self.sim_rate_limit {
-            options = options.rate_limit(Some(RateLimit::default()));
+            options = options.with_rate_limit(Some(RateLimit::default()));
         }
         let (tenant, name) = if self.sim_fixture {
             (Tenant::fixture(), "simulated fixture tenant".to_owned())
@@ -224,7 +224,7 @@ impl TenantArgs {
         )
         .unwrap_or_else(|e| unreachable!("the simulator's own URL is valid: {e}"));
         let default_rate = if self.sim_rate_limit { 20 } else { 0 };
-        let config = config.rate_limit(Some(self.rate_limit.unwrap_or(default_rate)));
+        let config = config.with_rate_limit(Some(self.rate_limit.unwrap_or(default_rate)));
         Target {
             config,
             sim: Some(sim),

@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             coupa_sim::CLIENT_ID,
             SecretString::from(coupa_sim::CLIENT_SECRET),
         )?
-        .rate_limit(setting.client_rate_limit);
+        .with_rate_limit(setting.client_rate_limit);
         let connector = CoupaConnector::new(ConnectorConfig::new(config))?;
         let dir = std::env::temp_dir().join(format!("coupa-scale-{}-{users}", std::process::id()));
         std::fs::create_dir_all(&dir)?;

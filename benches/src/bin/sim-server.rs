@@ -18,9 +18,9 @@ async fn main() {
     let arg = |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let users = usize::try_from(arg(0, 10_000)).unwrap_or(10_000);
     let latency = Duration::from_millis(arg(1, 0));
-    let mut options = SimOptions::default().latency(latency);
+    let mut options = SimOptions::default().with_latency(latency);
     if arg(2, 0) == 1 {
-        options = options.rate_limit(Some(RateLimit::default()));
+        options = options.with_rate_limit(Some(RateLimit::default()));
     }
     let sim = CoupaSim::start_with(Tenant::generate(7, Sizes::users(users)), options).await;
     println!("{}", sim.uri());

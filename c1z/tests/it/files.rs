@@ -46,7 +46,7 @@ async fn a_file_of_another_tenant_is_not_written_into_unless_asked() {
         "the file is unchanged"
     );
     let report = Writer::new()
-        .allow_fingerprint_change(true)
+        .with_fingerprint_change(true)
         .write(b.as_ref(), b_run, &path)
         .unwrap();
     assert_eq!(report.syncs_kept, 2);

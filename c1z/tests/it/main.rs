@@ -29,7 +29,7 @@ pub async fn synced_as(tenant: Tenant, name: &str) -> (Arc<SqliteStore>, RunId) 
     let config =
         coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
             .unwrap();
-    let connector = CoupaConnector::new(ConnectorConfig::new(config).tenant(name)).unwrap();
+    let connector = CoupaConnector::new(ConnectorConfig::new(config).with_tenant(name)).unwrap();
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let report = SyncEngine::new(
         connector.registry(),

@@ -237,7 +237,7 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_trigger_while_running_is_409() {
-    let options = SimOptions::default().latency(Duration::from_millis(40));
+    let options = SimOptions::default().with_latency(Duration::from_millis(40));
     let sim = CoupaSim::start_with(Tenant::generate(52, Sizes::users(600)), options).await;
     let service = serve(&sim, |c| c).await;
     let first = service.call(Method::POST, "/v1/syncs").await;

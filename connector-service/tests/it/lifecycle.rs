@@ -107,7 +107,7 @@ async fn a_role_removal_in_flight_at_shutdown_finishes() {
     // is a clear and then a set, and shutdown arrives between them.
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
-        SimOptions::default().latency(Duration::from_millis(300)),
+        SimOptions::default().with_latency(Duration::from_millis(300)),
     )
     .await;
     let before = sim.tenant().users[&1].roles.clone();

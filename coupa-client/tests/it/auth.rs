@@ -50,7 +50,7 @@ async fn basic_credentials_keep_the_secret_out_of_the_body() {
     token_endpoint(&server, 86399).await;
     users_ok(&server).await;
     let client =
-        CoupaClient::new(config(&server).credential_style(CredentialStyle::Basic)).unwrap();
+        CoupaClient::new(config(&server).with_credential_style(CredentialStyle::Basic)).unwrap();
     client.users().page().await.unwrap();
     let token_request = &seen(&server, "/oauth2/token").await[0];
     let body = String::from_utf8(token_request.body.clone()).unwrap();

@@ -153,7 +153,7 @@ async fn writes_are_retried_when_the_connection_was_never_made() {
     drop(listener);
     let config = coupa_client::Config::for_test_server(&format!("http://{addr}/"), "id", "s")
         .unwrap()
-        .retry(
+        .with_retry(
             coupa_client::RetryConfig::default()
                 .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
                 .with_max_attempts(3),

@@ -168,13 +168,13 @@ async fn a_body_over_the_cap_is_an_error() {
         .respond_with(ResponseTemplate::new(200).set_body_json(big))
         .mount(&server)
         .await;
-    let client = CoupaClient::new(config(&server).max_body_bytes(4096)).unwrap();
+    let client = CoupaClient::new(config(&server).with_max_body_bytes(4096)).unwrap();
     let err = client.users().page().await.unwrap_err();
     assert!(
         matches!(err, Error::BodyTooLarge { limit: 4096, .. }),
         "{err:?}"
     );
-    let client = CoupaClient::new(config(&server).max_body_bytes(64 * 1024)).unwrap();
+    let client = CoupaClient::new(config(&server).with_max_body_bytes(64 * 1024)).unwrap();
     assert_eq!(client.users().page().await.unwrap().len(), 100);
 }
 
@@ -197,7 +197,7 @@ fn plain_http_is_refused_unless_loopback_or_asked_for() {
             .contains("is plain http to a host that is not loopback"),
         "{err}"
     );
-    assert!(CoupaClient::new(config.allow_insecure_http(true)).is_ok());
+    assert!(CoupaClient::new(config.with_insecure_http(true)).is_ok());
 }
 
 #[test]
@@ -227,7 +227,7 @@ async fn clients_on_one_budget_share_the_rate_and_the_counters() {
     // token each) need at least (15 - 5) / 5 = 2 seconds together.
     let budget = Budget::new(Some(5));
     let clients: Vec<CoupaClient> = (0..3)
-        .map(|_| CoupaClient::new(config(&server).budget(budget.clone())).unwrap())
+        .map(|_| CoupaClient::new(config(&server).with_budget(budget.clone())).unwrap())
         .collect();
     let started = Instant::now();
     let mut tasks = Vec::new();

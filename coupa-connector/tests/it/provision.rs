@@ -211,7 +211,7 @@ async fn an_unknown_group_id_is_reported_not_granted() {
 #[tokio::test]
 async fn role_revoke_in_both_role_modes() {
     for mode in [ListWrite::AdditiveUnlessEmpty, ListWrite::Replace] {
-        let options = SimOptions::default().list_write(AccessList::Roles, mode);
+        let options = SimOptions::default().with_list_write(AccessList::Roles, mode);
         let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
         let grant = Grant::new(ent("role", "1"), user(1));
         assert_eq!(
@@ -269,8 +269,8 @@ async fn role_revoke_in_both_role_modes() {
 
 #[tokio::test]
 async fn an_additive_group_list_falls_back_to_clear_then_set() {
-    let options =
-        SimOptions::default().list_write(AccessList::UserGroups, ListWrite::AdditiveUnlessEmpty);
+    let options = SimOptions::default()
+        .with_list_write(AccessList::UserGroups, ListWrite::AdditiveUnlessEmpty);
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let grant = Grant::new(ent("group", "10"), user(1));
     assert_eq!(
@@ -401,8 +401,8 @@ async fn faults_at_every_request_leave_the_old_or_the_intended_access() {
 #[tokio::test]
 async fn faults_with_hidden_fields_leave_the_old_or_the_intended_access() {
     let options = SimOptions::default()
-        .hide_newer_licenses()
-        .project_write_answers(false);
+        .with_newer_licenses_hidden()
+        .with_projected_write_answers(false);
     let ops = [
         Op::Grant(2, ent("license", "intake-user")),
         Op::Revoke(1, ent("group", "10")),

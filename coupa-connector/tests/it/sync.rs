@@ -130,7 +130,7 @@ async fn a_missing_accounting_scope_skips_account_groups_with_a_warning() {
     for mode in [UngrantedScope::Drop, UngrantedScope::Reject] {
         let options = SimOptions::default()
             .without_scope("core.accounting.read")
-            .ungranted_scope(mode);
+            .with_ungranted_scope(mode);
         let sim = CoupaSim::start_with(tenant.clone(), options).await;
         let connector = connector(&sim);
         let (store, report) = sync(&connector, 2).await;
@@ -188,7 +188,7 @@ async fn account_groups_can_be_turned_off() {
     let tenant = Tenant::fixture();
     let sim = CoupaSim::start(tenant.clone()).await;
     let connector = coupa_connector::CoupaConnector::new(
-        ConnectorConfig::new(client_config(&sim)).account_groups(false),
+        ConnectorConfig::new(client_config(&sim)).with_account_groups(false),
     )
     .unwrap();
     let (store, report) = sync(&connector, 2).await;
@@ -212,7 +212,11 @@ async fn account_groups_can_be_turned_off() {
 #[tokio::test]
 async fn roles_come_from_users_when_the_roles_endpoint_is_missing() {
     let tenant = Tenant::generate(8, Sizes::users(300));
-    let sim = CoupaSim::start_with(tenant.clone(), SimOptions::default().serve_roles(false)).await;
+    let sim = CoupaSim::start_with(
+        tenant.clone(),
+        SimOptions::default().with_roles_endpoint(false),
+    )
+    .await;
     let connector = connector(&sim);
     let (store, report) = sync(&connector, 4).await;
     assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
@@ -247,7 +251,7 @@ async fn roles_come_from_users_when_the_roles_endpoint_is_missing() {
 #[tokio::test]
 async fn an_hour_long_token_serves_a_whole_sync() {
     let tenant = Tenant::generate(9, Sizes::users(3000));
-    let options = SimOptions::default().token_lifetime(Duration::from_secs(3600));
+    let options = SimOptions::default().with_token_lifetime(Duration::from_secs(3600));
     let sim = CoupaSim::start_with(tenant.clone(), options).await;
     let (store, report) = sync(&connector(&sim), 4).await;
     assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
@@ -281,7 +285,7 @@ async fn a_429_storm_under_the_leaky_bucket() {
     let limit = RateLimit::new(25.0, 20);
     let sim = CoupaSim::start_with(
         tenant.clone(),
-        SimOptions::default().rate_limit(Some(limit)),
+        SimOptions::default().with_rate_limit(Some(limit)),
     )
     .await;
     // No client-side limit, and 32 workers: the 30 user pages' lanes start together and overrun
@@ -298,11 +302,11 @@ async fn a_sync_and_provisioning_at_once_stay_under_one_budget() {
     let limit = RateLimit::new(25.0, 20);
     let sim = CoupaSim::start_with(
         tenant.clone(),
-        SimOptions::default().rate_limit(Some(limit)),
+        SimOptions::default().with_rate_limit(Some(limit)),
     )
     .await;
     // Coupa's limit less a margin: every client of the connector shares these 20/s.
-    let config = ConnectorConfig::new(client_config(&sim).rate_limit(Some(20)));
+    let config = ConnectorConfig::new(client_config(&sim).with_rate_limit(Some(20)));
     let connector = coupa_connector::CoupaConnector::new(config).unwrap();
     let registry = connector.registry();
     let users: Vec<i64> = tenant.users.keys().copied().take(15).collect();
@@ -443,7 +447,7 @@ async fn resume_after_an_interruption_gives_the_same_rows() {
     // remembers as it goes: a resume in the same process must not inherit that memory).
     for serve_roles in [true, false] {
         let tenant = Tenant::generate(13, Sizes::users(500));
-        let options = SimOptions::default().serve_roles(serve_roles);
+        let options = SimOptions::default().with_roles_endpoint(serve_roles);
         let baseline_sim = CoupaSim::start_with(tenant.clone(), options.clone()).await;
         let (baseline_store, baseline) = sync(&connector(&baseline_sim), 3).await;
 
@@ -679,7 +683,7 @@ fn debug_output_of_the_connector_never_shows_the_secret() {
 async fn a_user_without_active_has_no_status_rather_than_a_guess() {
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
-        SimOptions::default().omit_user_key("active"),
+        SimOptions::default().with_user_key_omitted("active"),
     )
     .await;
     let (store, report) = sync(&connector(&sim), 2).await;

@@ -30,8 +30,8 @@ fn puts(sim: &CoupaSim) -> usize {
 async fn newer_license_flags_round_trip_when_hidden_from_unprojected_answers() {
     for project_write_answers in [true, false] {
         let options = SimOptions::default()
-            .hide_newer_licenses()
-            .project_write_answers(project_write_answers);
+            .with_newer_licenses_hidden()
+            .with_projected_write_answers(project_write_answers);
         let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
         let registry = registry(&sim);
         let license = ent("license", "intake-user");
@@ -87,7 +87,7 @@ async fn a_write_answer_without_the_flag_is_verified_by_a_read_not_trusted() {
     // A tenant that answers the write without applying it and without the key.
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
-        SimOptions::default().hide_newer_licenses(),
+        SimOptions::default().with_newer_licenses_hidden(),
     )
     .await;
     wiremock::Mock::given(wiremock::matchers::method("PUT"))
@@ -115,8 +115,8 @@ async fn a_write_answer_without_the_flag_is_verified_by_a_read_not_trusted() {
 async fn an_absent_or_null_list_is_an_error_and_nothing_is_written() {
     type Mask = fn(SimOptions, &str) -> SimOptions;
     let masks: [(&str, Mask); 2] = [
-        ("absent", SimOptions::omit_user_key),
-        ("null", SimOptions::null_user_key),
+        ("absent", SimOptions::with_user_key_omitted),
+        ("null", SimOptions::with_user_key_null),
     ];
     for ((mask, hide), (key, entitlement, held)) in masks.into_iter().flat_map(|m| {
         [
@@ -180,8 +180,8 @@ async fn an_absent_active_flag_or_license_is_an_error_too() {
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
         SimOptions::default()
-            .omit_user_key("active")
-            .omit_user_key("expense-user"),
+            .with_user_key_omitted("active")
+            .with_user_key_omitted("expense-user"),
     )
     .await;
     let registry = registry(&sim);
@@ -413,7 +413,7 @@ async fn a_change_another_writer_undoes_is_written_again() {
 async fn two_connectors_granting_to_one_user_both_land_or_say_so() {
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
-        SimOptions::default().latency(Duration::from_millis(5)),
+        SimOptions::default().with_latency(Duration::from_millis(5)),
     )
     .await;
     sim.update_tenant(|t| {
@@ -473,7 +473,7 @@ async fn two_connectors_granting_to_one_user_both_land_or_say_so() {
 async fn account_group_writes_ask_for_the_accounting_scope() {
     let options = SimOptions::default()
         .without_scope("core.accounting.read")
-        .ungranted_scope(UngrantedScope::Reject);
+        .with_ungranted_scope(UngrantedScope::Reject);
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let registry = registry(&sim);
     let err = registry
@@ -549,7 +549,7 @@ fn kat() -> serde_json::Map<String, serde_json::Value> {
 async fn a_search_that_ignores_its_filter_is_not_trusted_and_nothing_is_created() {
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
-        SimOptions::default().ignore_filters(true),
+        SimOptions::default().with_filters_ignored(true),
     )
     .await;
     let registry = registry(&sim);

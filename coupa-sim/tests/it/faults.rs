@@ -10,7 +10,7 @@ async fn the_leaky_bucket_answers_429_until_it_drains() {
     let limit = RateLimit::new(25.0, 20);
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
-        SimOptions::default().rate_limit(Some(limit)),
+        SimOptions::default().with_rate_limit(Some(limit)),
     )
     .await;
     let t = token(&sim, READ_WRITE).await;
@@ -44,10 +44,10 @@ async fn the_leaky_bucket_answers_429_until_it_drains() {
     );
 
     // Without Retry-After.
-    let limit = RateLimit::new(1.0, 1).retry_after(false);
+    let limit = RateLimit::new(1.0, 1).with_retry_after(false);
     let sim = CoupaSim::start_with(
         Tenant::fixture(),
-        SimOptions::default().rate_limit(Some(limit)),
+        SimOptions::default().with_rate_limit(Some(limit)),
     )
     .await;
     let http = crate::http();
@@ -62,7 +62,7 @@ async fn the_leaky_bucket_answers_429_until_it_drains() {
         .unwrap();
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get("retry-after").is_none());
-    sim.set_options(|o| o.rate_limit = Some(limit.retry_after(true)));
+    sim.set_options(|o| o.rate_limit = Some(limit.with_retry_after(true)));
     let limited = http
         .get(format!("{}/api/roles", sim.uri()))
         .send()
@@ -157,7 +157,7 @@ async fn a_chosen_put_fails_and_leaves_the_tenant_unchanged() {
 
 #[tokio::test]
 async fn latency_applies_to_every_response() {
-    let options = SimOptions::default().latency(Duration::from_millis(100));
+    let options = SimOptions::default().with_latency(Duration::from_millis(100));
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let started = Instant::now();
     let t = token(&sim, READ_WRITE).await;

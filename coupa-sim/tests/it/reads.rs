@@ -79,7 +79,7 @@ async fn fields_projection_returns_only_the_named_keys() {
 
 #[tokio::test]
 async fn newer_fields_appear_only_when_projected() {
-    let options = SimOptions::default().hide_unless_projected("intake-user");
+    let options = SimOptions::default().with_hidden_unless_projected("intake-user");
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let t = token(&sim, READ_WRITE).await;
     let full = get(&sim, &t, "/api/users/1", &[]).await.json();
@@ -156,7 +156,7 @@ async fn group_like_lists_and_records() {
 async fn error_statuses() {
     let options = SimOptions::default()
         .without_scope("core.accounting.read")
-        .serve_roles(false);
+        .with_roles_endpoint(false);
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let t = token(&sim, READ_WRITE).await;
     // 401: no token, unknown token, expired token.
@@ -203,7 +203,7 @@ async fn error_statuses() {
 async fn the_token_endpoint_checks_credentials_and_scopes() {
     let options = SimOptions::default()
         .without_scope("core.accounting.read")
-        .ungranted_scope(UngrantedScope::Reject);
+        .with_ungranted_scope(UngrantedScope::Reject);
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let http = crate::http();
     let url = format!("{}/oauth2/token", sim.uri());

@@ -59,7 +59,7 @@ async fn roles_are_additive_until_emptied_by_default() {
 
 #[tokio::test]
 async fn roles_can_be_switched_to_replace() {
-    let options = SimOptions::default().list_write(AccessList::Roles, ListWrite::Replace);
+    let options = SimOptions::default().with_list_write(AccessList::Roles, ListWrite::Replace);
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let t = token(&sim, READ_WRITE).await;
     put(&sim, &t, 1, json!({"roles": [{"id": 1}]})).await;
@@ -68,7 +68,7 @@ async fn roles_can_be_switched_to_replace() {
 
 #[tokio::test]
 async fn unknown_ids_can_be_switched_to_404() {
-    let options = SimOptions::default().unknown_ids(UnknownIds::NotFound);
+    let options = SimOptions::default().with_unknown_ids(UnknownIds::NotFound);
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let t = token(&sim, READ_WRITE).await;
     let reply = put(
@@ -156,7 +156,7 @@ async fn post_creates_users_and_validates() {
 
 #[tokio::test]
 async fn newer_licenses_are_hidden_from_unprojected_write_answers_too() {
-    let options = SimOptions::default().hide_newer_licenses();
+    let options = SimOptions::default().with_newer_licenses_hidden();
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let t = token(&sim, READ_WRITE).await;
     let reply = put(&sim, &t, 1, json!({"intake-user": true})).await;
@@ -180,7 +180,7 @@ async fn newer_licenses_are_hidden_from_unprojected_write_answers_too() {
 
 #[tokio::test]
 async fn omitted_user_keys_are_absent_even_when_projected() {
-    let options = SimOptions::default().omit_user_key("account-groups");
+    let options = SimOptions::default().with_user_key_omitted("account-groups");
     let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
     let t = token(&sim, READ_WRITE).await;
     let fields = [("fields", r#"["id",{"account-groups":["id"]}]"#)];

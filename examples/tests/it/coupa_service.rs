@@ -132,7 +132,7 @@ async fn wait_for_status(http: &reqwest::Client, port: u16, status: &str) -> Val
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_sync_exits_0_and_a_restart_completes_the_run() {
     let tenant = coupa_sim::Tenant::generate(61, coupa_sim::Sizes::users(6000));
-    let options = coupa_sim::SimOptions::default().latency(Duration::from_millis(30));
+    let options = coupa_sim::SimOptions::default().with_latency(Duration::from_millis(30));
     let sim = coupa_sim::CoupaSim::start_with(tenant.clone(), options).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("service.db");

@@ -133,7 +133,8 @@ fn wait_for_holder(db: &std::path::Path) -> u32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_on_one_file_and_a_killed_holder() {
-    let options = coupa_sim::SimOptions::default().latency(std::time::Duration::from_millis(40));
+    let options =
+        coupa_sim::SimOptions::default().with_latency(std::time::Duration::from_millis(40));
     let tenant = coupa_sim::Tenant::generate(5, coupa_sim::Sizes::users(6000));
     let sim = coupa_sim::CoupaSim::start_with(tenant, options).await;
     let dir = tempfile::tempdir().unwrap();
