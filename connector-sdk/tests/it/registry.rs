@@ -157,3 +157,27 @@ async fn the_test_kit_catches_a_held_grant_precondition() {
         "conformance check `round trip precondition` failed: `user:1` already holds `group:2:member`; pick a pair without a grant"
     );
 }
+
+#[tokio::test]
+async fn a_write_fault_fails_the_write_and_changes_nothing() {
+    let tenant = Tenant::new(Shape::default());
+    tenant
+        .faults
+        .failing_writes
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let registry = tenant.registry();
+    let user = ResourceId::new("user", "2");
+    let group = EntitlementId::new(ResourceId::new("group", "2"), "member");
+    assert!(!tenant.is_member(2, 2));
+    let request = || connector_sdk::GrantRequest::new(user.clone(), group.clone());
+    let err = registry.grant(request()).await.unwrap_err();
+    assert_eq!(
+        connector_sdk::error_chain(&err),
+        "grant group:2:member to user:2 failed: upstream unavailable: the upstream refused the \
+         write (fault)"
+    );
+    assert!(!tenant.is_member(2, 2), "nothing was written");
+    // The fault lasted one write.
+    registry.grant(request()).await.unwrap();
+    assert!(tenant.is_member(2, 2));
+}

@@ -26,6 +26,8 @@ use crate::model::{EntitlementId, Grant, ResourceId};
 use crate::registry::Registry;
 use crate::store::{MemoryStore, RunId, Store};
 
+pub mod fake;
+
 /// A [`crate::Connector`] for tests: a fixed fingerprint and no validation. A real connector
 /// derives its fingerprint from its configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
