@@ -22,6 +22,16 @@ fn write_error(err: &Error) -> &WriteError {
     panic!("no WriteError behind {err:?}")
 }
 
+/// Makes the simulator answer `method path` with `response` instead of its own answer.
+async fn answer(sim: &CoupaSim, method: &str, path: &str, response: wiremock::ResponseTemplate) {
+    wiremock::Mock::given(wiremock::matchers::method(method))
+        .and(wiremock::matchers::path(path))
+        .respond_with(response)
+        .with_priority(1)
+        .mount(sim.server())
+        .await;
+}
+
 fn puts(sim: &CoupaSim) -> usize {
     sim.requests().iter().filter(|r| r.method == "PUT").count()
 }
@@ -506,12 +516,13 @@ async fn a_read_about_another_user_is_an_error_and_nothing_is_written() {
     let sim = CoupaSim::start(Tenant::fixture()).await;
     // Every read of user 2 answers with user 1's record (a cache or proxy mixing answers up).
     let ada = serde_json::json!({"id": 1, "user-groups": [{"id": 10}], "roles": [{"id": 1}]});
-    wiremock::Mock::given(wiremock::matchers::method("GET"))
-        .and(wiremock::matchers::path("/api/users/2"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(ada))
-        .with_priority(1)
-        .mount(sim.server())
-        .await;
+    answer(
+        &sim,
+        "GET",
+        "/api/users/2",
+        wiremock::ResponseTemplate::new(200).set_body_json(ada),
+    )
+    .await;
     let registry = registry(&sim);
     let before = sim.tenant().users[&2].clone();
     let err = registry
@@ -599,12 +610,13 @@ async fn a_create_answered_with_another_user_is_not_reported_created() {
     let sim = CoupaSim::start(Tenant::fixture()).await;
     // The create is answered 201 with the tenant's first user and creates nothing.
     let ada = serde_json::json!({"id": 1, "login": "ada", "email": "ada@example.com"});
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/api/users"))
-        .respond_with(wiremock::ResponseTemplate::new(201).set_body_json(ada))
-        .with_priority(1)
-        .mount(sim.server())
-        .await;
+    answer(
+        &sim,
+        "POST",
+        "/api/users",
+        wiremock::ResponseTemplate::new(201).set_body_json(ada),
+    )
+    .await;
     let registry = registry(&sim);
     let err = registry
         .create_account(kat(), connector_sdk::CallContext::default())
@@ -641,12 +653,13 @@ async fn a_failed_create_is_created_only_when_its_login_reads_back() {
     // The create fails and nothing was created, while another user has the email: an error,
     // never that user.
     let sim = CoupaSim::start(Tenant::fixture()).await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/api/users"))
-        .respond_with(wiremock::ResponseTemplate::new(502))
-        .with_priority(1)
-        .mount(sim.server())
-        .await;
+    answer(
+        &sim,
+        "POST",
+        "/api/users",
+        wiremock::ResponseTemplate::new(502),
+    )
+    .await;
     let mut fields = kat();
     fields.insert("email".into(), "ada-new@example.com".into());
     let err = registry(&sim)
