@@ -19,7 +19,7 @@ const PAGE: i64 = 1_000;
 
 /// The longest value (blob or text) read from a file: baton's blobs are kilobytes; a longer one
 /// is refused rather than held in memory.
-const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
+pub(crate) const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
 
 /// The page cache of a file being read, in KiB.
 const READ_CACHE_KIB: i32 = 8 * 1024;

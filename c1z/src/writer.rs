@@ -259,11 +259,12 @@ fn copy_rows(conn: &Connection, old: &Path) -> Result<(), Error> {
     let uri = url_path(old);
     conn.execute("ATTACH DATABASE ?1 AS old", [&uri])
         .database()?;
-    conn.set_limit(
-        rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
-        16 * 1024 * 1024,
-    )
-    .database()?;
+    // Values of the old file are bounded as a read bounds them; our own rows keep SQLite's
+    // default afterwards.
+    let limit = rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH;
+    let previous = conn
+        .set_limit(limit, crate::reader::MAX_VALUE_BYTES)
+        .database()?;
     let copied = (|| {
         for table in TABLES {
             let columns = |schema: &str| -> Result<Vec<String>, Error> {
@@ -295,6 +296,7 @@ fn copy_rows(conn: &Connection, old: &Path) -> Result<(), Error> {
         Ok(())
     })();
     conn.execute_batch("DETACH DATABASE old").database()?;
+    conn.set_limit(limit, previous).database()?;
     copied
 }
 

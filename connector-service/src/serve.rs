@@ -45,9 +45,10 @@ pub(crate) async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut connections = JoinSet::new();
     loop {
+        // Finished connections are reaped here, so the set holds at most the open ones.
+        while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
             () = stop.cancelled() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             permit = Arc::clone(&slots).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
