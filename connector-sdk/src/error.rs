@@ -55,6 +55,17 @@ impl ErrorKind {
         }
     }
 
+    /// The exit code a command-line program ends with when an operation failed with this kind:
+    /// 2 for a request refused as invalid (as for a usage error), 1 for every other failure.
+    /// With [`ErrorKind::http_status`] and [`Error::exit_code`], the one place kinds map to
+    /// codes.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::InvalidArgument => 2,
+            _ => 1,
+        }
+    }
+
     /// A stable, machine-readable name, such as `rate_limited`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -364,6 +375,24 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The exit code a command-line program ends with on this error: 2 when the request was
+    /// refused before the connector acted (an argument, an unknown action, a capability the
+    /// connector lacks, an invalid registration) or the connector refused it as invalid
+    /// ([`ErrorKind::exit_code`]); 1 for every other failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Argument(_)
+            | Self::UnknownAction(_)
+            | Self::Unsupported { .. }
+            | Self::AccountCreationUnsupported
+            | Self::Registration(_) => 2,
+            Self::Operation { source, .. } => source.kind().exit_code(),
+            _ => 1,
+        }
+    }
+}
+
 /// An error and its sources on one line, `: `-separated, skipping a source whose text the line
 /// already holds (messages that repeat their source print it once).
 pub fn error_chain(error: &dyn std::error::Error) -> String {
@@ -431,5 +460,25 @@ mod tests {
             error_chain(&error),
             format!("invalid argument: the arguments were refused: {source}")
         );
+    }
+
+    #[test]
+    fn exit_codes_say_whether_the_request_or_the_operation_failed() {
+        let operation = |kind| Error::Operation {
+            operation: "grant".into(),
+            source: ConnectorError::new(kind, "x"),
+        };
+        assert_eq!(operation(ErrorKind::InvalidArgument).exit_code(), 2);
+        for kind in [
+            ErrorKind::NotFound,
+            ErrorKind::Fatal,
+            ErrorKind::RateLimited,
+            ErrorKind::Unauthenticated,
+        ] {
+            assert_eq!(operation(kind).exit_code(), 1, "{kind:?}");
+        }
+        assert_eq!(Error::UnknownAction("x".into()).exit_code(), 2);
+        assert_eq!(Error::AccountCreationUnsupported.exit_code(), 2);
+        assert_eq!(Error::Cancelled.exit_code(), 1);
     }
 }

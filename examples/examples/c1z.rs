@@ -16,7 +16,8 @@ use std::process::ExitCode;
 
 use c1z::Reader;
 use clap::{Parser, Subcommand};
-use examples::cli::{one_line, printable};
+use connector_cli::printable;
+use examples::cli::one_line;
 
 #[derive(Debug, Parser)]
 #[command(name = "c1z")]

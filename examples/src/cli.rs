@@ -1,12 +1,155 @@
-//! What the Coupa example programs share: where the tenant is (real, or simulated when asked),
-//! ids read from the command line, exit codes, and how a failure is printed.
+//! The Coupa connector's command line on `connector_cli`: where the tenant is (real, or
+//! simulated when asked), the short grant form (`group 11 3`), and how `enable_user` and
+//! `disable_user` read. The `coupa-sync`, `coupa-provision` and `coupa-service` binaries are
+//! this with another default subcommand.
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use connector_cli::{CliError, ConnectorCli, Opened, Outcome, Purpose};
+use connector_sdk::{ActionResult, EntitlementId, ResourceId};
+use coupa_client::License;
+use coupa_connector::{CoupaConnector, ids};
 use coupa_sim::{CoupaSim, RateLimit, SimOptions, Sizes, Tenant};
 use secrecy::SecretString;
+use serde_json::json;
+
+/// The Coupa connector, for `connector_cli::Cli`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Coupa;
+
+/// The Coupa connector's flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CoupaArgs {
+    #[command(flatten)]
+    tenant: TenantArgs,
+    /// Skip account groups (no `core.accounting.read` requested).
+    #[arg(long)]
+    no_account_groups: bool,
+}
+
+#[async_trait]
+impl ConnectorCli for Coupa {
+    type Args = CoupaArgs;
+
+    /// A sync (or `capabilities`) without credentials demonstrates on a simulated tenant and
+    /// says so; a write or a service refuses to run without a named tenant.
+    async fn open(&self, args: &CoupaArgs, purpose: Purpose) -> Result<Opened, CliError> {
+        let demo = matches!(purpose, Purpose::Sync | Purpose::Describe);
+        let without = if demo {
+            WithoutCredentials::Demo
+        } else {
+            WithoutCredentials::Refuse
+        };
+        let target = args.tenant.resolve(without).await?;
+        let config = target
+            .connector_config()
+            .with_account_groups(!args.no_account_groups);
+        let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
+        let mut opened = Opened::new(connector.registry());
+        if let Some(sim) = target.sim {
+            let why = if args.tenant.simulated() {
+                "as asked"
+            } else {
+                "no Coupa credentials set"
+            };
+            let what = if args.tenant.sim_fixture {
+                "fixture tenant".to_owned()
+            } else {
+                format!("tenant of {} users", args.tenant.sim_users)
+            };
+            let verb = match purpose {
+                Purpose::Serve => "serving",
+                Purpose::Write => "changing",
+                _ => "syncing",
+            };
+            opened = opened
+                .with_notice(format!(
+                    "{why}; {verb} a SIMULATED {what} at {} (not Coupa)",
+                    sim.uri()
+                ))
+                .with_guard(sim);
+        }
+        Ok(opened)
+    }
+
+    /// `KIND RESOURCE_ID USER_ID` (`group 11 3`, `license expense-user 3`), or the SDK's
+    /// `ENTITLEMENT PRINCIPAL`.
+    fn grant_words(&self, words: &[String]) -> Result<(EntitlementId, ResourceId), CliError> {
+        match words {
+            [kind, resource, user] => Ok((
+                entitlement(kind, resource)?,
+                ids::user(coupa_id(user, "user")?),
+            )),
+            _ => connector_cli::default_grant_words(words),
+        }
+    }
+
+    fn grant_help(&self) -> &'static str {
+        "KIND RESOURCE_ID USER_ID: KIND is group, role, license, account_group or \
+         content_group; RESOURCE_ID its Coupa id (a license: its key, such as expense-user); \
+         USER_ID the Coupa user id. Or ENTITLEMENT PRINCIPAL: group:11:member user:3"
+    }
+
+    /// `disabled user:2`, `already enabled user:2`.
+    fn action_outcome(&self, name: &str, result: &ActionResult) -> Outcome {
+        let fields = (
+            result.get("user_id").and_then(|v| v.as_str()),
+            result.get("status").and_then(|v| v.as_str()),
+            result.get("changed").and_then(serde_json::Value::as_bool),
+        );
+        let (Some(user), Some(status), Some(changed)) = fields else {
+            return connector_cli::default_action_outcome(name, result);
+        };
+        let principal = format!("{}:{}", ids::USER, connector_cli::printable(user));
+        let status = connector_cli::printable(status);
+        let (line, key) = if changed {
+            (format!("{status} {principal}"), status.to_string())
+        } else {
+            (
+                format!("already {status} {principal}"),
+                format!("already_{status}"),
+            )
+        };
+        Outcome {
+            line,
+            json: json!({"outcome": key, "principal": principal}),
+            changed,
+        }
+    }
+}
+
+/// The entitlement `KIND RESOURCE_ID` names, validated: a canonical id, or a known license key.
+fn entitlement(kind: &str, id: &str) -> Result<EntitlementId, CliError> {
+    const KINDS: [&str; 5] = [
+        ids::GROUP,
+        ids::ROLE,
+        ids::LICENSE,
+        ids::ACCOUNT_GROUP,
+        ids::CONTENT_GROUP,
+    ];
+    match kind {
+        ids::LICENSE => License::ALL
+            .iter()
+            .find(|l| l.key() == id)
+            .map(ids::license)
+            .ok_or_else(|| {
+                let known: Vec<&str> = License::ALL.iter().map(License::key).collect();
+                CliError::Usage(format!(
+                    "unknown license {:?}; known: {}",
+                    connector_cli::printable(id),
+                    known.join(", ")
+                ))
+            }),
+        kind if KINDS.contains(&kind) => Ok(ids::member_of(kind, coupa_id(id, kind)?)),
+        other => Err(CliError::Usage(format!(
+            "invalid value '{}' for KIND: the kinds are {}",
+            connector_cli::printable(other),
+            KINDS.join(", ")
+        ))),
+    }
+}
 
 /// Where to find the tenant, from flags and the environment. The client secret is only ever
 /// read from `COUPA_CLIENT_SECRET`, never from a flag.
@@ -78,33 +221,6 @@ pub enum WithoutCredentials {
     Refuse,
     /// Start the generated simulated tenant (the read-only demo of `coupa-sync`).
     Demo,
-}
-
-/// A failure, with the exit code it maps to: 1 when an operation failed, 2 for usage or
-/// configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CliError {
-    /// Usage or configuration: exit 2.
-    Usage(String),
-    /// The operation failed: exit 1.
-    Failed(String),
-}
-
-impl CliError {
-    /// The process exit code.
-    pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(match self {
-            Self::Usage(_) => 2,
-            Self::Failed(_) => 1,
-        })
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        match self {
-            Self::Usage(m) | Self::Failed(m) => m,
-        }
-    }
 }
 
 /// An environment variable: `None` when unset or blank, an error when not UTF-8.
@@ -248,47 +364,6 @@ pub fn one_line(error: &dyn std::error::Error) -> String {
     connector_sdk::error_chain(error)
 }
 
-/// Completes on Ctrl-C or SIGTERM (what a container runtime sends to stop a program).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-}
-
-/// `text` with its control characters escaped (`\u{1b}`, `\n`), for printing names that came
-/// from a file or a server: a name cannot move the cursor, clear the screen or forge a line.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        text.into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,15 +390,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn control_characters_are_escaped_for_printing() {
-        assert_eq!(super::printable("Ada Lovelace"), "Ada Lovelace");
-        assert_eq!(
-            super::printable("Ada\u{1b}[2J\nuser:1 granted"),
-            "Ada\\u{1b}[2J\\nuser:1 granted"
-        );
-        assert_eq!(super::printable("Zoë"), "Zoë");
     }
 }

@@ -58,9 +58,10 @@ impl Action for SetActive {
         let arguments = &request.arguments;
         let text = arguments.str("user_id").unwrap_or_default();
         let user = parse_id(text, "user").map_err(|_| {
-            ConnectorError::from(
-                arguments.invalid("user_id", format!("{text:?} is not a positive integer")),
-            )
+            ConnectorError::from(arguments.invalid(
+                "user_id",
+                format!("user id {text:?} is not a positive integer"),
+            ))
         })?;
         let client = self.session.writer(false).await?.clone();
         let _held = self.session.locks.lock(user).await;

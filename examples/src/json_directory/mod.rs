@@ -22,9 +22,11 @@ use connector_sdk::{
 };
 use serde_json::json;
 
+mod cli;
 mod file;
 
 type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+pub use cli::{Args, Cli};
 use file::File;
 pub use file::{Directory, Group, User};
 

@@ -39,7 +39,7 @@ fn syncs_the_simulated_tenant_and_writes_the_summary() {
     // One token; validation's user and account-group pages; 6 full user pages and the short
     // one that ends the listing, plus at most one speculative page per other worker lane; the
     // four group-like lists (each run decides afresh, so account groups are read again).
-    let requests = summary["http_requests"].as_u64().unwrap();
+    let requests = summary["stats"]["coupa_http_requests"].as_u64().unwrap();
     let least = 1 + 2 + 7 + 4;
     assert!((least..=least + 3).contains(&requests), "{requests}");
     assert_eq!(summary["warnings"], serde_json::json!([]));

@@ -226,3 +226,53 @@ async fn two_files_are_two_tenants() {
     let err = sync(other).run(&cancel).await.unwrap_err();
     assert!(matches!(err, Error::OtherFingerprint { .. }), "{err}");
 }
+
+#[test]
+fn the_binary_lists_its_subcommands_and_runs_them() {
+    let (code, help, _) = crate::outcome(crate::command("json-directory").arg("--help"));
+    assert_eq!(code, 0);
+    for sub in [
+        "sync",
+        "grant",
+        "revoke",
+        "create-account",
+        "action",
+        "capabilities",
+        "serve",
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{sub} "))),
+            "{sub}: {help}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_directory(&dir, 3);
+    let file = path.to_str().unwrap();
+    let run = |args: &[&str]| {
+        crate::outcome(
+            crate::command("json-directory")
+                .args(["--file", file])
+                .args(args)
+                .current_dir(dir.path()),
+        )
+    };
+    let (code, out, err) = run(&["sync"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Synced into json-directory.db (run 1)"),
+        "{out}"
+    );
+    assert!(dir.path().join("json-directory.db").exists());
+    let (code, out, err) = run(&["grant", "group:ops:member", "user:u1"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "granted group:ops:member to user:u1"),
+        "{err}"
+    );
+    assert_eq!(read(&path).groups[1].members, ["u2", "u1"]);
+    let (code, _, err) = run(&["grant", "group:ops:member", "user:nobody"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, out, _) = crate::outcome(crate::command("json-directory").arg("sync"));
+    assert_eq!((code, out.as_str()), (2, ""));
+}

@@ -1,0 +1,302 @@
+//! The command line end to end on the SDK's fake connector: every subcommand, the default
+//! subcommand, flags on either side of it, outcomes, exit codes and refusals.
+
+#![allow(missing_docs)]
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use connector_cli::{Cli, CliError, ConnectorCli, Default, Opened, Purpose};
+use connector_sdk::testing::fake::{FakeTenant, Shape};
+use serde_json::{Value, json};
+
+/// The fake connector on the command line; each run opens a fresh fake tenant.
+struct Fake;
+
+#[derive(Debug, clap::Args)]
+struct FakeArgs {
+    /// Users in the fake tenant.
+    #[arg(long, default_value_t = 23)]
+    users: u32,
+    /// Fail the next N writes.
+    #[arg(long, default_value_t = 0)]
+    failing_writes: usize,
+    /// Refuse to open for writes (as a connector refuses an unnamed tenant).
+    #[arg(long)]
+    read_only: bool,
+}
+
+#[async_trait]
+impl ConnectorCli for Fake {
+    type Args = FakeArgs;
+
+    async fn open(&self, args: &FakeArgs, purpose: Purpose) -> Result<Opened, CliError> {
+        if args.read_only && purpose == Purpose::Write {
+            return Err(CliError::Usage("read-only: no writes".into()));
+        }
+        let tenant = FakeTenant::new(Shape {
+            users: args.users,
+            ..Shape::default()
+        });
+        tenant
+            .faults
+            .failing_writes
+            .store(args.failing_writes, Ordering::SeqCst);
+        Ok(Opened::new(tenant.registry_for("fake tenant")).with_notice("a FAKE tenant"))
+    }
+}
+
+async fn run(default: Default, args: &[&str]) -> Result<String, CliError> {
+    let args = std::iter::once("fake").chain(args.iter().copied());
+    Cli::new("fake", Fake)
+        .with_default(default)
+        .run_from(args)
+        .await
+}
+
+fn counts(grants: &std::collections::BTreeSet<String>, prefix: &str) -> usize {
+    grants.iter().filter(|g| g.starts_with(prefix)).count()
+}
+
+#[tokio::test]
+async fn help_lists_every_subcommand() {
+    let help = run(Default::None, &["--help"]).await.unwrap();
+    for sub in [
+        "sync",
+        "grant",
+        "revoke",
+        "create-account",
+        "action",
+        "capabilities",
+        "serve",
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{sub} "))),
+            "{sub}: {help}"
+        );
+    }
+    assert!(help.contains("--users <USERS>"), "{help}");
+}
+
+#[tokio::test]
+async fn sync_is_the_default_and_prints_every_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let db = db.to_str().unwrap();
+    let out = run(Default::Sync, &["--users", "7", "--out", db])
+        .await
+        .unwrap();
+    let tenant = FakeTenant::new(Shape {
+        users: 7,
+        ..Shape::default()
+    });
+    let grants = tenant.expected_grants();
+    assert_eq!(
+        (counts(&grants, "group:"), counts(&grants, "role:")),
+        (12, 7)
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("Synced into {db} (run 1)"));
+    assert_eq!(
+        lines[2..7],
+        [
+            "type             resources     grants",
+            "group                    5         12",
+            "project                  4          -",
+            "role                     2          7",
+            "user                     7          -",
+        ]
+    );
+    // The connector's flags may also follow the subcommand; --json prints the summary.
+    let out = run(
+        Default::Sync,
+        &["sync", "--out", db, "--users", "7", "--json", "--fresh"],
+    )
+    .await
+    .unwrap();
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        summary["resources"],
+        json!({"user": 7, "role": 2, "group": 5, "project": 4})
+    );
+    assert_eq!(summary["run"], 2);
+    assert_eq!(summary["resumed"], false);
+}
+
+#[tokio::test]
+async fn without_a_default_a_subcommand_is_required() {
+    let error = run(Default::None, &["--users", "3"]).await.unwrap_err();
+    assert_eq!(error.exit_code(), 2);
+    assert!(error.message().contains("requires a subcommand"), "{error}");
+}
+
+#[tokio::test]
+async fn grants_and_revokes_print_one_outcome_each() {
+    // User 1 is not in group 1; user 2 is ((1 + 2) % 3 == 0).
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["grant", "group:1:member", "user:1"],
+            "granted group:1:member to user:1\n",
+        ),
+        (
+            &["grant", "group:1:member", "user:2"],
+            "already granted group:1:member to user:2\n",
+        ),
+        (
+            &["revoke", "group:1:member", "user:2"],
+            "revoked group:1:member from user:2\n",
+        ),
+        (
+            &["revoke", "group:1:member", "user:1"],
+            "already revoked group:1:member from user:1\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(run(Default::None, args).await.as_deref(), Ok(expected));
+    }
+    let out = run(
+        Default::None,
+        &["--json", "grant", "group:1:member", "user:1"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        json!({"outcome": "granted", "entitlement": "group:1:member", "principal": "user:1"})
+    );
+}
+
+#[tokio::test]
+async fn failures_map_to_their_exit_codes() {
+    let cases: [(&[&str], CliError); 6] = [
+        (
+            &["grant", "group:1:member"],
+            CliError::Usage("expected ENTITLEMENT PRINCIPAL, got 1 word(s)".into()),
+        ),
+        (
+            &["grant", "group:1", "user:1"],
+            CliError::Usage(
+                "entitlement group:1: invalid entitlement id \"group:1\": expected 3 \
+                 `:`-separated percent-encoded components"
+                    .into(),
+            ),
+        ),
+        (
+            &["--failing-writes", "1", "grant", "group:1:member", "user:1"],
+            CliError::Failed(
+                "grant group:1:member to user:1 failed: upstream unavailable: the upstream refused \
+                 the write (fault)"
+                    .into(),
+            ),
+        ),
+        (
+            &["grant", "role:1:member", "user:1"],
+            CliError::Usage("resource type `role` has no provisioner".into()),
+        ),
+        (
+            &["action", "delete_user", "--user-id", "1"],
+            CliError::Usage(
+                "invalid value 'delete_user' for NAME: the actions are touch_user".into(),
+            ),
+        ),
+        (
+            &["--read-only", "revoke", "group:1:member", "user:2"],
+            CliError::Usage("read-only: no writes".into()),
+        ),
+    ];
+    for (args, expected) in cases {
+        let error = run(Default::None, args).await.unwrap_err();
+        assert_eq!(error, expected, "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn actions_read_their_arguments_by_schema() {
+    let out = run(
+        Default::None,
+        &["action", "touch_user", "--user-id", "4", "--force", "true"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, "ran touch_user: user_id=4\n");
+    let out = run(
+        Default::None,
+        &["--json", "action", "touch_user", "--user-id", "4"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        json!({"outcome": "done", "action": "touch_user", "result": {"user_id": "4"}})
+    );
+    let error = run(Default::None, &["action", "touch_user", "--force", "maybe"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        CliError::Usage("action touch_user: --force: \"maybe\" is not true or false".into())
+    );
+    let error = run(Default::None, &["action", "touch_user"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        CliError::Usage("action `touch_user`: missing required argument `user_id`".into())
+    );
+    // The fake creates no accounts.
+    let error = run(Default::None, &["create-account", "--login", "x"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        CliError::Usage("the connector does not create accounts".into())
+    );
+}
+
+#[tokio::test]
+async fn capabilities_print_the_manifest() {
+    let out = run(Default::None, &["capabilities", "--json"])
+        .await
+        .unwrap();
+    let expected = FakeTenant::new(Shape::default())
+        .registry_for("fake tenant")
+        .manifest()
+        .to_json();
+    assert_eq!(out, expected);
+    let out = run(Default::None, &["capabilities"]).await.unwrap();
+    assert!(
+        out.contains("  group            sync, provision\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  touch_user --user-id VALUE [--force VALUE]\n"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_without_a_token_before_opening() {
+    // The token is read from SERVICE_TOKEN; this test's process never sets it.
+    assert!(std::env::var_os("SERVICE_TOKEN").is_none());
+    let error = run(Default::Serve, &["--listen", "127.0.0.1:0"])
+        .await
+        .unwrap_err();
+    assert_eq!(error.exit_code(), 2);
+    assert!(
+        error.message().starts_with("SERVICE_TOKEN is not set"),
+        "{error}"
+    );
+    let error = run(
+        Default::None,
+        &["serve", "--insecure-no-auth", "--listen", "0.0.0.0:0"],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error
+            .message()
+            .starts_with("--insecure-no-auth is refused on 0.0.0.0:0"),
+        "{error}"
+    );
+}
