@@ -228,24 +228,7 @@ async fn two_files_are_two_tenants() {
 }
 
 #[test]
-fn the_binary_lists_its_subcommands_and_runs_them() {
-    let (code, help, _) = crate::outcome(crate::command("json-directory").arg("--help"));
-    assert_eq!(code, 0);
-    for sub in [
-        "sync",
-        "grant",
-        "revoke",
-        "create-account",
-        "action",
-        "capabilities",
-        "serve",
-    ] {
-        assert!(
-            help.lines()
-                .any(|l| l.trim_start().starts_with(&format!("{sub} "))),
-            "{sub}: {help}"
-        );
-    }
+fn the_binary_runs_every_kind_of_command() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_directory(&dir, 3);
     let file = path.to_str().unwrap();

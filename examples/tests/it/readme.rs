@@ -107,3 +107,33 @@ fn the_c1z_lines_run_in_order() {
         "a header and the fixture's 15 grants"
     );
 }
+
+#[test]
+fn the_template_binary_lists_its_subcommands_as_written() {
+    let lines = lines("json-directory");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (code, help, stderr) = outcome(crate::command("json-directory").args(&lines[0].0));
+    assert_eq!(code, 0, "{stderr}");
+    let commands = help
+        .split("Commands:")
+        .nth(1)
+        .and_then(|rest| rest.split("Options:").next())
+        .unwrap_or_else(|| panic!("{help}"));
+    let names: Vec<&str> = commands
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "sync",
+            "grant",
+            "revoke",
+            "create-account",
+            "action",
+            "capabilities",
+            "serve",
+            "help"
+        ]
+    );
+}
