@@ -2,12 +2,10 @@
 //!
 //! * `cargo bench -p benches`: criterion micro-benchmarks.
 //! * `cargo run --release -p benches --bin sdk-ingest`: the sync engine with [`SqliteStore`]
-//!   ingesting a synthetic connector with no I/O (100 k resources, 1 M grants by default);
-//!   prints grants stored per second and peak RSS.
+//!   ingesting the SDK's fake connector in its bulk shape, with no I/O (100 k resources,
+//!   1.1 M grants by default); prints grants stored per second and peak RSS.
 //!
 //! [`SqliteStore`]: connector_sdk::SqliteStore
-
-pub mod synthetic;
 
 /// Peak resident set size of this process in bytes (Linux `VmHWM`), if the platform reports it.
 pub fn peak_rss_bytes() -> Option<u64> {

@@ -1,22 +1,23 @@
 //! Scale harness: the sync engine with `SqliteStore` (a WAL file in a temporary directory)
-//! ingesting a synthetic connector with no I/O.
+//! ingesting the SDK's fake connector in its bulk shape (list-only, memberships on user rows),
+//! with no I/O.
 //!
 //! ```text
 //! cargo run --release -p benches --bin sdk-ingest -- [USERS] [GRANTS_PER_USER] [WORKERS]
 //! ```
 //!
-//! Defaults: 99 000 users and 1 000 groups (100 k resources), 10 grants per user (990 k grants
-//! from users, ~1 M in all), 4 workers.
+//! Defaults: 99 000 users, 1 000 groups and 2 roles (100 k resources), 10 group memberships
+//! and one role per user (1.089 M grants), 4 workers.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use benches::peak_rss_bytes;
-use benches::synthetic::{Size, registry};
+use connector_sdk::testing::fake::{FakeTenant, Shape};
 use connector_sdk::{SqliteStore, SyncConfig, SyncEngine};
 use tokio_util::sync::CancellationToken;
 
-fn arg(n: usize, default: u64) -> u64 {
+fn arg(n: usize, default: u32) -> u32 {
     std::env::args()
         .nth(n)
         .and_then(|a| a.parse().ok())
@@ -25,19 +26,17 @@ fn arg(n: usize, default: u64) -> u64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let size = Size {
-        users: arg(1, 99_000),
-        groups: 1_000,
-        grants_per_user: arg(2, 10),
-        page_size: 100,
-    };
+    let (users, groups, per_user) = (arg(1, 99_000), 1_000, arg(2, 10));
+    let shape = Shape::bulk(users, groups, per_user, 100);
+    let expected_grants = u64::from(users) * u64::from(per_user.min(groups) + 1);
+    let expected_resources = shape.resource_count();
     let workers = usize::try_from(arg(3, 4))?;
     let dir = std::env::temp_dir().join(format!("sdk-ingest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("ingest.db");
     let store = Arc::new(SqliteStore::open(&path)?);
     let engine = SyncEngine::new(
-        registry(size),
+        FakeTenant::new(shape).registry(),
         store,
         SyncConfig::default().with_workers(workers),
     );
@@ -46,8 +45,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs = started.elapsed().as_secs_f64();
     let grants = report.counts.total_grants();
     let resources = report.counts.total_resources();
-    assert_eq!(grants, size.grants(), "every grant stored");
-    assert_eq!(resources, size.resources(), "every resource stored");
+    assert_eq!(grants, expected_grants, "every grant stored");
+    assert_eq!(resources, expected_resources, "every resource stored");
     let db_bytes = std::fs::metadata(&path)?.len()
         + std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
     println!("resources           {resources}");

@@ -93,6 +93,7 @@ async fn any_connectors_run_round_trips_exactly() {
         users: 120,
         groups: 11,
         page_size: 7,
+        ..Shape::default()
     });
     let (store, run) = synced(&tenant, "tenant a").await;
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,10 @@
 //! * `role`: one page; the `member` entitlements ride on the list page.
 //! * `group`: token-chained pages; per-resource `member` entitlement and paged grants.
 //! * `project`: children of even groups only (not listed at the top level).
+//!
+//! [`Shape::memberships_per_user`] switches to the bulk shape the scale benchmarks ingest: every
+//! syncer list-only, group memberships riding on user rows, group entitlements on the group
+//! list page, no projects.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,6 +38,33 @@ pub struct Shape {
     pub groups: u32,
     /// Rows per page.
     pub page_size: u32,
+    /// The bulk shape: user `u` is a member of this many groups (`(u + k) % groups + 1` for
+    /// `k` below it), listed on the user's row; groups are list-only with their entitlements
+    /// on the page and have no projects. `None`: the default shape, where user `u` is a member
+    /// of group `g` when `u + g` is a multiple of 3 and groups page their grants.
+    pub memberships_per_user: Option<u32>,
+}
+
+impl Shape {
+    /// The bulk shape of `users` users and `groups` groups, each user in `per_user` groups,
+    /// `page_size` rows per page.
+    pub fn bulk(users: u32, groups: u32, per_user: u32, page_size: u32) -> Self {
+        Self {
+            users,
+            groups,
+            page_size,
+            memberships_per_user: Some(per_user),
+        }
+    }
+
+    /// Resources in all.
+    pub fn resource_count(&self) -> u64 {
+        let projects = match self.memberships_per_user {
+            Some(_) => 0,
+            None => 2 * (self.groups / 2),
+        };
+        u64::from(self.users) + 2 + u64::from(self.groups) + u64::from(projects)
+    }
 }
 
 impl Default for Shape {
@@ -42,6 +73,7 @@ impl Default for Shape {
             users: 23,
             groups: 5,
             page_size: 4,
+            memberships_per_user: None,
         }
     }
 }
@@ -157,7 +189,7 @@ impl FakeTenant {
 
     /// Whether `user` is a member of `group` now.
     pub fn is_member(&self, group: u32, user: u32) -> bool {
-        let base = (user + group).is_multiple_of(3);
+        let base = self.base_member(group, user);
         let removed = self
             .faults
             .removed
@@ -171,6 +203,44 @@ impl FakeTenant {
             .unwrap_or_else(PoisonError::into_inner)
             .contains(&(group, user));
         (base && !removed) || added
+    }
+
+    /// Whether `user` is a member of `group` before any change.
+    fn base_member(&self, group: u32, user: u32) -> bool {
+        let groups = self.shape.groups;
+        match self.shape.memberships_per_user {
+            Some(n) if (1..=groups).contains(&group) => {
+                (group - 1 + groups - user % groups) % groups < n.min(groups)
+            }
+            Some(_) => false,
+            None => (user + group).is_multiple_of(3),
+        }
+    }
+
+    /// The groups `user` is a member of now, for the bulk shape's user rows.
+    fn groups_of(&self, user: u32, n: u32) -> Vec<u32> {
+        let groups = self.shape.groups;
+        let removed = self
+            .faults
+            .removed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let added = self
+            .faults
+            .added
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<u32> = (0..n.min(groups))
+            .map(|k| (user + k) % groups + 1)
+            .filter(|g| !removed.contains(&(*g, user)))
+            .collect();
+        let extra: Vec<u32> = added
+            .iter()
+            .filter(|(g, u)| *u == user && !out.contains(g))
+            .map(|(g, _)| *g)
+            .collect();
+        out.extend(extra);
+        out
     }
 
     /// The members of `group` now, in id order.
@@ -210,7 +280,7 @@ impl FakeTenant {
         }
         for g in 1..=self.shape.groups {
             out.insert(format!("group:{g}"));
-            if g.is_multiple_of(2) {
+            if g.is_multiple_of(2) && self.shape.memberships_per_user.is_none() {
                 out.insert(format!("project:{g}-a"));
                 out.insert(format!("project:{g}-b"));
             }
@@ -287,16 +357,22 @@ impl ResourceSyncer for Users {
                         .with_email(format!("u{u}@example.com"), true),
                 )
         });
-        let grants = ids.iter().map(|u| {
-            Grant::new(
-                EntitlementId::new(
-                    ResourceId::new("role", FakeTenant::role_of(*u).to_string()),
-                    "member",
-                ),
-                ResourceId::new("user", u.to_string()),
-            )
-        });
-        let mut page = Page::new(users.collect()).with_grants(grants.collect::<Vec<_>>());
+        let mut grants: Vec<Grant> = Vec::new();
+        for u in &ids {
+            let user = ResourceId::new("user", u.to_string());
+            let role = ResourceId::new("role", FakeTenant::role_of(*u).to_string());
+            grants.push(Grant::new(EntitlementId::new(role, "member"), user.clone()));
+            if let Some(n) = self.0.shape.memberships_per_user {
+                for g in self.0.groups_of(*u, n) {
+                    let group = ResourceId::new("group", g.to_string());
+                    grants.push(Grant::new(
+                        EntitlementId::new(group, "member"),
+                        user.clone(),
+                    ));
+                }
+            }
+        }
+        let mut page = Page::new(users.collect()).with_grants(grants);
         page = page.with_next_tokens(OffsetLanes::new(u64::from(size)).next(
             u64::from(start),
             ids.len(),
@@ -351,7 +427,10 @@ impl ResourceSyncer for Groups {
     }
 
     fn options(&self) -> SyncerOptions {
-        SyncerOptions::per_resource()
+        match self.0.shape.memberships_per_user {
+            Some(_) => SyncerOptions::list_only(),
+            None => SyncerOptions::per_resource(),
+        }
     }
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
@@ -361,6 +440,7 @@ impl ResourceSyncer for Groups {
         }
         let start = offset(request.token.as_ref())?;
         let size = self.0.shape.page_size;
+        let bulk = self.0.shape.memberships_per_user.is_some();
         let groups: Vec<Resource> = (start + 1..=self.0.shape.groups)
             .take(size as usize)
             .map(|g| {
@@ -368,7 +448,7 @@ impl ResourceSyncer for Groups {
                     ResourceId::new("group", g.to_string()),
                     format!("Group {g}"),
                 );
-                if g.is_multiple_of(2) {
+                if g.is_multiple_of(2) && !bulk {
                     r.with_annotation(Annotation::ChildResourceType {
                         resource_type: ResourceTypeId::new("project"),
                     })
@@ -378,7 +458,15 @@ impl ResourceSyncer for Groups {
             })
             .collect();
         let full = groups.len() as u32 == size;
-        let mut page = Page::new(groups);
+        let entitlements: Vec<Entitlement> = if bulk {
+            groups
+                .iter()
+                .map(|g| member_entitlement(g.id.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut page = Page::new(groups).with_entitlements(entitlements);
         if full {
             page = page.with_next(PageToken::offset(u64::from(start + size)));
         }

@@ -25,6 +25,38 @@ fn engine(tenant: &Tenant, store: Arc<dyn WorkQueue>, workers: usize) -> SyncEng
 }
 
 #[tokio::test]
+async fn the_bulk_shape_is_list_only_and_stores_exactly_its_ground_truth() {
+    let tenant = Tenant::new(Shape::bulk(11, 4, 3, 3));
+    tenant.faults.removed.lock().unwrap().insert((2, 1));
+    tenant.faults.added.lock().unwrap().insert((4, 1));
+    let store = Arc::new(MemoryStore::new());
+    let report = engine(&tenant, store.clone(), 2)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        resource_ids(store.as_ref(), report.run),
+        tenant.expected_resources()
+    );
+    let grants = grant_ids(store.as_ref(), report.run);
+    assert_eq!(grants, tenant.expected_grants());
+    // User 1 is in groups 2, 3 and 4 (from its own id on), less the removed 2, plus the added 4.
+    let user_1: Vec<&String> = grants
+        .iter()
+        .filter(|g| g.starts_with("group:") && g.ends_with(":user:1"))
+        .collect();
+    assert_eq!(user_1, ["group:3:member:user:1", "group:4:member:user:1"]);
+    assert_eq!(
+        report.counts.total_resources(),
+        tenant.shape.resource_count()
+    );
+    assert_eq!(report.counts.grants[&"group".into()], 11 * 3 - 1);
+    // List-only: one call per page (4 user pages, 1 role page, 2 group pages), no per-group call.
+    let calls = tenant.faults.calls.load(Ordering::SeqCst);
+    assert!((7..=7 + 2).contains(&calls), "{calls} calls");
+}
+
+#[tokio::test]
 async fn full_sync_stores_exactly_the_ground_truth() {
     let tenant = Tenant::new(Shape::default());
     let store = Arc::new(MemoryStore::new());
@@ -68,6 +100,7 @@ async fn worker_counts_give_identical_rows() {
         users: 57,
         groups: 9,
         page_size: 5,
+        ..Shape::default()
     });
     let mut dumps = Vec::new();
     for workers in [1, 3, 8] {
@@ -90,6 +123,7 @@ async fn one_listing_is_fetched_by_several_workers_at_once() {
         users: 200,
         groups: 0,
         page_size: 10,
+        ..Shape::default()
     });
     *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(20));
     let store = Arc::new(MemoryStore::new());
@@ -111,6 +145,7 @@ async fn a_sync_killed_at_any_page_resumes_to_identical_rows() {
         users: 13,
         groups: 4,
         page_size: 3,
+        ..Shape::default()
     };
     let baseline_tenant = Tenant::new(shape.clone());
     let baseline_store = Arc::new(SqliteStore::in_memory().unwrap());
@@ -201,6 +236,7 @@ async fn cancellation_stops_the_sync_and_it_resumes_later() {
         users: 100,
         groups: 6,
         page_size: 5,
+        ..Shape::default()
     });
     *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(10));
     let store = Arc::new(MemoryStore::new());

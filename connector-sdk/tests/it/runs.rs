@@ -53,11 +53,13 @@ async fn a_run_of_another_tenant_is_not_resumed() {
         users: 30,
         groups: 6,
         page_size: 4,
+        ..Shape::default()
     });
     let b = Tenant::new(Shape {
         users: 9,
         groups: 2,
         page_size: 4,
+        ..Shape::default()
     });
     let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
     interrupted(&a, &store, "tenant-a").await;

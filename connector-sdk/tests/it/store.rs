@@ -11,6 +11,7 @@ async fn diff_between_two_syncs(store: Arc<dyn WorkQueue>) {
         users: 6,
         groups: 2,
         page_size: 4,
+        ..Shape::default()
     });
     let engine = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default());
     let first = engine.run(&CancellationToken::new()).await.unwrap().run;
@@ -39,6 +40,7 @@ async fn diff_between_two_syncs(store: Arc<dyn WorkQueue>) {
         users: 7,
         groups: 3,
         page_size: 4,
+        ..Shape::default()
     });
     let engine = SyncEngine::new(bigger.registry(), store.clone(), SyncConfig::default());
     let third = engine.run(&CancellationToken::new()).await.unwrap().run;
@@ -282,6 +284,7 @@ async fn resources_page_through_a_type_in_both_stores() {
         users: 23,
         groups: 3,
         page_size: 4,
+        ..Shape::default()
     });
     let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
     let memory = Arc::new(MemoryStore::new());
@@ -361,6 +364,7 @@ async fn entitlements_and_grants_page_in_the_same_order_in_both_stores() {
         users: 23,
         groups: 12,
         page_size: 4,
+        ..Shape::default()
     });
     let mut seen = Vec::new();
     for store in [

@@ -149,6 +149,7 @@ async fn a_sync_serves_the_tenants_exact_rows() {
         users: 57,
         groups: 9,
         page_size: 5,
+        ..Shape::default()
     });
     let running = Running::start(&tenant).await;
     let summary = running.sync().await;
