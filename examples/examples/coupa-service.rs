@@ -15,7 +15,7 @@
 use connector_cli::{Cli, Default};
 
 fn main() -> std::process::ExitCode {
-    Cli::new("coupa-service", examples::cli::Coupa)
+    Cli::new("coupa-service", examples::coupa::Coupa)
         .with_about("The Coupa connector as a service.")
         .with_default(Default::Serve)
         .main()

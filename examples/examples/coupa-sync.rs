@@ -15,7 +15,7 @@
 use connector_cli::{Cli, Default};
 
 fn main() -> std::process::ExitCode {
-    Cli::new("coupa-sync", examples::cli::Coupa)
+    Cli::new("coupa-sync", examples::coupa::Coupa)
         .with_about("Sync a Coupa tenant (or a simulated one) into SQLite.")
         .with_default(Default::Sync)
         .main()
