@@ -1,5 +1,5 @@
 //! One command line for every connector built on `connector_sdk`: a connector says how its own
-//! flags become a [`Registry`] ([`ConnectorCli`]) and gets a binary with the subcommands `sync`,
+//! flags become a [`Registry`](connector_sdk::Registry) ([`ConnectorCli`]) and gets a binary with the subcommands `sync`,
 //! `grant`, `revoke`, `create-account`, `action`, `capabilities` and `serve`, each with
 //! `--json`, the same exit codes and the same refusals.
 //!
