@@ -79,7 +79,7 @@ pub(crate) fn resource_type_from(rt: &pb::ResourceType) -> ResourceType {
     out
 }
 
-fn id(id: &ResourceId) -> pb::ResourceId {
+pub(crate) fn id(id: &ResourceId) -> pb::ResourceId {
     pb::ResourceId {
         resource_type: id.resource_type.as_str().to_owned(),
         resource: id.id.clone(),
@@ -105,7 +105,7 @@ fn json_value(value: &Json) -> Value {
     Value { kind: Some(kind) }
 }
 
-fn json_struct(map: &Map<String, Json>) -> Struct {
+pub(crate) fn json_struct(map: &Map<String, Json>) -> Struct {
     Struct {
         fields: map
             .iter()
@@ -134,7 +134,7 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
-fn struct_json(s: &Struct) -> Map<String, Json> {
+pub(crate) fn struct_json(s: &Struct) -> Map<String, Json> {
     s.fields
         .iter()
         .map(|(k, v)| (k.clone(), value_json(v)))
@@ -403,7 +403,6 @@ pub(crate) fn grant_entitlement(g: &Grant, entitlement_resource: pb::Resource) -
 
 /// A grant as baton's message: the entitlement as `{resource, id}` (the resource in full), the
 /// principal as `{id}`.
-#[cfg(test)]
 pub(crate) fn grant(g: &Grant, entitlement_resource: pb::Resource) -> pb::Grant {
     pb::Grant {
         entitlement: Some(grant_entitlement(g, entitlement_resource)),

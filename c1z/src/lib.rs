@@ -33,6 +33,7 @@ mod error;
 mod ksuid;
 mod pb;
 mod reader;
+pub mod wire;
 mod writer;
 
 pub use error::Error;

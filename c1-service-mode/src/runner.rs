@@ -1,0 +1,289 @@
+//! The task loop: Hello, then GetTask honouring `next_poll`, tasks run concurrently up to the
+//! configured number, failures retried with capped exponential backoff and jitter, and a
+//! shutdown that stops polling and gives the tasks in flight a grace period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_sdk::Registry;
+use connector_sdk::backend::WorkQueue;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{CallError, Client};
+use crate::stats::TaskStats;
+use crate::token::Tokens;
+use crate::{Config, Error, metadata, proto, tasks};
+
+/// What every task shares.
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) registry: Registry,
+    pub(crate) store: Arc<dyn WorkQueue>,
+    pub(crate) config: Config,
+    pub(crate) stats: Arc<TaskStats>,
+    pub(crate) actions: tasks::ActionResults,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        registry: Registry,
+        store: Arc<dyn WorkQueue>,
+        config: Config,
+    ) -> Result<Self, Error> {
+        let host = config.api_host().to_owned();
+        let transport = |reason: String| Error::Transport {
+            host: host.clone(),
+            reason,
+        };
+        let mut http = reqwest::Client::builder()
+            .user_agent(format!(
+                "baton-c1-credential-provider {}/{}",
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION")
+            ))
+            .connect_timeout(Duration::from_secs(30));
+        let mut roots = Vec::new();
+        if let Some(pem) = &config.ca_bundle_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| transport(format!("the CA bundle is not PEM: {e}")))?;
+            for certificate in certificates {
+                http = http.add_root_certificate(certificate);
+            }
+            roots.push(pem.clone());
+        }
+        let http = http
+            .build()
+            .map_err(|e| transport(connector_sdk::error_chain(&e)))?;
+        let tokens = Tokens::new(http, &host, config.client_id.clone(), config.secret.clone());
+        let user_agent = format!(
+            "{} {}/{}",
+            config.client_id.name(),
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION")
+        );
+        let client = Client::new(&host, &roots, &user_agent, tokens)
+            .map_err(|e| transport(connector_sdk::error_chain(&e)))?;
+        Ok(Self {
+            client,
+            registry,
+            store,
+            config,
+            stats: Arc::new(TaskStats::default()),
+            actions: tasks::ActionResults::default(),
+        })
+    }
+}
+
+/// Capped exponential backoff with jitter: each delay is a random point in the upper half of
+/// `base * 2^n`, at most `cap`.
+pub(crate) struct Backoff {
+    base: Duration,
+    cap: Duration,
+    step: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new(base: Duration, cap: Duration) -> Self {
+        Self { base, cap, step: 0 }
+    }
+
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let full = self
+            .base
+            .saturating_mul(1u32 << self.step.min(20))
+            .min(self.cap);
+        self.step = self.step.saturating_add(1);
+        let half = full / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.step = 0;
+    }
+}
+
+/// Sleeps `wait`; false when `stop` came first.
+pub(crate) async fn pause(wait: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        () = stop.cancelled() => false,
+        () = tokio::time::sleep(wait) => true,
+    }
+}
+
+/// Logs a failed call: a refusal names the client id and the status, never the secret.
+fn log_failure(what: &str, error: &CallError, client: &str, retry_in: Duration) {
+    if error.is_refusal() {
+        tracing::error!(
+            client_id = client,
+            error = %error,
+            retry_in_ms = retry_in.as_millis() as u64,
+            "{what}: ConductorOne refused the credentials; check the client id and secret"
+        );
+    } else {
+        tracing::warn!(
+            error = %connector_sdk::error_chain(error),
+            retry_in_ms = retry_in.as_millis() as u64,
+            "{what} failed"
+        );
+    }
+}
+
+/// The longest wait a `next_poll` may ask for.
+const MAX_POLL: Duration = Duration::from_secs(300);
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) {
+    let stop = CancellationToken::new();
+    let stopping = stop.clone();
+    let watcher = async move {
+        shutdown.await;
+        stopping.cancel();
+    };
+    let work = async {
+        if say_hello(&shared, &stop).await {
+            poll(&shared, &stop).await;
+        }
+    };
+    tokio::pin!(watcher);
+    tokio::pin!(work);
+    tokio::select! {
+        () = &mut work => {}
+        () = &mut watcher => work.await,
+    }
+}
+
+/// Hello until it is answered (backoff from 1 s to 5 min); false when stopped first.
+async fn say_hello(shared: &Shared, stop: &CancellationToken) -> bool {
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
+    let client = shared.config.client_id.to_string();
+    loop {
+        let request = metadata::hello(
+            &shared.registry,
+            &shared.config.host_id,
+            "",
+            &shared.config.package,
+        );
+        let answer = tokio::select! {
+            () = stop.cancelled() => return false,
+            answer = shared.client.hello(request) => answer,
+        };
+        match answer {
+            Ok(()) => {
+                tracing::info!(
+                    client_id = client,
+                    host = shared.config.api_host(),
+                    "connected to ConductorOne"
+                );
+                return true;
+            }
+            Err(error) => {
+                let wait = backoff.next_delay();
+                log_failure("Hello", &error, &client, wait);
+                if !pause(wait, stop).await {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Polls and runs tasks until stopped, then winds the tasks in flight down.
+async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) {
+    let slots = Arc::new(Semaphore::new(shared.config.concurrency));
+    let cancel_tasks = CancellationToken::new();
+    let mut running = JoinSet::new();
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let client = shared.config.client_id.to_string();
+    loop {
+        while running.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            () = stop.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let answer = tokio::select! {
+            () = stop.cancelled() => break,
+            answer = shared.client.get_task(&shared.config.host_id) => answer,
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                shared.stats.polled(false);
+                drop(permit);
+                let wait = backoff.next_delay();
+                log_failure("GetTask", &error, &client, wait);
+                if !pause(wait, stop).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        shared.stats.polled(true);
+        backoff.reset();
+        let next_poll = answer
+            .next_poll
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or_default()
+            .min(MAX_POLL);
+        let task = answer
+            .task
+            .filter(|t| !matches!(t.task_type, Some(proto::TaskType::None(_))));
+        let wait = match &task {
+            Some(task) => {
+                let shared = shared.clone();
+                let task = task.clone();
+                let cancel = cancel_tasks.child_token();
+                running.spawn(async move {
+                    tasks::run(&shared, task, cancel).await;
+                    drop(permit);
+                });
+                next_poll
+            }
+            None => {
+                drop(permit);
+                next_poll.max(shared.config.min_poll)
+            }
+        };
+        if !pause(wait, stop).await {
+            break;
+        }
+    }
+    wind_down(shared, running, cancel_tasks).await;
+}
+
+/// Lets the tasks in flight finish within most of the grace period, then cancels them and
+/// waits out the rest; whatever is still running then is dropped.
+async fn wind_down(shared: &Shared, mut running: JoinSet<()>, cancel: CancellationToken) {
+    if running.is_empty() {
+        return;
+    }
+    let grace = shared.config.shutdown_grace;
+    let finish_by = grace.mul_f64(0.7);
+    tracing::info!(
+        tasks = running.len(),
+        "stopping: waiting for the tasks in flight"
+    );
+    let all = async { while running.join_next().await.is_some() {} };
+    if tokio::time::timeout(finish_by, all).await.is_ok() {
+        return;
+    }
+    tracing::warn!(
+        tasks = running.len(),
+        "stopping: cancelling the tasks in flight"
+    );
+    cancel.cancel();
+    let all = async { while running.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace.saturating_sub(finish_by), all)
+        .await
+        .is_err()
+    {
+        tracing::error!(tasks = running.len(), "stopping: tasks did not end in time");
+        running.abort_all();
+    }
+}
