@@ -195,6 +195,7 @@ async fn say_hello(shared: &Shared, stop: &CancellationToken) -> bool {
 async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) {
     let slots = Arc::new(Semaphore::new(shared.config.concurrency));
     let cancel_tasks = CancellationToken::new();
+    let cancel_syncs = CancellationToken::new();
     let mut running = JoinSet::new();
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let client = shared.config.client_id.to_string();
@@ -238,7 +239,12 @@ async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) {
             Some(task) => {
                 let shared = shared.clone();
                 let task = task.clone();
-                let cancel = cancel_tasks.child_token();
+                // A sync stops at once on shutdown (it resumes at the next start); a write gets
+                // the grace period to finish.
+                let cancel = match task.task_type {
+                    Some(proto::TaskType::SyncFull(_)) => cancel_syncs.child_token(),
+                    _ => cancel_tasks.child_token(),
+                };
                 running.spawn(async move {
                     tasks::run(&shared, task, cancel).await;
                     drop(permit);
@@ -254,11 +260,13 @@ async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) {
             break;
         }
     }
+    cancel_syncs.cancel();
     wind_down(shared, running, cancel_tasks).await;
 }
 
-/// Lets the tasks in flight finish within most of the grace period, then cancels them and
-/// waits out the rest; whatever is still running then is dropped.
+/// Lets the tasks in flight finish within most of the grace period (syncs were cancelled
+/// already), then cancels them and waits out the rest; whatever is still running then is
+/// dropped.
 async fn wind_down(shared: &Shared, mut running: JoinSet<()>, cancel: CancellationToken) {
     if running.is_empty() {
         return;

@@ -81,6 +81,52 @@ pub(crate) struct ServeArgs {
     /// Requests in flight at once during a sync.
     #[arg(long, default_value_t = 8)]
     pub(crate) workers: usize,
+    /// ConductorOne client id: run as a ConductorOne self-hosted connector (service mode)
+    /// instead of serving /v1; /livez, /readyz and /metrics stay on --listen.
+    #[arg(
+        id = "c1_client_id",
+        long = "client-id",
+        value_name = "CLIENT_ID",
+        env = "BATON_CLIENT_ID",
+        requires = "c1_client_secret"
+    )]
+    pub(crate) client_id: Option<String>,
+    /// ConductorOne client secret (`secret-token:…`); prefer the environment.
+    #[arg(
+        id = "c1_client_secret",
+        long = "client-secret",
+        env = "BATON_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub(crate) client_secret: Option<secrecy::SecretString>,
+    /// In service mode, run grant, revoke, account-creation and action tasks (without it they
+    /// are refused).
+    #[arg(
+        short = 'p',
+        long,
+        env = "BATON_PROVISIONING",
+        requires = "c1_client_id"
+    )]
+    pub(crate) provisioning: bool,
+    /// Sync once, write the `.c1z` here and exit (baton's one-shot mode).
+    #[arg(short = 'f', long, conflicts_with = "c1_client_id")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The sync of a one-shot `serve -f FILE`.
+    pub(crate) fn one_shot(&self, file: PathBuf) -> SyncArgs {
+        SyncArgs {
+            out: self.out.clone(),
+            workers: self.workers,
+            fresh: false,
+            switch_tenant: self.switch_tenant,
+            keep_runs: self.keep_runs,
+            c1z: Some(file),
+            summary_json: None,
+        }
+    }
 }
 
 /// The words of `grant` and `revoke`.

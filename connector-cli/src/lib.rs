@@ -41,6 +41,7 @@
 //! [`connector_sdk::Error::exit_code`]). With `--json`, an outcome (or an error) is one JSON
 //! object on standard output.
 
+mod c1;
 mod capabilities;
 mod command;
 mod connector;
@@ -207,7 +208,21 @@ impl<C: ConnectorCli> Cli<C> {
         };
         match action {
             command::Action::Sync(args) => sync::run(&ctx, args).await,
-            command::Action::Serve(args) => serve::run(&ctx, args).await.map(|()| String::new()),
+            command::Action::Serve(args) => {
+                if let Some(file) = args.file.clone() {
+                    return sync::run(&ctx, args.one_shot(file)).await;
+                }
+                match (args.client_id.clone(), args.client_secret.clone()) {
+                    (Some(id), Some(secret)) => c1::run(&ctx, args, &id, secret).await,
+                    (None, Some(_)) => Err(CliError::Usage(
+                        "a ConductorOne client secret (BATON_CLIENT_SECRET) is set without a \
+                         client id (--client-id, BATON_CLIENT_ID)"
+                            .into(),
+                    )),
+                    _ => serve::run(&ctx, args).await,
+                }
+                .map(|()| String::new())
+            }
             command::Action::Capabilities => {
                 let opened = ctx.open(Purpose::Describe).await?;
                 Ok(capabilities::describe(&opened.registry, json))

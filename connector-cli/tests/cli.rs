@@ -58,6 +58,16 @@ fn counts(grants: &std::collections::BTreeSet<String>, prefix: &str) -> usize {
     grants.iter().filter(|g| g.starts_with(prefix)).count()
 }
 
+#[test]
+fn the_command_is_well_formed_with_every_default() {
+    for default in [Default::None, Default::Sync, Default::Serve] {
+        Cli::new("fake", Fake)
+            .with_default(default)
+            .command()
+            .debug_assert();
+    }
+}
+
 #[tokio::test]
 async fn help_lists_every_subcommand() {
     let help = run(Default::None, &["--help"]).await.unwrap();

@@ -6,21 +6,27 @@ use std::time::Duration;
 
 use connector_cli::CliError;
 use coupa_sim::{CoupaSim, RateLimit, SimOptions, Sizes, Tenant};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
-/// Where to find the tenant, from flags and the environment. The client secret is only ever
-/// read from `COUPA_CLIENT_SECRET`, never from a flag.
-#[derive(Debug, Clone, clap::Args)]
+/// Where to find the tenant, from flags and the environment. The flags are baton-coupa's
+/// (`--coupa-domain`, `--coupa-client-id`, `--coupa-client-secret`), so swapping the Go
+/// connector changes no flag; each also reads `COUPA_*` and baton's `BATON_COUPA_*` variables.
+/// `--client-id` and `--client-secret` are ConductorOne's (see `serve`), as in baton.
+#[derive(Clone, clap::Args)]
 pub struct TenantArgs {
-    /// Tenant domain (`acme` or `acme.coupahost.com`) [env: COUPA_DOMAIN]
-    #[arg(long)]
+    /// Tenant domain (`acme` or `acme.coupahost.com`) [env: COUPA_DOMAIN, BATON_COUPA_DOMAIN]
+    #[arg(long = "coupa-domain", visible_alias = "domain")]
     pub domain: Option<String>,
     /// Explicit base URL (sandbox, proxy) [env: COUPA_BASE_URL]
-    #[arg(long)]
+    #[arg(long = "coupa-base-url", visible_alias = "base-url")]
     pub base_url: Option<String>,
-    /// OAuth client id [env: COUPA_CLIENT_ID]
-    #[arg(long)]
+    /// Coupa OAuth client id [env: COUPA_CLIENT_ID, BATON_COUPA_CLIENT_ID]
+    #[arg(long = "coupa-client-id")]
     pub client_id: Option<String>,
+    /// Coupa OAuth client secret; prefer the environment, which other users of the host cannot
+    /// read [env: COUPA_CLIENT_SECRET, BATON_COUPA_CLIENT_SECRET]
+    #[arg(long = "coupa-client-secret", value_name = "SECRET")]
+    pub client_secret: Option<SecretString>,
     /// Space-separated OAuth scopes [env: COUPA_SCOPES]
     #[arg(long)]
     pub scopes: Option<String>,
@@ -80,6 +86,35 @@ pub enum WithoutCredentials {
     Demo,
 }
 
+/// The flag's value, else the first of `names` that is set.
+fn first(flag: &Option<String>, names: &[&str]) -> Result<Option<String>, CliError> {
+    if flag.is_some() {
+        return Ok(flag.clone());
+    }
+    for name in names {
+        if let Some(value) = env(name)? {
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+impl std::fmt::Debug for TenantArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantArgs")
+            .field("domain", &self.domain)
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("sim", &self.sim)
+            .field("sim_fixture", &self.sim_fixture)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An environment variable: `None` when unset or blank, an error when not UTF-8.
 fn env(name: &str) -> Result<Option<String>, CliError> {
     read_env(name, std::env::var_os(name))
@@ -108,10 +143,16 @@ impl TenantArgs {
     /// Missing or partial credentials name what is missing; a base URL without credentials is
     /// refused before any request.
     pub async fn resolve(&self, without: WithoutCredentials) -> Result<Target, CliError> {
-        let domain = self.domain.clone().or(env("COUPA_DOMAIN")?);
-        let base_url = self.base_url.clone().or(env("COUPA_BASE_URL")?);
-        let client_id = self.client_id.clone().or(env("COUPA_CLIENT_ID")?);
-        let secret = env("COUPA_CLIENT_SECRET")?;
+        let domain = first(&self.domain, &["COUPA_DOMAIN", "BATON_COUPA_DOMAIN"])?;
+        let base_url = first(&self.base_url, &["COUPA_BASE_URL"])?;
+        let client_id = first(
+            &self.client_id,
+            &["COUPA_CLIENT_ID", "BATON_COUPA_CLIENT_ID"],
+        )?;
+        let secret = match &self.client_secret {
+            Some(secret) => Some(secret.expose_secret().to_owned()),
+            None => first(&None, &["COUPA_CLIENT_SECRET", "BATON_COUPA_CLIENT_SECRET"])?,
+        };
         let scopes = self.scopes.clone().or(env("COUPA_SCOPES")?);
         let named: Vec<&str> = [
             domain.as_ref().map(|_| "COUPA_DOMAIN"),
@@ -145,7 +186,7 @@ impl TenantArgs {
                 )),
             };
         }
-        // Flags over the environment; the secret only ever from the environment.
+        // Flags over the environment.
         let given = |name: &str| -> Option<String> {
             match name {
                 "COUPA_DOMAIN" => domain.clone(),

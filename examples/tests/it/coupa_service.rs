@@ -6,17 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::outcome;
+use crate::{free_port, outcome};
 
 const TOKEN: &str = "service-test-token-0123456789-abcdefgh";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn it_refuses_to_start_without_a_token() {

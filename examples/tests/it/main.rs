@@ -3,6 +3,7 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+mod conductorone;
 mod coupa_provision;
 mod coupa_service;
 mod coupa_sync;
@@ -47,6 +48,13 @@ pub fn command(name: &str) -> Command {
         "COUPA_CLIENT_ID",
         "COUPA_CLIENT_SECRET",
         "COUPA_SCOPES",
+        "BATON_CLIENT_ID",
+        "BATON_CLIENT_SECRET",
+        "BATON_COUPA_DOMAIN",
+        "BATON_COUPA_CLIENT_ID",
+        "BATON_COUPA_CLIENT_SECRET",
+        "BATON_C1_API_HOST",
+        "SSL_CERT_FILE",
     ] {
         command.env_remove(var);
     }
@@ -61,4 +69,13 @@ pub fn outcome(command: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stdout).trim().to_owned(),
         String::from_utf8_lossy(&output.stderr).trim().to_owned(),
     )
+}
+
+/// A loopback port free now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

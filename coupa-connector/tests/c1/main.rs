@@ -1,0 +1,143 @@
+//! The Coupa connector as a ConductorOne self-hosted connector: a task list of sync, grant,
+//! revoke, create account, disable and enable, run against the fake control plane on the
+//! simulated fixture tenant, with exactly the expected effects.
+
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use c1_service_mode::testing::{FakeControlPlane, ScriptedTask, TaskResult};
+use c1_service_mode::{Config, ServiceMode};
+use connector_sdk::{EntitlementId, Grant, MemoryStore, ResourceId};
+use coupa_connector::{ConnectorConfig, CoupaConnector};
+use coupa_sim::{CoupaSim, Tenant};
+use serde_json::{Map, Value, json};
+
+fn member(kind: &str, id: &str) -> EntitlementId {
+    EntitlementId::new(ResourceId::new(kind, id), "member")
+}
+
+fn user(id: i64) -> ResourceId {
+    ResourceId::new("user", id.to_string())
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conductorone_task_list_runs_end_to_end_on_the_simulator() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let before = sim.tenant();
+    assert!(!before.users[&3].user_groups.contains(&11));
+    assert!(before.users[&1].roles.contains(&1));
+    assert!(before.users[&2].active);
+    let plane = FakeControlPlane::start().await;
+    let tasks = [
+        plane.push(ScriptedTask::sync_full()),
+        plane.push(ScriptedTask::grant(&member("group", "11"), &user(3))),
+        plane.push(ScriptedTask::revoke(&Grant::new(
+            member("role", "1"),
+            user(1),
+        ))),
+        plane.push(ScriptedTask::create_account(
+            "kat",
+            "kat@example.com",
+            &object(json!({"first_name": "Katherine", "last_name": "Johnson",
+                "display": "ignored: not in the account schema"})),
+        )),
+        plane.push(ScriptedTask::action(
+            "disable_user",
+            &object(json!({"user_id": "2"})),
+        )),
+        plane.push(ScriptedTask::action(
+            "enable_user",
+            &object(json!({"user_id": "2"})),
+        )),
+    ];
+    let client =
+        coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
+            .unwrap();
+    let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
+    let config = Config::new(plane.client_id(), plane.client_secret())
+        .unwrap()
+        .with_ca_bundle_pem(plane.ca_pem())
+        .with_provisioning(true)
+        .with_concurrency(1)
+        .with_min_poll(Duration::from_millis(10));
+    let mode =
+        ServiceMode::new(connector.registry(), Arc::new(MemoryStore::new()), config).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(mode.run(async move {
+        let _ = stopped.await;
+    }));
+    let finished = plane.wait_finished(6, Duration::from_secs(30)).await;
+    let _ = stop.send(());
+    running.await.unwrap();
+
+    // One at a time, in order, every one a success.
+    let ids: Vec<&str> = finished.iter().map(|f| f.task_id.as_str()).collect();
+    assert_eq!(ids, tasks.iter().map(String::as_str).collect::<Vec<_>>());
+    for f in &finished {
+        assert!(matches!(f.result, TaskResult::Success { .. }), "{f:?}");
+    }
+    // The sync: a .c1z of the fixture's 15 grants.
+    let upload = &plane.uploads()[0];
+    assert!(upload.checksum_ok);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    std::fs::write(&file, &upload.bytes).unwrap();
+    let reader = c1z::Reader::open(&file).unwrap();
+    assert_eq!(reader.grants().count(), 15);
+    // The writes, exactly.
+    let after = sim.tenant();
+    assert_eq!(
+        finished[1].grants(),
+        [Grant::new(member("group", "11"), user(3))]
+    );
+    assert_eq!(
+        after.users[&3].user_groups,
+        before.users[&3]
+            .user_groups
+            .iter()
+            .copied()
+            .chain([11])
+            .collect()
+    );
+    let mut roles = before.users[&1].roles.clone();
+    roles.remove(&1);
+    assert_eq!(after.users[&1].roles, roles);
+    let (account, created) = finished[3].account().unwrap();
+    assert!(created);
+    assert_eq!(account.id, user(4));
+    let kat = &after.users[&4];
+    assert_eq!(
+        (
+            kat.login.as_str(),
+            kat.email.as_str(),
+            kat.firstname.as_str(),
+            kat.lastname.as_str()
+        ),
+        ("kat", "kat@example.com", "Katherine", "Johnson")
+    );
+    assert_eq!(
+        finished[4].action_result(),
+        Some(object(
+            json!({"user_id": "2", "status": "disabled", "changed": true})
+        ))
+    );
+    assert_eq!(
+        finished[5].action_result(),
+        Some(object(
+            json!({"user_id": "2", "status": "enabled", "changed": true})
+        ))
+    );
+    assert!(after.users[&2].active);
+    // Nothing else changed.
+    for id in [2, 1] {
+        assert_eq!(after.users[&id].user_groups, before.users[&id].user_groups);
+        assert_eq!(after.users[&id].licenses, before.users[&id].licenses);
+    }
+    assert_eq!(after.users.len(), before.users.len() + 1);
+}

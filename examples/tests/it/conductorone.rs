@@ -1,0 +1,196 @@
+//! `coupa-service` as a ConductorOne self-hosted connector, against the fake control plane:
+//! baton-coupa's flag and variable names, probes and metrics, SIGTERM mid-task, the one-shot
+//! `-f` sync.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use c1_service_mode::testing::{FakeControlPlane, ScriptedTask, TaskResult};
+
+use crate::{free_port, outcome};
+
+
+/// `coupa-service` in service mode against `plane` on a simulated tenant, with baton's
+/// variable names.
+fn service(
+    plane: &FakeControlPlane,
+    ca: &std::path::Path,
+    dir: &std::path::Path,
+    port: u16,
+    extra: &[&str],
+) -> std::process::Child {
+    crate::command("coupa-service")
+        .env_remove("SERVICE_TOKEN")
+        .env("BATON_CLIENT_ID", plane.client_id())
+        .env(
+            "BATON_CLIENT_SECRET",
+            secrecy::ExposeSecret::expose_secret(&plane.client_secret()),
+        )
+        .env("SSL_CERT_FILE", ca)
+        .args(["-p", "--log-format", "json", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(extra)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_mode_runs_tasks_reports_metrics_and_stops_on_sigterm_mid_sync() {
+    let plane = FakeControlPlane::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, plane.ca_pem()).unwrap();
+    let schemas = plane.push(ScriptedTask::action_list_schemas());
+    let port = free_port();
+    // A sync of 3 000 users, one request at a time at 200 ms each, takes longer than the 10 s
+    // a shutdown allows.
+    let child = service(
+        &plane,
+        &ca,
+        dir.path(),
+        port,
+        &[
+            "--sim",
+            "--sim-users",
+            "3000",
+            "--sim-latency-ms",
+            "200",
+            "--workers",
+            "1",
+        ],
+    );
+    let started = Instant::now();
+    let finished = plane.wait_finished(1, Duration::from_secs(30)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(finished[0].task_id, schemas);
+    assert!(
+        matches!(finished[0].result, TaskResult::Success { .. }),
+        "{finished:?}"
+    );
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("http://127.0.0.1:{port}{path}")).send();
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("c1_tasks_total{type=\"action_list_schemas\",outcome=\"succeeded\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("coupa_http_requests "), "{metrics}");
+    // SIGTERM while the sync runs.
+    let sync = plane.push(ScriptedTask::sync_full());
+    assert!(
+        plane
+            .wait_for(Duration::from_secs(30), |p| p.heartbeats().contains(&sync))
+            .await
+    );
+    let stopping = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let took = stopping.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let finished = plane.finished();
+    let last = finished
+        .iter()
+        .find(|f| f.task_id == sync)
+        .unwrap_or_else(|| panic!("{finished:?}"));
+    assert!(
+        matches!(&last.result, TaskResult::Error { code: 14, non_retryable: false, message }
+            if message.contains("shutting down")),
+        "{last:?}"
+    );
+    assert!(plane.uploads().is_empty());
+    assert!(!stderr.contains("secret-token"), "{stderr}");
+}
+
+#[test]
+fn baton_coupa_names_are_accepted() {
+    // BATON_COUPA_DOMAIN is the tenant: a bad one is refused by name before any request.
+    let (code, _, stderr) = outcome(
+        crate::command("coupa-provision")
+            .env("BATON_COUPA_DOMAIN", "acme.example.com")
+            .env("BATON_COUPA_CLIENT_ID", "id")
+            .env("BATON_COUPA_CLIENT_SECRET", "s3cret-value")
+            .args(["grant", "group", "11", "3"]),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("invalid Coupa domain \"acme.example.com\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-value"));
+    let (code, _, stderr) = outcome(crate::command("coupa-provision").args([
+        "--coupa-domain",
+        "acme.example.com",
+        "--coupa-client-id",
+        "id",
+        "--coupa-client-secret",
+        "s3cret-value",
+        "grant",
+        "group",
+        "11",
+        "3",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("invalid Coupa domain \"acme.example.com\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-value"));
+    // A ConductorOne secret that is not one: refused, never printed.
+    let (code, _, stderr) = outcome(
+        crate::command("coupa-service")
+            .env(
+                "BATON_CLIENT_SECRET",
+                "secret-token:conductorone.com:v1:bm90LWEta2V5",
+            )
+            .args([
+                "--sim-fixture",
+                "--client-id",
+                "otter@acme.conductor.one/pcc",
+            ]),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("ConductorOne credentials: invalid client secret"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("bm90LWEta2V5"), "{stderr}");
+}
+
+#[test]
+fn a_one_shot_sync_writes_the_file_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = outcome(
+        crate::command("coupa-service")
+            .args(["--sim-fixture", "-f", "sync.c1z"])
+            .current_dir(dir.path()),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("baton .c1z"), "{stdout}");
+    let reader = c1z::Reader::open(dir.path().join("sync.c1z")).unwrap();
+    assert_eq!(reader.grants().count(), 15);
+}
+
+#[test]
+fn the_coupa_command_line_is_well_formed() {
+    use connector_cli::{Cli, Default};
+    for default in [Default::None, Default::Sync, Default::Serve] {
+        Cli::new("coupa", examples::coupa::Coupa)
+            .with_default(default)
+            .command()
+            .debug_assert();
+    }
+}
