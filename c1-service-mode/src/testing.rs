@@ -214,8 +214,10 @@ impl Finished {
 pub struct Upload {
     /// The task id of its metadata.
     pub task_id: String,
-    /// The bytes, in order.
+    /// The bytes, in order (empty after [`FakeControlPlane::discard_upload_bytes`]).
     pub bytes: Vec<u8>,
+    /// How many bytes were received.
+    pub size: u64,
     /// The chunk sizes.
     pub chunks: Vec<usize>,
     /// Whether the SHA-256 in its end message matched the bytes.
@@ -268,6 +270,7 @@ struct PlaneState {
     faults: Faults,
     changed: Notify,
     open: AtomicBool,
+    keep_bytes: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -348,6 +351,7 @@ impl FakeControlPlane {
             faults: Faults::default(),
             changed: Notify::new(),
             open: AtomicBool::new(true),
+            keep_bytes: AtomicBool::new(true),
         });
         let router = axum::Router::new()
             .route("/auth/v1/token", axum::routing::post(token))
@@ -425,6 +429,11 @@ impl FakeControlPlane {
     /// The `expires_in` of the tokens it issues (default 3600 s).
     pub fn set_token_lifetime(&self, seconds: u64) {
         self.state.lifetime.store(seconds, Ordering::SeqCst);
+    }
+
+    /// Keeps only the size and checksum of uploads, not their bytes (for measurements).
+    pub fn discard_upload_bytes(&self) {
+        self.state.keep_bytes.store(false, Ordering::SeqCst);
     }
 
     /// Answers the next `n` token requests with 503.
@@ -713,7 +722,8 @@ async fn grpc(
                 move |r: Request<tonic::Streaming<proto::UploadAssetRequest>>| {
                     let s = s.clone();
                     async move {
-                        let upload = receive_upload(r.into_inner()).await?;
+                        let keep = s.keep_bytes.load(Ordering::SeqCst);
+                        let upload = receive_upload(r.into_inner(), keep).await?;
                         lock(&s.uploads).push(upload);
                         s.changed.notify_waiters();
                         Ok(tonic::Response::new(proto::Annotated::default()))
@@ -734,13 +744,16 @@ async fn grpc(
 
 async fn receive_upload(
     mut stream: tonic::Streaming<proto::UploadAssetRequest>,
+    keep_bytes: bool,
 ) -> Result<Upload, Status> {
     let mut upload = Upload {
         task_id: String::new(),
         bytes: Vec::new(),
+        size: 0,
         chunks: Vec::new(),
         checksum_ok: false,
     };
+    let mut hasher = Sha256::new();
     let mut ended = false;
     while let Some(message) = stream.next().await {
         match message?.msg {
@@ -750,10 +763,14 @@ async fn receive_upload(
                     return Err(Status::invalid_argument("a chunk of 1 to 1 MiB"));
                 }
                 upload.chunks.push(d.data.len());
-                upload.bytes.extend_from_slice(&d.data);
+                upload.size += d.data.len() as u64;
+                hasher.update(&d.data);
+                if keep_bytes {
+                    upload.bytes.extend_from_slice(&d.data);
+                }
             }
             Some(proto::UploadMsg::Eof(e)) => {
-                upload.checksum_ok = Sha256::digest(&upload.bytes).as_slice() == e.sha256_checksum;
+                upload.checksum_ok = hasher.clone().finalize().as_slice() == e.sha256_checksum;
                 ended = true;
             }
             None => return Err(Status::invalid_argument("an empty upload message")),

@@ -9,7 +9,6 @@ use c1_service_mode::testing::{FakeControlPlane, ScriptedTask, TaskResult};
 
 use crate::{free_port, outcome};
 
-
 /// `coupa-service` in service mode against `plane` on a simulated tenant, with baton's
 /// variable names.
 fn service(

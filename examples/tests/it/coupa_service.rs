@@ -10,7 +10,6 @@ use crate::{free_port, outcome};
 
 const TOKEN: &str = "service-test-token-0123456789-abcdefgh";
 
-
 #[test]
 fn it_refuses_to_start_without_a_token() {
     let (code, _, stderr) = outcome(
