@@ -193,3 +193,51 @@ fn the_coupa_command_line_is_well_formed() {
             .debug_assert();
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_secret_is_logged_by_client_id_and_status_never_printed() {
+    let plane = FakeControlPlane::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, plane.ca_pem()).unwrap();
+    let wrong = FakeControlPlane::wrong_secret();
+    let wrong = secrecy::ExposeSecret::expose_secret(&wrong).to_owned();
+    let child = crate::command("coupa-service")
+        .env_remove("SERVICE_TOKEN")
+        .env("BATON_CLIENT_ID", plane.client_id())
+        .env("BATON_CLIENT_SECRET", &wrong)
+        .env("SSL_CERT_FILE", &ca)
+        .args(["--sim-fixture", "--log-format", "json", "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        plane
+            .wait_for(Duration::from_secs(20), |p| p.token_requests().1 >= 2)
+            .await
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(plane.polls(), 0);
+    let refusals: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("refused the credentials"))
+        .collect();
+    assert!(refusals.len() >= 2, "{stderr}");
+    assert!(
+        refusals
+            .iter()
+            .all(|l| l.contains(plane.client_id()) && l.contains("HTTP 401")),
+        "{stderr}"
+    );
+    let key = wrong.rsplit(':').next().unwrap();
+    assert!(!stderr.contains(key), "{stderr}");
+}
