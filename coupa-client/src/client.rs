@@ -6,14 +6,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-
 use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::error::Error;
-
-/// The burst Coupa's rate limiter allows (COUPA_API §3.7).
-const COUPA_BURST: NonZeroU32 = NonZeroU32::new(20).unwrap();
+use crate::limiter::Limiter;
 
 /// Counters of what the client did, across all clones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,7 +35,7 @@ pub struct Budget {
 }
 
 struct BudgetInner {
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<Limiter>,
     counters: Counters,
 }
 
@@ -53,13 +49,13 @@ impl fmt::Debug for Budget {
 }
 
 impl Budget {
-    /// A budget of `per_second` requests (`None` or 0: unlimited). The burst never exceeds
-    /// Coupa's 20, so a start-up burst does not earn 429s.
+    /// A budget of at most `per_second` requests (`None` or 0: unlimited). The rate adapts
+    /// below that ceiling to what the tenant grants (a 429 lowers it, answers raise it again);
+    /// bursts stay at ten, half of what Coupa's bucket holds. See `docs/rate-limit.md`.
     pub fn new(per_second: Option<u32>) -> Self {
-        let limiter = per_second.and_then(NonZeroU32::new).map(|rate| {
-            let burst = rate.min(COUPA_BURST);
-            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
-        });
+        let limiter = per_second
+            .and_then(NonZeroU32::new)
+            .map(|rate| Limiter::new(rate.get()));
         Self {
             inner: Arc::new(BudgetInner {
                 limiter,
@@ -79,10 +75,26 @@ impl Budget {
         }
     }
 
+    /// The rate the limiter allows now, requests a second (`None`: unlimited).
+    pub fn current_rate(&self) -> Option<f64> {
+        self.inner.limiter.as_ref().map(Limiter::rate)
+    }
+
     /// Waits for the rate limiter, if any.
     pub(crate) async fn until_ready(&self) {
         if let Some(limiter) = &self.inner.limiter {
             limiter.until_ready().await;
+        }
+    }
+
+    /// Tells the limiter how a request was answered: 429 (with its `Retry-After`) or not.
+    pub(crate) fn answered(&self, status: u16, retry_after: Option<std::time::Duration>) {
+        if let Some(limiter) = &self.inner.limiter {
+            if status == 429 {
+                limiter.limited(std::time::Instant::now(), retry_after);
+            } else {
+                limiter.answered();
+            }
         }
     }
 

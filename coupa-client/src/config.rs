@@ -134,9 +134,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Timeout of connecting.
     pub connect_timeout: Duration,
-    /// Client-side rate limit in requests per second, shared by all clones of the client; `None`
-    /// turns it off. Coupa allows about 25/s with a burst of 20; the default is 20/s, and the
-    /// burst never exceeds 20.
+    /// The ceiling of the client-side rate limit in requests per second, shared by all clones
+    /// of the client; `None` turns the limit off. Default: 25, Coupa's documented rate. The
+    /// limit adapts below the ceiling to what the tenant grants, with bursts of ten (Coupa's
+    /// bucket holds 20); see `docs/rate-limit.md`.
     pub rate_limit: Option<NonZeroU32>,
     /// Retry bounds.
     pub retry: RetryConfig,
@@ -248,7 +249,7 @@ impl Config {
             credential_style: CredentialStyle::Body,
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
-            rate_limit: NonZeroU32::new(20),
+            rate_limit: NonZeroU32::new(25),
             retry: RetryConfig::default(),
             max_body_bytes: 64 * 1024 * 1024,
             allow_insecure_http: false,
@@ -339,7 +340,7 @@ impl Config {
         self
     }
 
-    /// Sets the client-side rate limit; `None` turns it off.
+    /// Sets the ceiling of the client-side rate limit; `None` turns it off.
     pub fn with_rate_limit(mut self, per_second: Option<u32>) -> Self {
         self.rate_limit = per_second.and_then(NonZeroU32::new);
         self

@@ -54,6 +54,7 @@ mod domain;
 mod endpoints;
 mod error;
 mod fields;
+mod limiter;
 mod models;
 mod retry;
 mod transport;

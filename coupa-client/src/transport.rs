@@ -176,6 +176,7 @@ impl Inner {
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    self.budget.answered(status.as_u16(), retry_after);
                     if status.is_redirection() {
                         return Err(Error::Redirect {
                             method: method.to_owned(),

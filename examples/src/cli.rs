@@ -30,8 +30,9 @@ pub struct TenantArgs {
     /// Space-separated OAuth scopes [env: COUPA_SCOPES]
     #[arg(long)]
     pub scopes: Option<String>,
-    /// Client-side rate limit in requests per second; 0 turns it off. Default: 20 (Coupa allows
-    /// about 25), or off against a simulated tenant without `--sim-rate-limit`.
+    /// Ceiling of the client-side rate limit in requests per second; 0 turns it off. The limit
+    /// adapts below it to what the tenant grants (docs/rate-limit.md). Default: 25, Coupa's
+    /// documented rate; off against a simulated tenant without `--sim-rate-limit`.
     #[arg(long)]
     pub rate_limit: Option<u32>,
     /// Act on a generated simulated tenant on loopback, not on Coupa.
@@ -237,7 +238,7 @@ impl TenantArgs {
             SecretString::from(sim.client_secret()),
         )
         .unwrap_or_else(|e| unreachable!("the simulator's own URL is valid: {e}"));
-        let default_rate = if self.sim_rate_limit { 20 } else { 0 };
+        let default_rate = if self.sim_rate_limit { 25 } else { 0 };
         let config = config.with_rate_limit(Some(self.rate_limit.unwrap_or(default_rate)));
         Target {
             config,

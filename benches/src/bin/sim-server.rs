@@ -2,8 +2,10 @@
 //! measure the sync in a process of its own.
 //!
 //! ```text
-//! sim-server USERS LATENCY_MS RATE_LIMIT(0|1)
+//! sim-server USERS LATENCY_MS RATE_LIMIT(0|1) [PER_SECOND]
 //! ```
+//!
+//! With a rate limit, the bucket holds 20 requests and drains `PER_SECOND` (default 25, Coupa's).
 //!
 //! Prints the base URL on the first line of standard output.
 
@@ -20,7 +22,8 @@ async fn main() {
     let latency = Duration::from_millis(arg(1, 0));
     let mut options = SimOptions::default().with_latency(latency);
     if arg(2, 0) == 1 {
-        options = options.with_rate_limit(Some(RateLimit::default()));
+        let per_second = arg(3, 25) as f64;
+        options = options.with_rate_limit(Some(RateLimit::new(per_second, 20)));
     }
     let sim = CoupaSim::start_with(Tenant::generate(7, Sizes::users(users)), options).await;
     println!("{}", sim.uri());

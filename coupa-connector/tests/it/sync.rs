@@ -707,3 +707,28 @@ async fn a_user_without_active_has_no_status_rather_than_a_guess() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_shared_with_another_integration_costs_few_429s() {
+    // Another integration spends 15 of the tenant's 25 requests a second: the bucket drains 10.
+    let tenant = Tenant::generate(12, Sizes::users(2500));
+    let options = SimOptions::default()
+        .with_latency(Duration::from_millis(50))
+        .with_rate_limit(Some(RateLimit::new(10.0, 20)));
+    let sim = CoupaSim::start_with(tenant.clone(), options).await;
+    // The default ceiling (Coupa's 25 a second), which this bucket does not grant.
+    let config = crate::client_config(&sim).with_rate_limit(Some(25));
+    let connector = coupa_connector::CoupaConnector::new(ConnectorConfig::new(config)).unwrap();
+    let (store, report) = sync(&connector, 8).await;
+    assert_eq!(grants(&store, report.run), expected_grants(&tenant, true));
+    let requests = sim.requests();
+    let limited = requests.iter().filter(|r| r.status == 429).count();
+    // Learning the rate costs a few 429s, whatever the tenant's size; a limiter fixed above
+    // what the bucket drains overflows it for the whole sync (27 % of the requests at 10 k
+    // users, docs/rate-limit.md).
+    assert!(
+        limited <= 12,
+        "{limited} of {} answered 429",
+        requests.len()
+    );
+}
