@@ -348,29 +348,55 @@ async fn grants(
         }
     };
     let run = served_run(&shared).await?;
-    let offset = match page_position(&query, run)? {
-        None => 0,
-        Some(p) => p.parse::<usize>().map_err(|_| {
-            ApiError::bad_request(format!("page_token position {p:?} is not one of ours"))
-        })?,
-    };
-    let all: Vec<Grant> = store(&shared, move |s| match &by {
-        By::Entitlement(id) => s.grants_for_entitlement(run, id),
-        By::Principal(id) => s.grants_for_principal(run, id),
-    })
-    .await?;
+    // Keyset pages: the token holds the last item's key (the principal of an entitlement's
+    // grants, the entitlement of a principal's), so a page costs the same wherever it is.
+    let after = page_position(&query, run)?;
+    let bad_token =
+        |p: &str| ApiError::bad_request(format!("page_token position {p:?} is not one of ours"));
     let limit = shared.config.page_size.max(1);
-    let page: Vec<Value> = all
+    let (mut page, by): (Vec<Grant>, By) = match by {
+        By::Entitlement(id) => {
+            let after: Option<ResourceId> = match after {
+                None => None,
+                Some(p) => Some(p.parse().map_err(|_| bad_token(&p))?),
+            };
+            let key = id.clone();
+            let page = store(&shared, move |s| {
+                s.grants_for_entitlement_page(run, &key, after.as_ref(), limit + 1)
+            })
+            .await?;
+            (page, By::Entitlement(id))
+        }
+        By::Principal(id) => {
+            let after: Option<EntitlementId> = match after {
+                None => None,
+                Some(p) => Some(p.parse().map_err(|_| bad_token(&p))?),
+            };
+            let key = id.clone();
+            let page = store(&shared, move |s| {
+                s.grants_for_principal_page(run, &key, after.as_ref(), limit + 1)
+            })
+            .await?;
+            (page, By::Principal(id))
+        }
+    };
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next = more
+        .then(|| {
+            page.last().map(|g| match &by {
+                By::Entitlement(_) => page_token(run, &g.principal),
+                By::Principal(_) => page_token(run, &g.entitlement),
+            })
+        })
+        .flatten();
+    let page: Vec<Value> = page
         .iter()
-        .skip(offset)
-        .take(limit)
         .map(|g| {
             json!({"id": g.id().to_string(), "entitlement": g.entitlement.to_string(),
                    "principal": g.principal.to_string()})
         })
         .collect();
-    let end = offset.saturating_add(limit);
-    let next = (end < all.len()).then(|| page_token(run, end));
     Ok(Json(
         json!({"run": run, "grants": page, "next_page_token": next}),
     ))

@@ -375,6 +375,51 @@ pub trait Store: Send + Sync {
         entitlement: &EntitlementId,
     ) -> Result<Vec<Grant>, StoreError>;
 
+    /// Up to `limit` grants of one entitlement whose principal comes after `after` (in byte
+    /// order of type, then id), ordered by principal: pass the last principal of a page to get
+    /// the next. A store that holds little may page its whole list, as this default does.
+    fn grants_for_entitlement_page(
+        &self,
+        run: RunId,
+        entitlement: &EntitlementId,
+        after: Option<&ResourceId>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let key = |id: &ResourceId| (id.resource_type.as_str().to_owned(), id.id.clone());
+        let after = after.map(key);
+        Ok(self
+            .grants_for_entitlement(run, entitlement)?
+            .into_iter()
+            .filter(|g| after.as_ref().is_none_or(|a| key(&g.principal) > *a))
+            .take(limit)
+            .collect())
+    }
+
+    /// Up to `limit` grants held by one principal whose entitlement comes after `after` (in
+    /// byte order of resource type, resource id, slug), ordered by entitlement.
+    fn grants_for_principal_page(
+        &self,
+        run: RunId,
+        principal: &ResourceId,
+        after: Option<&EntitlementId>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let key = |id: &EntitlementId| {
+            (
+                id.resource.resource_type.as_str().to_owned(),
+                id.resource.id.clone(),
+                id.slug.clone(),
+            )
+        };
+        let after = after.map(key);
+        Ok(self
+            .grants_for_principal(run, principal)?
+            .into_iter()
+            .filter(|g| after.as_ref().is_none_or(|a| key(&g.entitlement) > *a))
+            .take(limit)
+            .collect())
+    }
+
     /// Warnings recorded during `run`, in the order they were stored.
     fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError>;
 

@@ -63,7 +63,10 @@ type RunRow = (
 /// page. The schema is in `connector-sdk/src/store/schema.sql` and documented in
 /// `docs/store.md`, so the file can be queried with `sqlite3`.
 pub struct SqliteStore {
+    /// The engine's connection: every write, and reads of the work queue.
     conn: Mutex<Connection>,
+    /// The host's queries on a file-backed store (`None` in memory: they share `conn`).
+    reader: Option<Mutex<Connection>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -95,7 +98,8 @@ fn parse_resource_id(text: &str) -> Result<ResourceId, StoreError> {
 impl SqliteStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::init(Connection::open(path).backend()?)
+        let path = path.as_ref();
+        Self::init(Connection::open(path).backend()?)?.with_reader(path)
     }
 
     /// A store in memory (for tests and benchmarks).
@@ -119,6 +123,14 @@ impl SqliteStore {
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// The connection of the host's queries ([`Store`]'s methods).
+    fn read_conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        match &self.reader {
+            Some(reader) => reader.lock().map_err(|_| StoreError::Poisoned),
+            None => self.conn(),
+        }
     }
 
     fn check_run(conn: &Connection, run: RunId) -> Result<(), StoreError> {
@@ -292,7 +304,7 @@ impl SqliteStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<Grant>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         let mut stmt = conn.prepare_cached(sql).backend()?;
         let rows = stmt
             .query_map(params, |r| {

@@ -4,7 +4,7 @@ use super::*;
 
 impl Store for SqliteStore {
     fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         conn.query_row(
             &format!(
                 "SELECT {RUN_COLUMNS} FROM sync_runs WHERE connector = ?1 ORDER BY id DESC LIMIT 1"
@@ -107,7 +107,7 @@ impl Store for SqliteStore {
     }
 
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         let mut stmt = conn
             .prepare(&format!("SELECT {RUN_COLUMNS} FROM sync_runs ORDER BY id"))
             .backend()?;
@@ -116,7 +116,7 @@ impl Store for SqliteStore {
     }
 
     fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         let mut stmt = conn
             .prepare("SELECT data FROM resource_types WHERE run_id = ?1 ORDER BY id")
             .backend()?;
@@ -134,31 +134,41 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Resource>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT data FROM resources
-             WHERE run_id = ?1 AND resource_type = ?2 AND (?3 IS NULL OR resource_id > ?3)
-             ORDER BY resource_id LIMIT ?4",
-            )
-            .backend()?;
-        let rows = stmt
-            .query_map(
-                params![
-                    run.0,
-                    resource_type.as_str(),
-                    after,
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ],
-                |r| r.get::<_, String>(0),
-            )
-            .backend()?;
-        rows.map(|json| serde_json::from_str(&json.backend()?).backend())
+        let conn = self.read_conn()?;
+        // The first page and the pages after a key are two statements: the one after a key
+        // seeks in the index (`?3 IS NULL OR …` would scan from the start of the type every time).
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let decode = |r: &rusqlite::Row<'_>| r.get::<_, String>(0);
+        let rows: Vec<String> = match after {
+            None => conn
+                .prepare_cached(
+                    "SELECT data FROM resources WHERE run_id = ?1 AND resource_type = ?2
+                     ORDER BY resource_id LIMIT ?3",
+                )
+                .backend()?
+                .query_map(params![run.0, resource_type.as_str(), limit], decode)
+                .backend()?
+                .collect::<Result<_, _>>()
+                .backend()?,
+            Some(after) => conn
+                .prepare_cached(
+                    "SELECT data FROM resources
+                     WHERE run_id = ?1 AND resource_type = ?2 AND resource_id > ?3
+                     ORDER BY resource_id LIMIT ?4",
+                )
+                .backend()?
+                .query_map(params![run.0, resource_type.as_str(), after, limit], decode)
+                .backend()?
+                .collect::<Result<_, _>>()
+                .backend()?,
+        };
+        rows.iter()
+            .map(|json| serde_json::from_str(json).backend())
             .collect()
     }
 
     fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         let json: Option<String> = conn
             .query_row(
                 "SELECT data FROM resources WHERE run_id = ?1 AND resource_type = ?2 AND resource_id = ?3",
@@ -174,7 +184,7 @@ impl Store for SqliteStore {
         run: RunId,
         resource: &ResourceId,
     ) -> Result<Vec<Entitlement>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT data FROM entitlements WHERE run_id = ?1 AND resource_type = ?2 AND resource_id = ?3
              ORDER BY slug",
@@ -209,7 +219,7 @@ impl Store for SqliteStore {
         after: Option<&EntitlementId>,
         limit: usize,
     ) -> Result<Vec<Entitlement>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<String> = match after {
             None => {
@@ -308,8 +318,72 @@ impl Store for SqliteStore {
         )
     }
 
+    fn grants_for_entitlement_page(
+        &self,
+        run: RunId,
+        entitlement: &EntitlementId,
+        after: Option<&ResourceId>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        // Two statements, so the one after a key seeks in the index instead of filtering.
+        const COLUMNS: &str = "SELECT entitlement_type, entitlement_id, slug, principal_type,
+                principal_id, annotations FROM grants
+             WHERE run_id = ?1 AND entitlement_type = ?2 AND entitlement_id = ?3 AND slug = ?4";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let e = entitlement;
+        let (kind, id, slug) = (e.resource.resource_type.as_str(), &e.resource.id, &e.slug);
+        match after {
+            None => self.grants_query(
+                &format!("{COLUMNS} ORDER BY principal_type, principal_id LIMIT ?5"),
+                params![run.0, kind, id, slug, limit],
+            ),
+            Some(p) => self.grants_query(
+                &format!(
+                    "{COLUMNS} AND (principal_type, principal_id) > (?5, ?6)
+                     ORDER BY principal_type, principal_id LIMIT ?7"
+                ),
+                params![run.0, kind, id, slug, p.resource_type.as_str(), p.id, limit],
+            ),
+        }
+    }
+
+    fn grants_for_principal_page(
+        &self,
+        run: RunId,
+        principal: &ResourceId,
+        after: Option<&EntitlementId>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        const COLUMNS: &str = "SELECT entitlement_type, entitlement_id, slug, principal_type,
+                principal_id, annotations FROM grants_by_principal
+             WHERE run_id = ?1 AND principal_type = ?2 AND principal_id = ?3";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (kind, id) = (principal.resource_type.as_str(), &principal.id);
+        match after {
+            None => self.grants_query(
+                &format!("{COLUMNS} ORDER BY entitlement_type, entitlement_id, slug LIMIT ?4"),
+                params![run.0, kind, id, limit],
+            ),
+            Some(e) => self.grants_query(
+                &format!(
+                    "{COLUMNS} AND (entitlement_type, entitlement_id, slug) > (?4, ?5, ?6)
+                     ORDER BY entitlement_type, entitlement_id, slug LIMIT ?7"
+                ),
+                params![
+                    run.0,
+                    kind,
+                    id,
+                    e.resource.resource_type.as_str(),
+                    e.resource.id,
+                    e.slug,
+                    limit
+                ],
+            ),
+        }
+    }
+
     fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         let mut stmt = conn
             .prepare("SELECT message FROM warnings WHERE run_id = ?1 ORDER BY id")
             .backend()?;
@@ -320,7 +394,7 @@ impl Store for SqliteStore {
     }
 
     fn counts(&self, run: RunId) -> Result<RunCounts, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         Self::check_run(&conn, run)?;
         let mut counts = RunCounts::default();
         for (sql, map) in [
@@ -352,7 +426,7 @@ impl Store for SqliteStore {
     }
 
     fn diff(&self, old: RunId, new: RunId) -> Result<SyncDiff, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read_conn()?;
         Self::check_run(&conn, old)?;
         Self::check_run(&conn, new)?;
         let resources = "SELECT resource_type, resource_id FROM resources WHERE run_id = ?1

@@ -92,7 +92,23 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            reader: None,
         })
+    }
+
+    /// A second connection to the same file for the host's queries, read-only: in WAL mode it
+    /// reads the last committed state while the engine writes (or seals a run) on the first.
+    pub(super) fn with_reader(mut self, path: &std::path::Path) -> Result<Self, StoreError> {
+        use rusqlite::OpenFlags;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .backend()?;
+        reader.pragma_update(None, "busy_timeout", 5000).backend()?;
+        reader.pragma_update(None, "cache_size", -8192).backend()?;
+        self.reader = Some(Mutex::new(reader));
+        Ok(self)
     }
 }
 
@@ -154,5 +170,30 @@ mod version_tests {
             err.to_string(),
             "the store's schema version is 99; this build reads version 2"
         );
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+    use crate::Store;
+
+    #[test]
+    fn queries_of_a_file_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("r.db")).unwrap());
+        // The engine's connection is busy (as while it seals a run) ...
+        let writer = store.conn().unwrap();
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+        // ... and a host's query answers anyway, from the last committed state.
+        let reading = std::sync::Arc::clone(&store);
+        let answer = std::thread::spawn(move || reading.runs().map(|runs| runs.len()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !answer.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(answer.is_finished(), "the query waited for the writer");
+        assert_eq!(answer.join().unwrap().unwrap(), 0);
+        writer.execute_batch("ROLLBACK").unwrap();
     }
 }
