@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use benches::peak_rss_bytes;
 use connector_sdk::testing::fake::{FakeTenant, Shape};
-use connector_sdk::{SqliteStore, SyncConfig, SyncEngine};
+use connector_sdk::{SqliteStore, Store, SyncConfig, SyncEngine};
 use tokio_util::sync::CancellationToken;
 
 fn arg(n: usize, default: u32) -> u32 {
@@ -37,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Arc::new(SqliteStore::open(&path)?);
     let engine = SyncEngine::new(
         FakeTenant::new(shape).registry(),
-        store,
+        store.clone(),
         SyncConfig::default().with_workers(workers),
     );
     let started = Instant::now();
@@ -61,6 +61,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => println!("peak RSS            unavailable"),
     }
     println!("database size       {:.1} MiB", db_bytes as f64 / 1048576.0);
+    // The two steps after the last page, timed again on the stored run: the sorted copy of the
+    // grants (sealing, into an emptied copy) and the integrity check.
+    let sqlite = rusqlite::Connection::open(&path)?;
+    sqlite.execute(
+        "DELETE FROM grants WHERE run_id = ?1",
+        [report.run.to_string()],
+    )?;
+    drop(sqlite);
+    let started = Instant::now();
+    connector_sdk::backend::WorkQueue::seal_run(store.as_ref(), report.run)?;
+    println!(
+        "seal (again)        {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let (issues, _) = store.integrity_issues(report.run, 10)?;
+    println!(
+        "integrity (again)   {:.2} s ({issues} issues)",
+        started.elapsed().as_secs_f64()
+    );
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

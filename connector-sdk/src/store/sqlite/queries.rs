@@ -24,25 +24,41 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<(u64, Vec<IntegrityIssue>), StoreError> {
         let conn = self.conn()?;
-        // Two ordered scans, each joining a table in its own key order: entitlements along
-        // `grants`, resources along `grants_by_principal`.
-        let by_entitlement =
-            "SELECT g.entitlement_type, g.entitlement_id, g.slug, g.principal_type,
-                    g.principal_id, e.grantable_to IS NULL
-             FROM grants g
-             LEFT JOIN entitlements e
-               ON e.run_id = g.run_id AND e.resource_type = g.entitlement_type
-              AND e.resource_id = g.entitlement_id AND e.slug = g.slug
-             WHERE g.run_id = ?1
-               AND (e.grantable_to IS NULL
-                    OR instr(e.grantable_to, ',' || g.principal_type || ',') = 0)";
-        let by_principal = "SELECT p.entitlement_type, p.entitlement_id, p.slug, p.principal_type,
-                    p.principal_id, 2
-             FROM grants_by_principal p
-             WHERE p.run_id = ?1
-               AND NOT EXISTS (SELECT 1 FROM resources r WHERE r.run_id = p.run_id
-                               AND r.resource_type = p.principal_type
-                               AND r.resource_id = p.principal_id)";
+        // Each check looks up what it checks once, not once per grant: the distinct
+        // (entitlement, principal type) pairs of the run against the entitlements, the distinct
+        // principals against the resources (both streamed in key order from an index); only the
+        // keys that fail are joined back to their grants. Lookups: entitlements × principal
+        // types, and principals, instead of twice the grants.
+        let by_entitlement = "WITH keys AS MATERIALIZED (
+                 SELECT DISTINCT entitlement_type, entitlement_id, slug, principal_type
+                 FROM grants WHERE run_id = ?1),
+             bad AS MATERIALIZED (
+                 SELECT k.entitlement_type, k.entitlement_id, k.slug, k.principal_type,
+                        e.grantable_to IS NULL AS missing
+                 FROM keys k LEFT JOIN entitlements e
+                   ON e.run_id = ?1 AND e.resource_type = k.entitlement_type
+                  AND e.resource_id = k.entitlement_id AND e.slug = k.slug
+                 WHERE e.grantable_to IS NULL
+                    OR instr(e.grantable_to, ',' || k.principal_type || ',') = 0)
+             SELECT g.entitlement_type, g.entitlement_id, g.slug, g.principal_type,
+                    g.principal_id, b.missing
+             FROM bad b JOIN grants g
+               ON g.run_id = ?1 AND g.entitlement_type = b.entitlement_type
+              AND g.entitlement_id = b.entitlement_id AND g.slug = b.slug
+              AND g.principal_type = b.principal_type";
+        let by_principal = "WITH principals AS MATERIALIZED (
+                 SELECT DISTINCT principal_type, principal_id
+                 FROM grants_by_principal WHERE run_id = ?1),
+             missing AS MATERIALIZED (
+                 SELECT p.principal_type, p.principal_id FROM principals p
+                 WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.run_id = ?1
+                                   AND r.resource_type = p.principal_type
+                                   AND r.resource_id = p.principal_id))
+             SELECT g.entitlement_type, g.entitlement_id, g.slug, g.principal_type,
+                    g.principal_id, 2
+             FROM missing m JOIN grants_by_principal g
+               ON g.run_id = ?1 AND g.principal_type = m.principal_type
+              AND g.principal_id = m.principal_id";
         let mut count = 0u64;
         let mut first = Vec::new();
         for sql in [by_entitlement, by_principal] {
