@@ -37,7 +37,9 @@ impl Shared {
             host: host.clone(),
             reason,
         };
+        // No redirect is followed: the client assertion goes to the token endpoint only.
         let mut http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(format!(
                 "baton-c1-credential-provider {}/{}",
                 env!("CARGO_PKG_NAME"),

@@ -277,6 +277,21 @@ async fn token_get_task_and_finish_task_faults_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_the_token_endpoint_is_not_followed() {
+    let plane = FakeControlPlane::start().await;
+    let tenant = FakeTenant::new(Shape::default());
+    plane.redirect_tokens(1);
+    let grant = plane.push(ScriptedTask::grant(&member(1), &user(1)));
+    let running = start(&tenant, config(&plane, plane.client_secret(), true));
+    let finished = plane.wait_finished(1, WAIT).await;
+    running.stop().await;
+    assert_eq!(finished[0].task_id, grant);
+    // The assertion never went where the redirect pointed; the refused attempt was retried.
+    assert_eq!(plane.redirects_followed(), 0);
+    assert_eq!(plane.token_requests(), (2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_fetches_no_task() {
     let plane = FakeControlPlane::start().await;
     let tenant = FakeTenant::new(Shape::default());

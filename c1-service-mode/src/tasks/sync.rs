@@ -1,0 +1,181 @@
+//! `sync_full`: heartbeats, the engine, the `.c1z` and its upload.
+
+use std::time::Duration;
+
+use connector_sdk::SyncEngine;
+use tokio_util::sync::CancellationToken;
+
+use super::{Finish, sdk_error};
+use crate::proto::code;
+use crate::runner::Shared;
+
+/// The heartbeat interval ConductorOne asks for: 30 s when absent or zero, else 1 s to 5 min.
+fn heartbeat_interval(next: Option<prost_types::Duration>) -> Duration {
+    match next.and_then(|d| Duration::try_from(d).ok()) {
+        None => Duration::from_secs(30),
+        Some(d) if d.is_zero() => Duration::from_secs(30),
+        Some(d) => d.clamp(Duration::from_secs(1), Duration::from_secs(300)),
+    }
+}
+
+/// A full sync: a first heartbeat (a cancelled or failed one abandons the task), heartbeats
+/// while the engine runs and the file is written and uploaded, then FinishTask.
+pub(super) async fn sync_full(shared: &Shared, task_id: &str, cancel: CancellationToken) -> Finish {
+    let first = match shared
+        .client
+        .heartbeat(&shared.config.host_id, task_id)
+        .await
+    {
+        Ok(answer) if answer.cancelled => return Finish::Nothing("cancelled"),
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(task_id, error = %connector_sdk::error_chain(&error),
+                "the first heartbeat failed; the task is left to be reassigned");
+            return Finish::Nothing("failed");
+        }
+    };
+    let run_cancel = cancel.child_token();
+    let heartbeats = heartbeat_loop(
+        shared,
+        task_id,
+        heartbeat_interval(first.next_heartbeat),
+        run_cancel.clone(),
+    );
+    let work = sync_and_upload(shared, task_id, &run_cancel);
+    tokio::pin!(heartbeats);
+    tokio::pin!(work);
+    // The work always runs to its end: a cancellation makes it stop early, never dropped midway.
+    let mut stopped_by = None;
+    let finish = loop {
+        tokio::select! {
+            finish = &mut work => break finish,
+            reason = &mut heartbeats, if stopped_by.is_none() => stopped_by = Some(reason),
+        }
+    };
+    if let Some(reason) = stopped_by {
+        return Finish::Error {
+            code: code::CANCELLED,
+            message: reason,
+            non_retryable: false,
+            outcome: "cancelled",
+        };
+    }
+    match finish {
+        Finish::Error { code: c, .. } if c == code::CANCELLED && cancel.is_cancelled() => {
+            Finish::Error {
+                code: code::UNAVAILABLE,
+                message: "the connector is shutting down; the sync resumes at its next start"
+                    .into(),
+                non_retryable: false,
+                outcome: "cancelled",
+            }
+        }
+        other => other,
+    }
+}
+
+/// Heartbeats until the task is cancelled by ConductorOne or nine in a row fail; returns why it
+/// stopped (and cancels `run`). Runs forever otherwise (the caller drops it).
+async fn heartbeat_loop(
+    shared: &Shared,
+    task_id: &str,
+    mut interval: Duration,
+    run: CancellationToken,
+) -> String {
+    let mut failures = 0;
+    loop {
+        tokio::time::sleep(interval).await;
+        match shared
+            .client
+            .heartbeat(&shared.config.host_id, task_id)
+            .await
+        {
+            Ok(answer) if answer.cancelled => {
+                run.cancel();
+                return "the task was cancelled".into();
+            }
+            Ok(answer) => {
+                failures = 0;
+                interval = heartbeat_interval(answer.next_heartbeat);
+            }
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(task_id, failures, error = %connector_sdk::error_chain(&error),
+                    "heartbeat failed");
+                if failures >= 9 {
+                    run.cancel();
+                    return "the task failed nine heartbeats in a row".into();
+                }
+            }
+        }
+    }
+}
+
+/// The engine, the `.c1z`, the upload.
+async fn sync_and_upload(shared: &Shared, task_id: &str, cancel: &CancellationToken) -> Finish {
+    let engine = SyncEngine::new(
+        shared.registry.clone(),
+        shared.store.clone(),
+        shared.config.sync.clone(),
+    );
+    let report = match engine.run(cancel).await {
+        Ok(report) => report,
+        Err(error) => return sdk_error(&error),
+    };
+    let dir = match &shared.config.temp_dir {
+        Some(dir) => tempfile::Builder::new().prefix("c1-sync-").tempdir_in(dir),
+        None => tempfile::Builder::new().prefix("c1-sync-").tempdir(),
+    };
+    let dir = match dir {
+        Ok(dir) => dir,
+        Err(e) => {
+            return Finish::error(
+                code::UNKNOWN,
+                format!("cannot make a temp directory: {e}"),
+                false,
+            );
+        }
+    };
+    let path = dir.path().join("sync.c1z");
+    let store = shared.store.clone();
+    let run = report.run;
+    let target = path.clone();
+    let written =
+        tokio::task::spawn_blocking(move || c1z::Writer::new().write(store.as_ref(), run, &target))
+            .await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Finish::error(code::UNKNOWN, connector_sdk::error_chain(&e), false);
+        }
+        Err(e) => {
+            return Finish::error(
+                code::UNKNOWN,
+                format!("the .c1z writer stopped: {e}"),
+                false,
+            );
+        }
+    }
+    if cancel.is_cancelled() {
+        return Finish::error(code::CANCELLED, "cancelled before the upload", false);
+    }
+    match shared
+        .client
+        .upload(&shared.config.host_id, task_id, &path)
+        .await
+    {
+        Ok(bytes) => {
+            tracing::info!(task_id, run = %report.run, bytes, grants = report.counts.total_grants(),
+                "sync uploaded");
+            Finish::Success {
+                response: None,
+                annotations: Vec::new(),
+            }
+        }
+        Err(error) => Finish::error(
+            code::UNAVAILABLE,
+            format!("upload failed: {}", connector_sdk::error_chain(&error)),
+            false,
+        ),
+    }
+}
