@@ -66,6 +66,9 @@ pub(crate) struct Tokens {
     cached: Mutex<Option<Cached>>,
 }
 
+/// The largest token answer read: 64 KiB.
+const MAX_ANSWER: usize = 64 * 1024;
+
 /// The longest lifetime trusted from an answer: a day.
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
@@ -137,12 +140,26 @@ impl Tokens {
                 status,
             });
         }
-        let body = response
-            .bytes()
+        // Read a chunk at a time against the cap: a declared or endless large body is refused
+        // without being held.
+        let too_large = || unavailable(format!("the answer is larger than {MAX_ANSWER} bytes"));
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER as u64)
+        {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| unavailable(connector_sdk::error_chain(&e)))?;
-        if body.len() > 64 * 1024 {
-            return Err(unavailable("the answer is larger than 64 KiB".into()));
+            .map_err(|e| unavailable(connector_sdk::error_chain(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| unavailable(format!("the answer is not a token: {e}")))?;

@@ -277,6 +277,21 @@ async fn token_get_task_and_finish_task_faults_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_token_answer_is_cut_at_the_cap_and_retried() {
+    let plane = FakeControlPlane::start().await;
+    let tenant = FakeTenant::new(Shape::default());
+    plane.endless_tokens(1);
+    let grant = plane.push(ScriptedTask::grant(&member(1), &user(1)));
+    let running = start(&tenant, config(&plane, plane.client_secret(), true));
+    // Read to the end, the answer would hold the connection until the request's 60 s timeout.
+    let finished = plane.wait_finished(1, Duration::from_secs(15)).await;
+    running.stop().await;
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0].task_id, grant);
+    assert_eq!(plane.token_requests(), (2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_from_the_token_endpoint_is_not_followed() {
     let plane = FakeControlPlane::start().await;
     let tenant = FakeTenant::new(Shape::default());

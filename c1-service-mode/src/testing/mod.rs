@@ -25,6 +25,7 @@ use server::{elsewhere, grpc, token};
 #[derive(Default)]
 struct Faults {
     token_unavailable: AtomicUsize,
+    token_endless: AtomicUsize,
     token_redirected: AtomicUsize,
     redirect_followed: AtomicUsize,
     get_task_unavailable: AtomicUsize,
@@ -224,6 +225,11 @@ impl FakeControlPlane {
             .faults
             .token_unavailable
             .store(n, Ordering::SeqCst);
+    }
+
+    /// Answers the next `n` token requests with 200 and a body that never ends.
+    pub fn endless_tokens(&self, n: usize) {
+        self.state.faults.token_endless.store(n, Ordering::SeqCst);
     }
 
     /// Answers the next `n` token requests with a redirect (307) to `/elsewhere`.

@@ -76,6 +76,11 @@ pub(super) async fn token(
     if take_one(&state.faults.token_unavailable) {
         return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    if take_one(&state.faults.token_endless) {
+        let chunk = bytes::Bytes::from(vec![b' '; 16 * 1024]);
+        let endless = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        return axum::body::Body::from_stream(endless).into_response();
+    }
     if take_one(&state.faults.token_redirected) {
         return (
             axum::http::StatusCode::TEMPORARY_REDIRECT,
