@@ -144,6 +144,8 @@ impl FakeControlPlane {
         let server = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
+                    // Out of descriptors, say: wait rather than spin.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
                 let acceptor = acceptor.clone();
