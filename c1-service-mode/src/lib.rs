@@ -60,6 +60,7 @@ pub struct Config {
     concurrency: usize,
     min_poll: Duration,
     shutdown_grace: Duration,
+    write_grace: Duration,
     temp_dir: Option<PathBuf>,
     sync: SyncConfig,
     package: (String, String),
@@ -82,6 +83,7 @@ impl Config {
             concurrency: 3,
             min_poll: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            write_grace: WRITE_GRACE,
             temp_dir: None,
             sync: SyncConfig::default(),
             package: (
@@ -141,6 +143,16 @@ impl Config {
         self
     }
 
+    /// How long a shutdown lets a write in flight (grant, revoke, account creation, action)
+    /// finish, from the signal on, even past the shutdown grace: a write cut between its
+    /// requests is left to the write journal, which repairs it at the next start (default
+    /// 60 s: a 429 that asks for a wait, answered once, still fits). A Kubernetes pod's
+    /// `terminationGracePeriodSeconds` must exceed it.
+    pub fn with_write_grace(mut self, grace: Duration) -> Self {
+        self.write_grace = grace;
+        self
+    }
+
     /// Where sync files are written before their upload (default: the OS temp directory).
     pub fn with_temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.temp_dir = Some(dir.into());
@@ -170,6 +182,18 @@ impl Config {
             .as_deref()
             .unwrap_or_else(|| self.client_id.host())
     }
+}
+
+/// How long a shutdown waits for writes in flight by default.
+pub const WRITE_GRACE: Duration = Duration::from_secs(60);
+
+/// How service mode stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stopped {
+    /// Writes still in flight when the write grace ran out, cut off: the write journal
+    /// repairs them at the next start.
+    pub writes_cut: usize,
 }
 
 /// `BATON_HOST_ID`, else the host name, else `baton-sdk`.
@@ -221,10 +245,12 @@ impl ServiceMode {
         self.inner.stats.clone()
     }
 
-    /// Says Hello, then polls for tasks and runs them until `shutdown` completes; then stops
-    /// polling, lets the tasks in flight finish within the shutdown grace (10 s), cancels the
-    /// rest, and returns.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) {
-        runner::run(self.inner, shutdown).await;
+    /// Says Hello, repairs the writes a previous process left interrupted (when the registry
+    /// has a journal), then polls for tasks and runs them until `shutdown` completes; then
+    /// stops polling, cancels a sync at once, lets other tasks finish within the shutdown grace
+    /// (10 s) and writes within the write grace (60 s), cuts off the rest, and returns how
+    /// many writes it cut.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Stopped {
+        runner::run(self.inner, shutdown).await
     }
 }

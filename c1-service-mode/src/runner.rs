@@ -138,7 +138,7 @@ const MAX_POLL: Duration = Duration::from_secs(300);
 pub(crate) async fn run(
     shared: Arc<Shared>,
     shutdown: impl std::future::Future<Output = ()> + Send,
-) {
+) -> crate::Stopped {
     let stop = CancellationToken::new();
     let stopping = stop.clone();
     let watcher = async move {
@@ -147,15 +147,18 @@ pub(crate) async fn run(
     };
     let work = async {
         if say_hello(&shared, &stop).await {
-            poll(&shared, &stop).await;
+            repair(&shared, &stop).await;
+            return poll(&shared, &stop).await;
         }
+        0
     };
     tokio::pin!(watcher);
     tokio::pin!(work);
-    tokio::select! {
-        () = &mut work => {}
+    let writes_cut = tokio::select! {
+        cut = &mut work => cut,
         () = &mut watcher => work.await,
-    }
+    };
+    crate::Stopped { writes_cut }
 }
 
 /// Hello until it is answered (backoff from 1 s to 5 min); false when stopped first.
@@ -193,16 +196,33 @@ async fn say_hello(shared: &Shared, stop: &CancellationToken) -> bool {
     }
 }
 
-/// Polls and runs tasks until stopped, then winds the tasks in flight down.
-async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) {
+/// Finishes the writes a previous process left interrupted, before the first task is fetched:
+/// a re-delivered task then sees the repaired state. One that cannot be repaired now is left
+/// recorded; a task that writes to its principal repairs it first or is refused, retryably.
+async fn repair(shared: &Shared, stop: &CancellationToken) {
+    let report = tokio::select! {
+        () = stop.cancelled() => return,
+        report = shared.registry.repair() => report,
+    };
+    if let Err(error) = report {
+        tracing::error!(error = %connector_sdk::error_chain(&error),
+            "the write journal could not be read; interrupted writes are repaired when a task \
+             writes to their principal");
+    }
+}
+
+/// Polls and runs tasks until stopped, then winds the tasks in flight down; the writes it cut.
+async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) -> usize {
     let slots = Arc::new(Semaphore::new(shared.config.concurrency));
     let cancel_tasks = CancellationToken::new();
     let cancel_syncs = CancellationToken::new();
     let mut running = JoinSet::new();
+    let mut writes = JoinSet::new();
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let client = shared.config.client_id.to_string();
     loop {
         while running.try_join_next().is_some() {}
+        while writes.try_join_next().is_some() {}
         let permit = tokio::select! {
             () = stop.cancelled() => break,
             permit = slots.clone().acquire_owned() => match permit {
@@ -247,7 +267,11 @@ async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) {
                     Some(proto::TaskType::SyncFull(_)) => cancel_syncs.child_token(),
                     _ => cancel_tasks.child_token(),
                 };
-                running.spawn(async move {
+                let set = match task.task_type.as_ref().is_some_and(tasks::writes) {
+                    true => &mut writes,
+                    false => &mut running,
+                };
+                set.spawn(async move {
                     tasks::run(&shared, task, cancel).await;
                     drop(permit);
                 });
@@ -263,7 +287,39 @@ async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) {
         }
     }
     cancel_syncs.cancel();
-    wind_down(shared, running, cancel_tasks).await;
+    let (cut, ()) = tokio::join!(
+        finish_writes(shared, writes),
+        wind_down(shared, running, cancel_tasks)
+    );
+    cut
+}
+
+/// Lets the writes in flight finish within the write grace, even past the shutdown grace: a
+/// write is never cut between its requests while it can finish. What is still running then is
+/// cut off and left to the write journal; the number cut.
+async fn finish_writes(shared: &Shared, mut writes: JoinSet<()>) -> usize {
+    if writes.is_empty() {
+        return 0;
+    }
+    let grace = shared.config.write_grace;
+    tracing::info!(
+        writes = writes.len(),
+        grace_s = grace.as_secs(),
+        "stopping: waiting for the writes in flight"
+    );
+    let all = async { while writes.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, all).await.is_ok() {
+        return 0;
+    }
+    let cut = writes.len();
+    tracing::error!(
+        writes = cut,
+        grace_s = grace.as_secs(),
+        "stopping: writes still in flight after the write grace are cut off; the write journal \
+         repairs them at the next start"
+    );
+    writes.abort_all();
+    cut
 }
 
 /// Lets the tasks in flight finish within most of the grace period (syncs were cancelled

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use c1_service_mode::testing::{FakeControlPlane, ScriptedTask, TaskResult};
-use c1_service_mode::{Config, ServiceMode};
+use c1_service_mode::{Config, ServiceMode, Stopped};
 use connector_sdk::testing::fake::{FakeTenant, Shape};
 use connector_sdk::{EntitlementId, Grant, MemoryStore, ResourceId};
 use secrecy::SecretString;
@@ -18,17 +18,22 @@ use tokio::sync::oneshot;
 
 struct Running {
     stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<()>,
+    done: tokio::task::JoinHandle<Stopped>,
 }
 
 impl Running {
-    async fn stop(mut self) -> Duration {
+    async fn stop(self) -> Duration {
+        self.stop_with().await.0
+    }
+
+    /// Stops; how long it took and what it reported.
+    async fn stop_with(mut self) -> (Duration, Stopped) {
         let started = Instant::now();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        (&mut self.done).await.unwrap();
-        started.elapsed()
+        let stopped = (&mut self.done).await.unwrap();
+        (started.elapsed(), stopped)
     }
 }
 
@@ -347,6 +352,52 @@ async fn shutdown_mid_sync_ends_within_the_grace_and_says_why() {
         finished[0].result
     );
     assert!(plane.uploads().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_in_flight_at_shutdown_finishes_past_the_grace() {
+    let plane = FakeControlPlane::start().await;
+    let tenant = FakeTenant::new(Shape::default());
+    assert!(tenant.is_member(1, 2));
+    *tenant.faults.write_delay.lock().unwrap() = Some(Duration::from_secs(3));
+    let revoke = plane.push(ScriptedTask::revoke(&Grant::new(member(1), user(2))));
+    let running = start(
+        &tenant,
+        config(&plane, plane.client_secret(), true).with_shutdown_grace(Duration::from_secs(1)),
+    );
+    // The task is handed out at the first poll; a second poll means it is running.
+    assert!(plane.wait_for(WAIT, |p| p.polls() >= 2).await);
+    let (took, stopped) = running.stop_with().await;
+    assert_eq!(stopped.writes_cut, 0);
+    assert!(took > Duration::from_millis(1500), "{took:?}");
+    assert!(!tenant.is_member(1, 2), "the revoke finished");
+    let finished = plane.finished();
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0].task_id, revoke);
+    assert!(
+        matches!(finished[0].result, TaskResult::Success { .. }),
+        "{finished:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_past_the_write_grace_is_cut_and_reported() {
+    let plane = FakeControlPlane::start().await;
+    let tenant = FakeTenant::new(Shape::default());
+    *tenant.faults.write_delay.lock().unwrap() = Some(Duration::from_secs(30));
+    plane.push(ScriptedTask::revoke(&Grant::new(member(1), user(2))));
+    let running = start(
+        &tenant,
+        config(&plane, plane.client_secret(), true)
+            .with_shutdown_grace(Duration::from_millis(500))
+            .with_write_grace(Duration::from_secs(1)),
+    );
+    assert!(plane.wait_for(WAIT, |p| p.polls() >= 2).await);
+    let (took, stopped) = running.stop_with().await;
+    assert_eq!(stopped.writes_cut, 1);
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(tenant.is_member(1, 2));
+    assert!(plane.finished().is_empty());
 }
 
 #[test]

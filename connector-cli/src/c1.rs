@@ -39,8 +39,11 @@ pub(crate) async fn run<C: ConnectorCli>(
     }
     let opened = ctx.open(Purpose::Serve).await?;
     let store = crate::open_store(&args.out)?;
-    let mode = ServiceMode::new(opened.registry.clone(), store, config)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    // The store is the write journal too: an interrupted write is repaired before the first
+    // task is fetched.
+    let registry = opened.registry.clone().with_journal(store.clone());
+    let mode =
+        ServiceMode::new(registry, store, config).map_err(|e| CliError::Usage(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -60,11 +63,20 @@ pub(crate) async fn run<C: ConnectorCli>(
         "{} started in ConductorOne service mode",
         ctx.name
     );
-    mode.run(crate::shutdown_signal()).await;
+    let stopped = mode.run(crate::shutdown_signal()).await;
     let _ = stop_probes.send(());
     let _ = server.await;
-    tracing::info!("{} stopped", ctx.name);
     drop(opened);
+    if stopped.writes_cut > 0 {
+        return Err(CliError::Failed(format!(
+            "stopped with {} write(s) still in flight after the {} s write grace; the journal \
+             in {} repairs them at the next start",
+            stopped.writes_cut,
+            c1_service_mode::WRITE_GRACE.as_secs(),
+            args.out.display()
+        )));
+    }
+    tracing::info!("{} stopped", ctx.name);
     Ok(())
 }
 

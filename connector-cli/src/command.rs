@@ -129,9 +129,21 @@ impl ServeArgs {
     }
 }
 
+/// Where a write records its intent before a change that takes more than one request.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct JournalArg {
+    /// The write-ahead journal (a SQLite file): a write that takes several requests records
+    /// what it changes here first, and an interrupted one is repaired before the next write.
+    /// Default: $XDG_STATE_HOME/NAME/journal.db, else ~/.local/state/NAME/journal.db.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) journal: Option<PathBuf>,
+}
+
 /// The words of `grant` and `revoke`.
 #[derive(Debug, Args)]
 pub(crate) struct GrantWords {
+    #[command(flatten)]
+    pub(crate) journal: JournalArg,
     /// What to grant and to whom.
     #[arg(required = true, num_args = 1.., value_name = "WORDS")]
     pub(crate) words: Vec<String>,
@@ -140,6 +152,8 @@ pub(crate) struct GrantWords {
 /// `--FIELD VALUE` pairs, as the connector's schema declares them.
 #[derive(Debug, Args)]
 pub(crate) struct FieldWords {
+    #[command(flatten)]
+    pub(crate) journal: JournalArg,
     /// `--FIELD VALUE` for each field (`--first-name Ada`; a list field repeats its flag,
     /// singular or plural: `--license a --license b`). `capabilities` lists the fields.
     #[arg(
@@ -184,13 +198,29 @@ pub(crate) enum Write {
     Action(String, Vec<String>),
 }
 
+/// A write and the journal it records its intents in.
+#[derive(Debug)]
+pub(crate) struct JournaledWrite {
+    pub(crate) write: Write,
+    pub(crate) journal: Option<PathBuf>,
+}
+
 /// What to run.
 #[derive(Debug)]
 pub(crate) enum Action {
     Sync(SyncArgs),
     Serve(ServeArgs),
     Capabilities,
-    Write(Write),
+    Write(JournaledWrite),
+}
+
+impl Action {
+    fn write(write: Write, journal: JournalArg) -> Self {
+        Self::Write(JournaledWrite {
+            write,
+            journal: journal.journal,
+        })
+    }
 }
 
 /// Parsed arguments.
@@ -213,11 +243,13 @@ impl<C: ConnectorCli> Parsed<C> {
                 Command::Sync(args) => Action::Sync(args),
                 Command::Serve(args) => Action::Serve(args),
                 Command::Capabilities => Action::Capabilities,
-                Command::Grant(w) => Action::Write(Write::Grant(w.words)),
-                Command::Revoke(w) => Action::Write(Write::Revoke(w.words)),
-                Command::CreateAccount(f) => Action::Write(Write::CreateAccount(f.fields)),
+                Command::Grant(w) => Action::write(Write::Grant(w.words), w.journal),
+                Command::Revoke(w) => Action::write(Write::Revoke(w.words), w.journal),
+                Command::CreateAccount(f) => {
+                    Action::write(Write::CreateAccount(f.fields), f.journal)
+                }
                 Command::Action { name, arguments } => {
-                    Action::Write(Write::Action(name, arguments.fields))
+                    Action::write(Write::Action(name, arguments.fields), arguments.journal)
                 }
             }
         } else {

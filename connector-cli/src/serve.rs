@@ -32,7 +32,9 @@ pub(crate) async fn run<C: ConnectorCli>(
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     tracing::info!(listen = %args.listen, store = %args.out.display(), "{} started", ctx.name);
-    Service::new(opened.registry.clone(), store, config)
+    // The store is the write journal too: the service repairs interrupted writes at start.
+    let registry = opened.registry.clone().with_journal(store.clone());
+    Service::new(registry, store, config)
         .serve(listener, crate::shutdown_signal())
         .await
         .map_err(|e| CliError::Failed(format!("the server failed: {e}")))?;

@@ -7,7 +7,7 @@ use connector_sdk::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::command::Write;
+use crate::command::{JournaledWrite, Write};
 use crate::{CliError, ConnectorCli, Ctx, Outcome, Purpose, fields, printable};
 
 /// A write with its words read: what runs, and its audit event.
@@ -20,27 +20,62 @@ enum Request {
 
 pub(crate) async fn run<C: ConnectorCli>(
     ctx: &Ctx<'_, C>,
-    write: Write,
+    JournaledWrite { write, journal }: JournaledWrite,
 ) -> Result<String, CliError> {
     // Grant words are read before the connector is opened: a typo contacts nobody.
     let grant = match &write {
         Write::Grant(words) | Write::Revoke(words) => Some(ctx.connector.grant_words(words)?),
         _ => None,
     };
+    let journal = match journal {
+        Some(path) => path,
+        None => default_journal(ctx.name)?,
+    };
     let opened = ctx.open(Purpose::Write).await?;
-    let registry = opened.registry.clone();
+    let registry = opened
+        .registry
+        .clone()
+        .with_journal(crate::open_store(&journal)?);
+    let actor = os_user();
+    let context = CallContext::default().with_actor(actor.clone());
+    // Interrupted writes are finished before this one; one that cannot be is reported, and a
+    // write to its principal is refused by the registry.
+    let report = registry.repair().await?;
+    for failed in &report.failed {
+        eprintln!(
+            "{}: an interrupted {} could not be repaired: {}",
+            ctx.name,
+            failed.intent.intent,
+            connector_sdk::error_chain(&failed.error)
+        );
+    }
+    for left in &report.left_alone {
+        eprintln!(
+            "{}: an interrupted {} in {} was left alone: {}",
+            ctx.name,
+            left.intent.intent,
+            journal.display(),
+            left.reason
+        );
+    }
     let (request, audit) = match (write, grant) {
         (Write::Grant(_), Some((entitlement, principal))) => (
-            Request::Grant(GrantRequest::new(principal.clone(), entitlement.clone())),
+            Request::Grant(
+                GrantRequest::new(principal.clone(), entitlement.clone())
+                    .with_context(context.clone()),
+            ),
             Audit::new("cli", "grant")
                 .with_entitlement(&entitlement)
                 .with_principal(&principal),
         ),
         (Write::Revoke(_), Some((entitlement, principal))) => (
-            Request::Revoke(RevokeRequest::new(connector_sdk::Grant::new(
-                entitlement.clone(),
-                principal.clone(),
-            ))),
+            Request::Revoke(
+                RevokeRequest::new(connector_sdk::Grant::new(
+                    entitlement.clone(),
+                    principal.clone(),
+                ))
+                .with_context(context.clone()),
+            ),
             Audit::new("cli", "revoke")
                 .with_entitlement(&entitlement)
                 .with_principal(&principal),
@@ -78,11 +113,11 @@ pub(crate) async fn run<C: ConnectorCli>(
             return Err(CliError::Usage("no grant named".into()));
         }
     };
-    let mut audit = audit.with_actor(os_user());
+    let mut audit = audit.with_actor(actor);
     // The write runs in a task of its own, so Ctrl-C or SIGTERM cannot cut it in half: the
     // signal is acknowledged and the write finishes (or restores) before the program exits.
     let connector = ctx.connector;
-    let mut operation = tokio::spawn(execute(registry, request));
+    let mut operation = tokio::spawn(execute(registry, request, context));
     let result = tokio::select! {
         result = &mut operation => result,
         () = crate::shutdown_signal() => {
@@ -118,7 +153,11 @@ enum Done {
     Action(String, connector_sdk::ActionResult),
 }
 
-async fn execute(registry: Registry, request: Request) -> Result<Done, CliError> {
+async fn execute(
+    registry: Registry,
+    request: Request,
+    context: CallContext,
+) -> Result<Done, CliError> {
     Ok(Done::Ready(match request {
         Request::Grant(request) => {
             let (entitlement, principal) = (
@@ -155,10 +194,7 @@ async fn execute(registry: Registry, request: Request) -> Result<Done, CliError>
             }
         }
         Request::CreateAccount(fields) => {
-            let (word, key, account) = match registry
-                .create_account(fields, CallContext::default())
-                .await?
-            {
+            let (word, key, account) = match registry.create_account(fields, context).await? {
                 CreateAccountOutcome::Created(account) => ("created", "created", account),
                 CreateAccountOutcome::AlreadyExists(account) => {
                     ("already exists", "already_exists", account)
@@ -181,9 +217,7 @@ async fn execute(registry: Registry, request: Request) -> Result<Done, CliError>
             }
         }
         Request::Action(name, arguments) => {
-            let result = registry
-                .run_action(&name, arguments, CallContext::default())
-                .await?;
+            let result = registry.run_action(&name, arguments, context).await?;
             return Ok(Done::Action(name, result));
         }
     }))
@@ -198,4 +232,32 @@ fn os_user() -> String {
             || "unknown user".to_owned(),
             |user| format!("OS user {user}"),
         )
+}
+
+/// The journal of a program called `name` when `--journal` is not given:
+/// `$XDG_STATE_HOME/NAME/journal.db`, else `$HOME/.local/state/NAME/journal.db`; the folder is
+/// created private to the user.
+fn default_journal(name: &str) -> Result<std::path::PathBuf, CliError> {
+    let variable = |key: &str| {
+        std::env::var_os(key)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    let state = variable("XDG_STATE_HOME")
+        .or_else(|| variable("HOME").map(|home| home.join(".local").join("state")))
+        .ok_or_else(|| {
+            CliError::Usage(
+                "neither XDG_STATE_HOME nor HOME is set: name the write journal with --journal FILE"
+                    .into(),
+            )
+        })?;
+    let dir = state.join(name);
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir.join("journal.db"))
 }

@@ -46,11 +46,25 @@ impl ConnectorCli for Fake {
     }
 }
 
+/// Runs the fake's command line; a write gets a journal of its own in a temporary folder.
 async fn run(default: Default, args: &[&str]) -> Result<String, CliError> {
-    let args = std::iter::once("fake").chain(args.iter().copied());
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.db");
+    let mut all = vec!["fake"];
+    for arg in args {
+        all.push(arg);
+        if ["grant", "revoke", "create-account"].contains(arg) {
+            all.extend(["--journal", journal.to_str().unwrap()]);
+        }
+    }
+    if let Some(at) = all.iter().position(|a| *a == "action")
+        && at + 1 < all.len()
+    {
+        all.splice(at + 2..at + 2, ["--journal", journal.to_str().unwrap()]);
+    }
     Cli::new("fake", Fake)
         .with_default(default)
-        .run_from(args)
+        .run_from(all)
         .await
 }
 

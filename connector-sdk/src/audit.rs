@@ -25,6 +25,9 @@ pub struct Audit {
     pub principal: Option<String>,
     /// The action's name.
     pub action: Option<String>,
+    /// What happened, in a sentence, where the fields above do not say it all (a repair says
+    /// what it restored).
+    pub detail: Option<String>,
 }
 
 impl Audit {
@@ -37,6 +40,7 @@ impl Audit {
             entitlement: None,
             principal: None,
             action: None,
+            detail: None,
         }
     }
 
@@ -64,6 +68,12 @@ impl Audit {
         self
     }
 
+    /// Sets the sentence that says what happened.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
     /// Emits the event for an operation that ended with `outcome` (such as `granted` or
     /// `already_granted`); `changed` says whether access changed.
     pub fn succeeded(&self, outcome: &str, changed: bool) {
@@ -71,12 +81,12 @@ impl Audit {
             tracing::info!(target: AUDIT_TARGET, interface = self.interface, actor = %self.actor,
                 operation = self.operation, entitlement = self.entitlement.as_deref(),
                 principal = self.principal.as_deref(), action = self.action.as_deref(),
-                outcome, changed, "access changed");
+                detail = self.detail.as_deref(), outcome, changed, "access changed");
         } else {
             tracing::debug!(target: AUDIT_TARGET, interface = self.interface, actor = %self.actor,
                 operation = self.operation, entitlement = self.entitlement.as_deref(),
                 principal = self.principal.as_deref(), action = self.action.as_deref(),
-                outcome, changed, "nothing to change");
+                detail = self.detail.as_deref(), outcome, changed, "nothing to change");
         }
     }
 

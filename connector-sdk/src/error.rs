@@ -33,6 +33,9 @@ pub enum ErrorKind {
     NotFound,
     /// The request was refused as invalid: a bad argument, a validation error upstream.
     InvalidArgument,
+    /// The change conflicts with what the upstream service holds (an account's email that
+    /// belongs to another account): not retried, since retrying cannot change the answer.
+    Conflict,
     /// Any other failure; not retried.
     Fatal,
 }
@@ -48,6 +51,7 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             Self::InvalidArgument => 422,
+            Self::Conflict => 409,
             Self::NotFound => 404,
             Self::RateLimited => 429,
             Self::Transient | Self::RetriedByConnector => 503,
@@ -76,6 +80,7 @@ impl ErrorKind {
             Self::PermissionDenied => "permission_denied",
             Self::NotFound => "not_found",
             Self::InvalidArgument => "invalid_argument",
+            Self::Conflict => "conflict",
             Self::Fatal => "fatal",
         }
     }
@@ -90,6 +95,7 @@ impl ErrorKind {
             Self::PermissionDenied => "permission denied",
             Self::NotFound => "not found",
             Self::InvalidArgument => "invalid argument",
+            Self::Conflict => "conflict",
             Self::Fatal => "",
         }
     }
@@ -187,6 +193,11 @@ impl ConnectorError {
     /// The request was refused as invalid.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// The change conflicts with what the upstream service holds.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
     }
 
     /// An upstream failure that outlasted the connector's own retries.

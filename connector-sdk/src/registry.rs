@@ -14,6 +14,7 @@ use crate::capability::{
     SyncerOptions,
 };
 use crate::error::Error;
+use crate::journal::{Journal, WriteJournal};
 use crate::model::{ResourceTrait, ResourceType, ResourceTypeId};
 
 pub(crate) struct RegisteredSyncer {
@@ -27,6 +28,8 @@ pub(crate) struct RegisteredSyncer {
 #[derive(Clone)]
 pub struct Registry {
     inner: Arc<Inner>,
+    /// Where multi-request writes record their intent ([`Registry::with_journal`]).
+    journal: Option<WriteJournal>,
 }
 
 struct Inner {
@@ -82,6 +85,21 @@ impl Registry {
         }
     }
 
+    /// The same registration with `journal` as the write-ahead journal of its multi-request
+    /// writes (see [`crate::journal`]): grants and revokes hand it to the connector, repair the
+    /// principal's interrupted writes first, and [`Registry::repair`] finishes them all. A host
+    /// that writes attaches its store here.
+    pub fn with_journal(mut self, journal: Arc<dyn Journal>) -> Self {
+        let bound = WriteJournal::new(journal, self.inner.metadata.id.clone(), self.fingerprint());
+        self.journal = Some(bound);
+        self
+    }
+
+    /// The attached journal, bound to this registration.
+    pub fn journal(&self) -> Option<&WriteJournal> {
+        self.journal.as_ref()
+    }
+
     /// The connector's metadata.
     pub fn metadata(&self) -> &ConnectorMetadata {
         &self.inner.metadata
@@ -132,7 +150,10 @@ impl Registry {
             })
     }
 
-    fn provisioner(&self, resource_type: &ResourceTypeId) -> Result<&dyn Provisioner, Error> {
+    pub(crate) fn provisioner(
+        &self,
+        resource_type: &ResourceTypeId,
+    ) -> Result<&dyn Provisioner, Error> {
         self.inner
             .provisioners
             .get(resource_type)
@@ -143,9 +164,20 @@ impl Registry {
             })
     }
 
-    /// Grants through the provisioner of the entitlement's resource type.
-    pub async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, Error> {
+    /// The call context of a write: the caller's, with the attached journal.
+    fn journaled(&self, context: CallContext) -> CallContext {
+        match &self.journal {
+            Some(journal) => context.with_journal(journal.clone()),
+            None => context,
+        }
+    }
+
+    /// Grants through the provisioner of the entitlement's resource type, after repairing any
+    /// interrupted write to the principal.
+    pub async fn grant(&self, mut request: GrantRequest) -> Result<GrantOutcome, Error> {
         let provisioner = self.provisioner(&request.entitlement.resource.resource_type)?;
+        self.repair_principal(&request.principal).await?;
+        request.context = self.journaled(request.context);
         let operation = format!("grant {} to {}", request.entitlement, request.principal);
         provisioner
             .grant(request)
@@ -153,9 +185,12 @@ impl Registry {
             .map_err(|source| Error::Operation { operation, source })
     }
 
-    /// Revokes through the provisioner of the grant's entitlement's resource type.
-    pub async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, Error> {
+    /// Revokes through the provisioner of the grant's entitlement's resource type, after
+    /// repairing any interrupted write to the principal.
+    pub async fn revoke(&self, mut request: RevokeRequest) -> Result<RevokeOutcome, Error> {
         let provisioner = self.provisioner(&request.grant.entitlement.resource.resource_type)?;
+        self.repair_principal(&request.grant.principal).await?;
+        request.context = self.journaled(request.context);
         let operation = format!("revoke {}", request.grant.id());
         provisioner
             .revoke(request)
@@ -176,7 +211,7 @@ impl Registry {
             .ok_or(Error::AccountCreationUnsupported)?;
         let fields = Arguments::validate("create account", schema, fields)?;
         manager
-            .create_account(CreateAccountRequest::new(fields, context))
+            .create_account(CreateAccountRequest::new(fields, self.journaled(context)))
             .await
             .map_err(|source| Error::Operation {
                 operation: "create account".into(),
@@ -208,7 +243,7 @@ impl Registry {
         let arguments =
             Arguments::validate(format!("action `{name}`"), &schema.arguments, arguments)?;
         action
-            .run(ActionRequest::new(arguments, context))
+            .run(ActionRequest::new(arguments, self.journaled(context)))
             .await
             .map_err(|source| Error::Operation {
                 operation: format!("action `{name}`"),
@@ -334,6 +369,7 @@ impl RegistryBuilder {
                 account_manager,
                 actions,
             }),
+            journal: None,
         })
     }
 }

@@ -22,6 +22,8 @@ pub enum ApiErrorKind {
     SyncInProgress,
     /// `already_exists`
     AlreadyExists,
+    /// `conflict`: the change conflicts with what the upstream service holds
+    Conflict,
     /// `other_tenant`
     OtherTenant,
     /// `page_token_stale`
@@ -55,6 +57,7 @@ impl ApiErrorKind {
             Self::NotFound => "not_found",
             Self::SyncInProgress => "sync_in_progress",
             Self::AlreadyExists => "already_exists",
+            Self::Conflict => "conflict",
             Self::OtherTenant => "other_tenant",
             Self::PageTokenStale => "page_token_stale",
             Self::PayloadTooLarge => "payload_too_large",
@@ -157,6 +160,7 @@ fn from_connector(source: &ConnectorError, message: String) -> ApiError {
     let (name, retry_after) = match kind {
         ErrorKind::InvalidArgument => (ApiErrorKind::InvalidArgument, None),
         ErrorKind::NotFound => (ApiErrorKind::NotFound, None),
+        ErrorKind::Conflict => (ApiErrorKind::Conflict, None),
         ErrorKind::RateLimited => (
             ApiErrorKind::UpstreamRateLimited,
             Some(source.retry_after().unwrap_or(UNAVAILABLE_RETRY)),

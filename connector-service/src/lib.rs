@@ -125,6 +125,11 @@ pub struct ServiceConfig {
     /// flight get until then to finish (connections two thirds of it), the sync in flight is
     /// cancelled with its progress kept. Default 9 s.
     pub shutdown_deadline: Duration,
+    /// How long a shutdown lets writes in flight finish, from the signal on, even past
+    /// `shutdown_deadline`: a write is never cut between its requests while it can finish. One
+    /// still running then is cut off, left to the write journal (repaired at the next start),
+    /// and `serve` returns an error. Default 60 s.
+    pub write_grace: Duration,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -154,6 +159,7 @@ impl ServiceConfig {
             max_connections: 256,
             keep_runs: std::num::NonZeroUsize::new(2),
             shutdown_deadline: Duration::from_secs(9),
+            write_grace: Duration::from_secs(60),
         }
     }
 
@@ -178,6 +184,12 @@ impl ServiceConfig {
     /// Sets the shutdown deadline.
     pub fn with_shutdown_deadline(mut self, deadline: Duration) -> Self {
         self.shutdown_deadline = deadline;
+        self
+    }
+
+    /// Sets how long a shutdown waits for writes in flight.
+    pub fn with_write_grace(mut self, grace: Duration) -> Self {
+        self.write_grace = grace;
         self
     }
 
@@ -277,16 +289,24 @@ impl Service {
             .with_state(shared)
     }
 
-    /// Serves on `listener` until `shutdown` completes: starts the schedule and the readiness
-    /// checks, then on shutdown stops accepting, lets open requests and writes in flight finish,
-    /// cancels a sync in flight (its progress is kept and the next start resumes it) and returns
-    /// within [`ServiceConfig::shutdown_deadline`].
+    /// Serves on `listener` until `shutdown` completes: repairs interrupted writes (when the
+    /// registry has a journal), starts the schedule and the readiness checks, then on shutdown
+    /// stops accepting, lets open requests finish, cancels a sync in flight (its progress is
+    /// kept and the next start resumes it) and returns within
+    /// [`ServiceConfig::shutdown_deadline`], or, while writes are in flight, when they finish
+    /// (at most [`ServiceConfig::write_grace`]; an error when one had to be cut off).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let shared = Arc::clone(&self.shared);
+        // Interrupted writes of a previous process are finished before any new one.
+        if let Err(error) = shared.registry.repair().await {
+            tracing::error!(error = %connector_sdk::error_chain(&error),
+                "the write journal could not be read; interrupted writes are repaired when a \
+                 write reaches their principal");
+        }
         supervise(
             &shared,
             "readiness",
@@ -312,19 +332,24 @@ impl Service {
             () = shutdown => {}
             () = shared.shutdown.cancelled() => {}
         }
-        let deadline = tokio::time::Instant::now() + config.shutdown_deadline;
+        let now = tokio::time::Instant::now();
+        let deadline = now + config.shutdown_deadline;
+        let write_deadline = now + config.write_grace;
         tracing::info!("shutting down: no new requests; cancelling the sync in flight");
         shared.shutdown.cancel();
         syncs::cancel(&shared);
         shared.writes.close();
         let served = tokio::time::timeout_at(deadline, server).await;
-        if tokio::time::timeout_at(deadline, shared.writes.wait())
+        let mut cut = 0;
+        if tokio::time::timeout_at(write_deadline, shared.writes.wait())
             .await
             .is_err()
         {
+            cut = shared.writes.len();
             tracing::error!(
-                writes = shared.writes.len(),
-                "writes still in flight at the shutdown deadline are cut off"
+                writes = cut,
+                "writes still in flight after the write grace are cut off; the write journal \
+                 repairs them at the next start"
             );
         }
         if tokio::time::timeout_at(deadline, syncs::wait(&shared))
@@ -337,6 +362,11 @@ impl Service {
             Ok(Err(join)) if join.is_panic() => {
                 Err(std::io::Error::other("the server task panicked"))
             }
+            _ if cut > 0 => Err(std::io::Error::other(format!(
+                "{cut} write(s) were still in flight after the {} s write grace; the write \
+                 journal repairs them at the next start",
+                config.write_grace.as_secs()
+            ))),
             _ => Ok(()),
         }
     }

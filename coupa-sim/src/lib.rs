@@ -56,4 +56,6 @@ pub use options::{
 };
 pub use server::CoupaSim;
 pub use state::LoggedRequest;
-pub use tenant::{AccessList, LICENSE_KEYS, Named, SimUser, Sizes, Tenant, user_list};
+pub use tenant::{
+    AccessList, LICENSE_KEYS, Named, SimUser, Sizes, Tenant, user_list, user_list_mut,
+};

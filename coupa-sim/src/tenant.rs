@@ -307,6 +307,16 @@ impl Tenant {
         }
     }
 
+    /// The objects of one access list's kind, mutably.
+    pub fn objects_mut(&mut self, list: AccessList) -> &mut BTreeMap<i64, Named> {
+        match list {
+            AccessList::Roles => &mut self.roles,
+            AccessList::UserGroups => &mut self.user_groups,
+            AccessList::AccountGroups => &mut self.account_groups,
+            AccessList::ContentGroups => &mut self.content_groups,
+        }
+    }
+
     /// Ground truth: every `(user id, object id)` membership of one list, over the users for
     /// which `include` is true.
     pub fn memberships(
@@ -348,7 +358,7 @@ pub fn user_list(user: &SimUser, list: AccessList) -> &BTreeSet<i64> {
 }
 
 /// One access list of a user, mutably.
-pub(crate) fn user_list_mut(user: &mut SimUser, list: AccessList) -> &mut BTreeSet<i64> {
+pub fn user_list_mut(user: &mut SimUser, list: AccessList) -> &mut BTreeSet<i64> {
     match list {
         AccessList::Roles => &mut user.roles,
         AccessList::UserGroups => &mut user.user_groups,

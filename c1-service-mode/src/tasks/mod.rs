@@ -78,6 +78,7 @@ pub(super) fn sdk_error(error: &connector_sdk::Error) -> Finish {
         | E::Connector { source, .. }
         | E::RetriesExhausted { source, .. } => match source.kind() {
             ErrorKind::InvalidArgument => (code::INVALID_ARGUMENT, true),
+            ErrorKind::Conflict => (code::FAILED_PRECONDITION, true),
             ErrorKind::NotFound => (code::NOT_FOUND, true),
             ErrorKind::PermissionDenied => (code::PERMISSION_DENIED, true),
             ErrorKind::Unauthenticated => (code::UNAUTHENTICATED, true),
@@ -88,6 +89,17 @@ pub(super) fn sdk_error(error: &connector_sdk::Error) -> Finish {
         _ => (code::UNKNOWN, false),
     };
     Finish::error(code, message, non_retryable)
+}
+
+/// Whether a task changes access (and so needs `--provisioning`, and gets the write grace).
+pub(crate) fn writes(task_type: &TaskType) -> bool {
+    matches!(
+        task_type,
+        TaskType::Grant(_)
+            | TaskType::Revoke(_)
+            | TaskType::CreateAccount(_)
+            | TaskType::ActionInvoke(_)
+    )
 }
 
 /// Runs `task` and finishes it.
@@ -104,14 +116,7 @@ pub(crate) async fn run(shared: &Shared, task: proto::Task, cancel: Cancellation
     };
     let name = task_type.name();
     tracing::info!(task_id = task.id, task_type = name, "task received");
-    let writes = matches!(
-        task_type,
-        TaskType::Grant(_)
-            | TaskType::Revoke(_)
-            | TaskType::CreateAccount(_)
-            | TaskType::ActionInvoke(_)
-    );
-    let outcome = if writes && !shared.config.provisioning {
+    let outcome = if writes(&task_type) && !shared.config.provisioning {
         Finish::refused(format!(
             "{name} refused: provisioning is not enabled on this connector (start it with \
              --provisioning)"

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::{GrantRequest, RevokeRequest};
 use crate::error::ConnectorError;
+use crate::journal::{RepairRequest, Repaired};
 
 /// What a grant call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -35,4 +36,16 @@ pub trait Provisioner: Send + Sync {
 
     /// Takes `request.grant` away.
     async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError>;
+
+    /// Finishes a write of this provisioner that was interrupted between its requests (see
+    /// [`crate::journal`]): read the attribute now; put back every resource the intent's
+    /// `before` held except the one revoked (or add the one granted); never remove what is
+    /// there now and was not part of the change; verify by a read. A provisioner that records
+    /// intents implements it; the default refuses.
+    async fn repair(&self, request: RepairRequest) -> Result<Repaired, ConnectorError> {
+        Err(ConnectorError::fatal(format!(
+            "the provisioner recorded {} but cannot repair it",
+            request.intent.intent
+        )))
+    }
 }

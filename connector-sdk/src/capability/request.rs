@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Arguments;
 use crate::error::ConnectorError;
+use crate::journal::{IntentDraft, IntentGuard, WriteJournal};
 use crate::model::{Annotation, EntitlementId, Grant, ResourceId};
 
 /// Per-call state a host hands down with a request.
@@ -21,6 +22,8 @@ pub struct CallContext {
     /// Cancelled when the caller gives up. A connector may stop early on it, but never between
     /// the steps of a write that must finish whole.
     pub cancel: CancellationToken,
+    /// The journal the registry attached ([`crate::Registry::with_journal`]).
+    journal: Option<WriteJournal>,
 }
 
 impl CallContext {
@@ -34,6 +37,37 @@ impl CallContext {
     pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
         self.cancel = cancel;
         self
+    }
+
+    /// Sets the journal (the registry does this for every write it dispatches).
+    pub fn with_journal(mut self, journal: WriteJournal) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The journal, when the host attached one.
+    pub fn journal(&self) -> Option<&WriteJournal> {
+        self.journal.as_ref()
+    }
+
+    /// Records what a write that takes more than one request is about to change, before its
+    /// first request: call it once the "before" state is read, and call
+    /// [`IntentGuard::done`] after the verifying read. Without a journal (a host that attached
+    /// none) nothing is recorded and a warning says that an interruption could not be repaired.
+    /// An error means nothing could be recorded: write nothing.
+    pub async fn begin_intent(&self, draft: IntentDraft) -> Result<IntentGuard, ConnectorError> {
+        match &self.journal {
+            Some(journal) => journal.begin(draft, self.actor.clone()).await,
+            None => {
+                tracing::warn!(
+                    principal = %draft.principal,
+                    entitlement = %draft.entitlement,
+                    "no write journal is attached: if this process dies between the requests \
+                     of this write, nothing can repair it"
+                );
+                Ok(IntentGuard::unrecorded())
+            }
+        }
     }
 }
 

@@ -55,6 +55,16 @@ impl Holder {
         }
     }
 
+    /// Whether the holder is this very process (another engine or journal of it).
+    pub(crate) fn is_this_process(&self) -> bool {
+        self.host == host_name()
+            && self.pid == std::process::id()
+            && match (&self.process, process_identity("self")) {
+                (Some(recorded), Some(now)) => *recorded == now,
+                _ => true,
+            }
+    }
+
     /// Whether the holder may still be running: `false` only when it is on this host and its
     /// process is gone, or its pid now belongs to another process (Linux: another start time or
     /// boot); elsewhere it counts as alive until its heartbeat goes stale.

@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: everything in memory, for tests.
 
+use crate::journal::{Intent, IntentId, Journal, OpenIntent};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
@@ -25,6 +26,8 @@ struct Inner {
     last_run: i64,
     data: BTreeMap<RunId, RunData>,
     next_work: i64,
+    /// The journal: every intent with its resolution once closed.
+    intents: Vec<(IntentId, Intent, Option<String>)>,
 }
 
 type TokenKey = (&'static str, ResourceTypeId, Option<ResourceId>, String);
@@ -552,5 +555,35 @@ impl WorkQueue for MemoryStore {
         let mut inner = self.lock()?;
         inner.run(run)?;
         inner.finish(run, status, failure)
+    }
+}
+
+impl Journal for MemoryStore {
+    fn record_intent(&self, intent: &Intent) -> Result<IntentId, StoreError> {
+        let mut inner = self.lock()?;
+        let id = IntentId::from_raw(inner.intents.last().map_or(1, |(id, ..)| id.raw() + 1));
+        inner.intents.push((id, intent.clone(), None));
+        Ok(id)
+    }
+
+    fn close_intent(&self, id: IntentId, resolution: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        if let Some((.., done)) = inner.intents.iter_mut().find(|(i, ..)| *i == id) {
+            done.get_or_insert_with(|| resolution.to_owned());
+        }
+        Ok(())
+    }
+
+    fn open_intents(&self, connector: &str) -> Result<Vec<OpenIntent>, StoreError> {
+        Ok(self
+            .lock()?
+            .intents
+            .iter()
+            .filter(|(_, intent, done)| done.is_none() && intent.connector == connector)
+            .map(|(id, intent, _)| OpenIntent {
+                id: *id,
+                intent: intent.clone(),
+            })
+            .collect())
     }
 }

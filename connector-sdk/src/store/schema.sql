@@ -109,3 +109,23 @@ CREATE TABLE IF NOT EXISTS page_tokens (
     token         TEXT    NOT NULL,
     PRIMARY KEY (run_id, kind, resource_type, scope, token)
 ) WITHOUT ROWID;
+
+-- The write-ahead journal of multi-request writes (connector_sdk::journal): one row per intent,
+-- recorded before the write's first request and closed after its verifying read (or its
+-- repair). Open rows are what a restart repairs; closed rows are dropped after 7 days.
+CREATE TABLE IF NOT EXISTS write_intents (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    connector      TEXT    NOT NULL,
+    fingerprint    TEXT    NOT NULL, -- the tenant the write went to
+    principal      TEXT    NOT NULL, -- ResourceId, `type:id`
+    entitlement    TEXT    NOT NULL, -- EntitlementId, `type:id:slug`
+    operation      TEXT    NOT NULL, -- 'grant' | 'revoke'
+    attribute      TEXT    NOT NULL, -- the list the write rewrites, as the connector names it
+    before         TEXT    NOT NULL, -- JSON array of ResourceIds the list held before
+    actor          TEXT,
+    holder         TEXT    NOT NULL, -- the writing process: Holder as JSON
+    started_at_ms  INTEGER NOT NULL,
+    finished_at_ms INTEGER,          -- NULL while open
+    resolution     TEXT              -- 'completed', or what a repair restored
+);
+CREATE INDEX IF NOT EXISTS write_intents_open ON write_intents (connector, finished_at_ms);

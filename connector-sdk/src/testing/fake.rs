@@ -110,6 +110,8 @@ pub struct Faults {
     pub action_calls: AtomicUsize,
     /// Fail the next N grants or revokes with an unavailable upstream, writing nothing.
     pub failing_writes: AtomicUsize,
+    /// How long each grant or revoke takes before it applies (a slow upstream write).
+    pub write_delay: Mutex<Option<Duration>>,
 }
 
 impl Faults {
@@ -151,6 +153,17 @@ impl Faults {
             ));
         }
         Ok(())
+    }
+
+    /// Waits out `write_delay`, when set.
+    async fn slow_write(&self) {
+        let delay = *self
+            .write_delay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
     }
 }
 
@@ -578,6 +591,7 @@ impl Provisioner for GroupProvisioner {
     async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError> {
         let (g, u) = ids(&request.principal, &request.entitlement)?;
         self.0.faults.write()?;
+        self.0.faults.slow_write().await;
         if self.0.is_member(g, u) {
             return Ok(GrantOutcome::AlreadyGranted);
         }
@@ -599,6 +613,7 @@ impl Provisioner for GroupProvisioner {
     async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError> {
         let (g, u) = ids(&request.grant.principal, &request.grant.entitlement)?;
         self.0.faults.write()?;
+        self.0.faults.slow_write().await;
         if !self.0.is_member(g, u) {
             return Ok(RevokeOutcome::AlreadyRevoked);
         }

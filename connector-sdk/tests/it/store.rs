@@ -454,3 +454,51 @@ async fn keyset_pages_of_grants_in_both_stores() {
     keyset_pages_list_every_grant_once_in_order(Arc::new(MemoryStore::new())).await;
     keyset_pages_list_every_grant_once_in_order(Arc::new(SqliteStore::in_memory().unwrap())).await;
 }
+
+/// One journal behaviour for every store: intents come back exactly as recorded, oldest
+/// first, per connector, until closed; a SQLite journal keeps them across a reopen.
+fn journal_round_trip(journal: &dyn connector_sdk::journal::Journal) {
+    use connector_sdk::journal::{Intent, IntentDraft, IntentOperation};
+    use connector_sdk::{EntitlementId, Holder, ResourceId};
+    let role = |id: &str| ResourceId::new("role", id);
+    let draft = IntentDraft::revoke(
+        ResourceId::new("user", "1"),
+        EntitlementId::new(role("4"), "member"),
+        "roles",
+        vec![role("4"), role("6")],
+    );
+    let first = Intent::new("c", "c|tenant", draft.clone(), Holder::new("h:1", 1, "h"))
+        .with_actor(Some("ConductorOne".into()));
+    let grant = IntentDraft::grant(
+        ResourceId::new("user", "2"),
+        EntitlementId::new(role("7"), "member"),
+        "roles",
+        vec![],
+    );
+    let second = Intent::new("c", "c|tenant", grant, Holder::new("h:2", 2, "h"));
+    let other = Intent::new("d", "d|tenant", draft, Holder::new("h:3", 3, "h"));
+    let a = journal.record_intent(&first).unwrap();
+    let b = journal.record_intent(&second).unwrap();
+    journal.record_intent(&other).unwrap();
+    let open = journal.open_intents("c").unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!((open[0].id, &open[0].intent), (a, &first));
+    assert_eq!((open[1].id, &open[1].intent), (b, &second));
+    assert_eq!(open[1].intent.draft.operation, IntentOperation::Grant);
+    journal.close_intent(a, "completed").unwrap();
+    let open = journal.open_intents("c").unwrap();
+    assert_eq!(open.iter().map(|o| o.id).collect::<Vec<_>>(), [b]);
+    assert_eq!(journal.open_intents("d").unwrap().len(), 1);
+}
+
+#[test]
+fn journals_record_and_close_intents_alike() {
+    journal_round_trip(&MemoryStore::new());
+    journal_round_trip(&SqliteStore::in_memory().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    journal_round_trip(&SqliteStore::open(&path).unwrap());
+    let reopened = SqliteStore::open(&path).unwrap();
+    let open = connector_sdk::journal::Journal::open_intents(&reopened, "c").unwrap();
+    assert_eq!(open.len(), 1, "an open intent outlives its process");
+}

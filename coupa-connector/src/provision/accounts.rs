@@ -74,15 +74,27 @@ async fn find(client: &CoupaClient, by: By, value: &str) -> Result<Option<User>,
     }
 }
 
-/// The existing user with this login, or else this email.
+/// The existing user with this login. A user with this email and another login is a conflict,
+/// never "already exists": reporting it would link the new identity to someone else's account.
 async fn existing(
     client: &CoupaClient,
     login: &str,
     email: &str,
 ) -> Result<Option<User>, ConnectorError> {
-    match find(client, By::Login, login).await? {
-        Some(user) => Ok(Some(user)),
-        None => find(client, By::Email, email).await,
+    if let Some(user) = find(client, By::Login, login).await? {
+        return Ok(Some(user));
+    }
+    match find(client, By::Email, email).await? {
+        None => Ok(None),
+        Some(other) => {
+            let error = WriteError::EmailTaken {
+                email: email.to_owned(),
+                login: login.to_owned(),
+                user: other.id,
+                user_login: other.login.clone(),
+            };
+            Err(ConnectorError::conflict(error.to_string()).with_source(error))
+        }
     }
 }
 

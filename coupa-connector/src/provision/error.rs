@@ -38,6 +38,24 @@ pub enum WriteError {
         /// That row's value of `key`, when it carried one.
         found: Option<String>,
     },
+    /// An account creation whose email belongs to an existing user with another login: not the
+    /// same person as far as anyone can tell, so nothing was created and nothing is reported as
+    /// existing.
+    #[error(
+        "the email {email:?} belongs to Coupa user {user} (login {}), not to the login {login:?}; \
+         nothing was created",
+        user_login.as_deref().map_or_else(|| "not in the answer".to_owned(), |l| format!("{l:?}"))
+    )]
+    EmailTaken {
+        /// The requested email.
+        email: String,
+        /// The requested login.
+        login: String,
+        /// The existing user's id.
+        user: i64,
+        /// The existing user's login, when the answer carried it.
+        user_login: Option<String>,
+    },
     /// An account creation whose outcome no read confirms: the create failed or answered with
     /// another user, and no user with the requested login could be read back.
     #[error("Coupa did not confirm the account {login:?}: {reason}")]

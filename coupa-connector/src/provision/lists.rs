@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use connector_sdk::journal::{IntentDraft, IntentOperation, RepairRequest, Repaired};
 use connector_sdk::{
-    ConnectorError, EntitlementId, GrantOutcome, GrantRequest, Provisioner, ResourceId,
-    RevokeOutcome, RevokeRequest,
+    CallContext, ConnectorError, EntitlementId, GrantOutcome, GrantRequest, Provisioner,
+    ResourceId, RevokeOutcome, RevokeRequest,
 };
 use coupa_client::AccessList;
 
@@ -45,7 +46,8 @@ impl ListProvisioner {
     async fn spawn<T, F>(
         &self,
         principal: &ResourceId,
-        operation: impl FnOnce(Arc<Session>, Target<List>) -> F,
+        context: CallContext,
+        operation: impl FnOnce(Write) -> F,
     ) -> Result<T, ConnectorError>
     where
         T: Send + 'static,
@@ -64,8 +66,12 @@ impl ListProvisioner {
             attribute: List(list),
         };
         let held = self.session.locks.lock(user).await;
-        let session = self.session.clone();
-        let work = operation(session, target);
+        let work = operation(Write {
+            session: self.session.clone(),
+            target,
+            context,
+            type_id: self.kind.spec().type_id,
+        });
         tokio::spawn(async move {
             let result = work.await;
             drop(held);
@@ -73,6 +79,34 @@ impl ListProvisioner {
         })
         .await
         .map_err(|e| ConnectorError::fatal(format!("the write task for user {user} ended: {e}")))?
+    }
+}
+
+/// One write to one user's list, with what it needs to journal itself.
+pub(crate) struct Write {
+    session: Arc<Session>,
+    target: Target<List>,
+    context: CallContext,
+    /// The resource type of the list's entries.
+    type_id: &'static str,
+}
+
+impl Write {
+    /// The entries as resource ids.
+    fn resources(&self, ids: &Ids) -> Vec<ResourceId> {
+        ids.iter()
+            .map(|id| ResourceId::new(self.type_id, id.to_string()))
+            .collect()
+    }
+
+    /// The intent of revoking `id` from a list that held `before`.
+    fn revoke_draft(&self, before: &Ids, id: i64) -> IntentDraft {
+        IntentDraft::revoke(
+            ids::user(self.target.user),
+            ids::member_of(self.type_id, id),
+            self.target.key(),
+            self.resources(before),
+        )
     }
 }
 
@@ -93,18 +127,15 @@ async fn add(target: Target<List>, id: i64) -> Result<GrantOutcome, ConnectorErr
     }
 }
 
-async fn remove(
-    session: Arc<Session>,
-    target: Target<List>,
-    id: i64,
-) -> Result<RevokeOutcome, ConnectorError> {
+async fn remove(write: Write, id: i64) -> Result<RevokeOutcome, ConnectorError> {
+    let (session, target) = (&write.session, &write.target);
     let list = target.attribute.0;
     if session.grows_only(list) {
         let before = target.read().await?;
         if !before.contains(&id) {
             return Ok(RevokeOutcome::AlreadyRevoked);
         }
-        return clear_then_set(&target, &before, id).await;
+        return clear_then_set(&write, &before, id).await;
     }
     let converged = target
         .converge(|ids| !ids.contains(&id), |ids| without(ids, id))
@@ -122,18 +153,21 @@ async fn remove(
                 "Coupa kept a removed id: this list only grows; using clear-then-set"
             );
             session.remember_grows_only(list);
-            clear_then_set(&target, &answer, id).await
+            clear_then_set(&write, &answer, id).await
         }
-        Converged::NotApplied { intended, answer } => {
-            let error = WriteError::NotApplied {
-                user: target.user,
-                key: list.key().to_owned(),
-                intended: target.show(&intended),
-                now: target.show(&answer),
-            };
-            Err(ConnectorError::fatal_with(error.to_string(), error))
-        }
+        Converged::NotApplied { intended, answer } => Err(not_applied(target, &intended, &answer)),
     }
+}
+
+/// Coupa answered a write of `intended` with `now`.
+fn not_applied(target: &Target<List>, intended: &Ids, now: &Ids) -> ConnectorError {
+    let error = WriteError::NotApplied {
+        user: target.user,
+        key: target.key().to_owned(),
+        intended: target.show(intended),
+        now: target.show(now),
+    };
+    ConnectorError::fatal_with(error.to_string(), error)
 }
 
 fn with(ids: &Ids, id: i64) -> Ids {
@@ -149,20 +183,28 @@ fn without(ids: &Ids, id: i64) -> Ids {
 }
 
 /// Coupa's documented removal for a list that only grows: write `[]`, then the list without
-/// `id`. Setting what stays is safe whether or not the clear landed (on a list that grows it
-/// only re-adds what is there), so an uncertain clear is followed by the set; the set is tried
+/// `id`. The intent is journaled before the clear and marked done once a read shows the list
+/// removed (or restored), so a process that dies in between is repaired at its next start.
+/// Setting what stays is safe whether or not the clear landed (on a list that grows it only
+/// re-adds what is there), so an uncertain clear is followed by the set; the set is tried
 /// twice, and if the list still is not right the original list is written back. Every failure
 /// says exactly what the user is left with.
 async fn clear_then_set(
-    target: &Target<List>,
+    write: &Write,
     before: &Ids,
     id: i64,
 ) -> Result<RevokeOutcome, ConnectorError> {
+    let target = &write.target;
+    let intent = write
+        .context
+        .begin_intent(write.revoke_draft(before, id))
+        .await?;
     let intended = without(before, id);
     let done = |ids: &Ids| !ids.contains(&id) && intended.is_subset(ids);
     if let Err(error) = target.put(&Ids::new()).await {
         // Nothing changed when the list still reads as before: report the write's error.
         if target.read().await.is_ok_and(|now| &now == before) {
+            close(intent).await;
             return Err(crate::errors::to_connector(error));
         }
     }
@@ -179,7 +221,10 @@ async fn clear_then_set(
         }
     }
     let read = match target.read().await {
-        Ok(now) if done(&now) => return Ok(RevokeOutcome::Revoked),
+        Ok(now) if done(&now) => {
+            close(intent).await;
+            return Ok(RevokeOutcome::Revoked);
+        }
         Ok(now) => format!("after clear-then-set the list reads {}", target.show(&now)),
         Err(e) => format!("the list could not be read back: {e}"),
     };
@@ -189,6 +234,11 @@ async fn clear_then_set(
     };
     let restored = target.put(before).await.is_ok();
     let now = target.read().await.ok();
+    // Back where it started: nothing is left to repair. Otherwise the intent stays open, and
+    // the next write to this user (or the next start) finishes it.
+    if now.as_ref().is_some_and(|now| before.is_subset(now)) {
+        close(intent).await;
+    }
     let error = WriteError::PartialRemoval {
         user: target.user,
         key: target.key().to_owned(),
@@ -200,20 +250,104 @@ async fn clear_then_set(
     Err(ConnectorError::fatal_with(error.to_string(), error))
 }
 
+/// Marks an intent done; a failure only leaves it open for a repair that will find the list
+/// right.
+async fn close(intent: connector_sdk::journal::IntentGuard) {
+    if let Err(error) = intent.done().await {
+        tracing::warn!(error = %connector_sdk::error_chain(&error),
+            "the write is done but its intent stays open; the next repair finds nothing to do");
+    }
+}
+
+/// Finishes an interrupted write to the list: what the list held before, with what is there
+/// now, less the id revoked (or with the id granted). What someone added since is kept; only
+/// the revoked id is removed, with clear-then-set (journaled again) if the list only grows.
+async fn repair(
+    write: Write,
+    operation: IntentOperation,
+    id: i64,
+    before: Ids,
+) -> Result<Repaired, ConnectorError> {
+    let target = &write.target;
+    let now = target.read().await?;
+    let mut wanted: Ids = now.union(&before).copied().collect();
+    let revoke = operation == IntentOperation::Revoke;
+    if revoke {
+        wanted.remove(&id);
+    } else {
+        wanted.insert(id);
+    }
+    let restored: Ids = wanted.difference(&now).copied().collect();
+    let holds = |ids: &Ids| wanted.is_subset(ids) && !(revoke && ids.contains(&id));
+    let converged = target
+        .converge(holds, |ids| {
+            let mut next: Ids = ids.union(&wanted).copied().collect();
+            if revoke {
+                next.remove(&id);
+            }
+            next
+        })
+        .await?;
+    match converged {
+        Converged::Already | Converged::Changed => {}
+        // The list only grows: the revoked id needs the documented clear-then-set, journaled
+        // with everything the list holds now as its "before".
+        Converged::NotApplied { answer, .. } if revoke && answer.contains(&id) => {
+            write.session.remember_grows_only(target.attribute.0);
+            let before: Ids = answer.union(&wanted).copied().collect();
+            clear_then_set(&write, &before, id).await?;
+        }
+        Converged::NotApplied { intended, answer } => {
+            return Err(not_applied(target, &intended, &answer));
+        }
+    }
+    let now = target.read().await?;
+    if !holds(&now) {
+        return Err(not_applied(target, &wanted, &now));
+    }
+    Ok(Repaired::new(
+        write.resources(&restored),
+        write.resources(&now),
+    ))
+}
+
 #[async_trait]
 impl Provisioner for ListProvisioner {
     async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError> {
         request.require_permanent()?;
         let id = self.object_id(&request.entitlement)?;
-        self.spawn(&request.principal, move |_, target| add(target, id))
-            .await
+        self.spawn(&request.principal, request.context, move |write| {
+            add(write.target, id)
+        })
+        .await
     }
 
     async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError> {
         let grant = &request.grant;
         let id = self.object_id(&grant.entitlement)?;
-        self.spawn(&grant.principal, move |session, target| {
-            remove(session, target, id)
+        self.spawn(&grant.principal, request.context, move |write| {
+            remove(write, id)
+        })
+        .await
+    }
+
+    async fn repair(&self, request: RepairRequest) -> Result<Repaired, ConnectorError> {
+        let draft = &request.intent.intent.draft;
+        let id = self.object_id(&draft.entitlement)?;
+        let type_id = self.kind.spec().type_id;
+        let before = draft
+            .before
+            .iter()
+            .map(|r| match r.resource_type.as_str() == type_id {
+                true => parse_id(&r.id, type_id),
+                false => Err(ConnectorError::fatal(format!(
+                    "the journal names `{r}` in a list of {type_id} entries"
+                ))),
+            })
+            .collect::<Result<Ids, _>>()?;
+        let operation = draft.operation;
+        self.spawn(&draft.principal, request.context, move |write| {
+            repair(write, operation, id, before)
         })
         .await
     }

@@ -55,6 +55,12 @@ async fn a_conductorone_task_list_runs_end_to_end_on_the_simulator() {
             "enable_user",
             &object(json!({"user_id": "2"})),
         )),
+        // Ada's email under a new login: a conflict, never Ada's account.
+        plane.push(ScriptedTask::create_account(
+            "ada2",
+            "ada@example.com",
+            &object(json!({"first_name": "Ada", "last_name": "Two"})),
+        )),
     ];
     let client =
         coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
@@ -72,16 +78,27 @@ async fn a_conductorone_task_list_runs_end_to_end_on_the_simulator() {
     let running = tokio::spawn(mode.run(async move {
         let _ = stopped.await;
     }));
-    let finished = plane.wait_finished(6, Duration::from_secs(30)).await;
+    let finished = plane.wait_finished(7, Duration::from_secs(30)).await;
     let _ = stop.send(());
     running.await.unwrap();
 
-    // One at a time, in order, every one a success.
+    // One at a time, in order, every one but the last a success.
     let ids: Vec<&str> = finished.iter().map(|f| f.task_id.as_str()).collect();
     assert_eq!(ids, tasks.iter().map(String::as_str).collect::<Vec<_>>());
-    for f in &finished {
+    for f in &finished[..6] {
         assert!(matches!(f.result, TaskResult::Success { .. }), "{f:?}");
     }
+    assert_eq!(
+        finished[6].result,
+        TaskResult::Error {
+            code: 9, // FAILED_PRECONDITION
+            message: "create account failed: conflict: the email \"ada@example.com\" belongs to \
+                      Coupa user 1 (login \"ada\"), not to the login \"ada2\"; nothing was \
+                      created"
+                .into(),
+            non_retryable: true,
+        }
+    );
     // The sync: a .c1z of the fixture's 15 grants.
     let upload = &plane.uploads()[0];
     assert!(upload.checksum_ok);

@@ -2,6 +2,7 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+mod crash;
 mod provision;
 mod sync;
 mod write_safety;

@@ -526,12 +526,23 @@ async fn account_creation() {
         panic!("{outcome:?}")
     };
     assert_eq!(existing.id, user(4));
-    // An email taken by someone else: exists too.
-    let outcome = registry
+    // An email that belongs to another login is a conflict, never "already exists": that
+    // would link the new identity to Ada's account.
+    let posts = sim.count("POST", "/api/users");
+    let err = registry
         .create_account(args(json!({"login": "new", "email": "ada@example.com", "first_name": "N", "last_name": "N"})), connector_sdk::CallContext::default())
         .await
-        .unwrap();
-    assert!(matches!(outcome, CreateAccountOutcome::AlreadyExists(ref r) if r.id == user(1)));
+        .unwrap_err();
+    let Error::Operation { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(source.kind(), connector_sdk::ErrorKind::Conflict);
+    assert_eq!(
+        connector_sdk::error_chain(&err),
+        "create account failed: conflict: the email \"ada@example.com\" belongs to Coupa user 1 \
+         (login \"ada\"), not to the login \"new\"; nothing was created"
+    );
+    assert_eq!(sim.count("POST", "/api/users"), posts);
 
     // A missing required field never reaches Coupa.
     let posts = sim.count("POST", "/api/users");

@@ -474,11 +474,17 @@ async fn accounts_and_actions_over_http() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::CONFLICT,
-        "an existing email is the existing account"
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "conflict", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to Coupa user 1 (login \"ada\"), not to the login \"kat2\""),
+        "{body}"
     );
+    assert!(body.get("account").is_none(), "{body}");
     let action = service
         .authed(Method::POST, "/v1/actions/disable_user")
         .json(&json!({"user_id": "2"}))

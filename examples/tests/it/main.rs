@@ -39,9 +39,16 @@ pub fn example(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// A command for an example binary with no Coupa variables inherited.
+/// A command for an example binary with no Coupa variables inherited, and a state folder of
+/// its own (`XDG_STATE_HOME`, where a write's default journal lives), so that concurrent tests
+/// never share a journal.
 pub fn command(name: &str) -> Command {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("state-{}-{n}", std::process::id()));
     let mut command = Command::new(example(name));
+    command.env("XDG_STATE_HOME", state);
     for var in [
         "COUPA_DOMAIN",
         "COUPA_BASE_URL",

@@ -2,6 +2,7 @@
 //! migrations, the host's queries and the engine's work queue each have a module; this one holds
 //! the store, its connection and the helpers they share.
 
+mod journal;
 mod queries;
 mod schema;
 mod work_queue;
