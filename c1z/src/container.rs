@@ -21,7 +21,7 @@ const WINDOW_LOG: u32 = 23;
 pub(crate) fn compress(db: &Path, out: &Path, level: i32) -> Result<(), Error> {
     let input = File::open(db).map_err(Error::io(db))?;
     let size = input.metadata().map_err(Error::io(db))?.len();
-    let file = File::create(out).map_err(Error::io(out))?;
+    let file = connector_sdk::files::create_private(out).map_err(Error::io(out))?;
     let mut writer = BufWriter::new(file);
     writer.write_all(V1_HEADER).map_err(Error::io(out))?;
     let mut encoder = zstd::stream::Encoder::new(writer, level).map_err(Error::io(out))?;
@@ -71,7 +71,7 @@ pub(crate) fn decompress(path: &Path, db: &Path, limit: u64) -> Result<(), Error
     decoder
         .window_log_max(MAX_WINDOW_LOG)
         .map_err(Error::Decompress)?;
-    let out = File::create(db).map_err(Error::io(db))?;
+    let out = connector_sdk::files::create_private(db).map_err(Error::io(db))?;
     let mut writer = BufWriter::new(out);
     let copied = std::io::copy(&mut (&mut decoder).take(limit + 1), &mut writer)
         .map_err(Error::Decompress)?;

@@ -116,7 +116,8 @@ impl Writer {
     /// Writes completed `run` of `store` into the `.c1z` at `path`. A file already there (ours
     /// or baton's) gains a new sync and keeps its newest finished ones; otherwise a new file is
     /// made. The file is built in a temporary directory beside `path` and renamed into place,
-    /// so a reader never sees half a file.
+    /// so a reader never sees half a file. A new file is readable by its owner only (`0600`);
+    /// one replaced keeps its permissions, with a warning when others may read it.
     pub fn write(&self, store: &dyn Store, run: RunId, path: &Path) -> Result<WriteReport, Error> {
         let record = store
             .runs()?
@@ -159,6 +160,15 @@ impl Writer {
         let mut report = self.fill(store, run, &record, &db, old.as_deref())?;
         let staged = work.path().join("out.c1z");
         container::compress(&db, &staged, self.level)?;
+        // The new file is private; one replaced keeps the permissions an operator gave it.
+        if let Some(mode) = connector_sdk::files::shared_mode(path) {
+            connector_sdk::files::warn_if_shared(path);
+            #[cfg(unix)]
+            std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .map_err(Error::io(path))?;
+            #[cfg(not(unix))]
+            let _ = mode;
+        }
         std::fs::rename(&staged, path).map_err(Error::io(path))?;
         report.bytes = std::fs::metadata(path).map_err(Error::io(path))?.len();
         Ok(report)

@@ -63,6 +63,7 @@ pub mod backend;
 mod capability;
 mod engine;
 mod error;
+pub mod files;
 pub mod journal;
 mod model;
 mod registry;

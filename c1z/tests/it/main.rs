@@ -151,3 +151,21 @@ async fn a_file_keeps_the_previous_sync_of_its_tenant_and_refuses_another() {
     assert!(matches!(err, Error::OtherFingerprint { .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+/// A `.c1z` holds identities: a new one is readable by its owner only, whatever the umask; a
+/// file an operator made readable by others keeps its permissions when a sync is added to it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_file_is_private_and_a_shared_one_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tenant = FakeTenant::new(Shape::default());
+    let (store, run) = synced(&tenant, "fake tenant").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    Writer::new().write(store.as_ref(), run, &file).unwrap();
+    assert_eq!(mode(&file), 0o600);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    Writer::new().write(store.as_ref(), run, &file).unwrap();
+    assert_eq!(mode(&file), 0o644);
+}

@@ -502,3 +502,25 @@ fn journals_record_and_close_intents_alike() {
     let open = connector_sdk::journal::Journal::open_intents(&reopened, "c").unwrap();
     assert_eq!(open.len(), 1, "an open intent outlives its process");
 }
+
+/// A store file (and SQLite's `-wal` and `-shm` beside it) holds identities: created readable
+/// by its owner only, whatever the umask; an existing file keeps the permissions it has.
+#[cfg(unix)]
+#[test]
+fn a_new_store_file_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = SqliteStore::open(&path).unwrap();
+    connector_sdk::journal::Journal::open_intents(&store, "c").unwrap();
+    for file in ["store.db", "store.db-wal", "store.db-shm"] {
+        assert_eq!(mode(&dir.path().join(file)), 0o600, "{file}");
+    }
+    drop(store);
+    let shared = dir.path().join("shared.db");
+    std::fs::write(&shared, b"").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(SqliteStore::open(&shared).unwrap());
+    assert_eq!(mode(&shared), 0o644, "left as it is");
+}

@@ -97,9 +97,12 @@ fn parse_resource_id(text: &str) -> Result<ResourceId, StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`. A new file is readable by its owner only
+    /// (`0600`, as SQLite then makes its `-wal` and `-shm`), whatever the umask; an existing
+    /// one with wider permissions is left as it is, with a warning.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
+        crate::files::ensure_private(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
         Self::init(Connection::open(path).backend()?)?.with_reader(path)
     }
 
