@@ -241,3 +241,105 @@ async fn a_refused_secret_is_logged_by_client_id_and_status_never_printed() {
     let key = wrong.rsplit(':').next().unwrap();
     assert!(!stderr.contains(key), "{stderr}");
 }
+
+/// `coupa-service` in service mode with provisioning, against `plane` and the tenant at `sim`
+/// as a real one, storing (and journaling) into `db`.
+fn service_for(
+    plane: &FakeControlPlane,
+    ca: &std::path::Path,
+    sim: &coupa_sim::CoupaSim,
+    db: &std::path::Path,
+) -> std::process::Child {
+    crate::command("coupa-service")
+        .env_remove("SERVICE_TOKEN")
+        .env("BATON_CLIENT_ID", plane.client_id())
+        .env(
+            "BATON_CLIENT_SECRET",
+            secrecy::ExposeSecret::expose_secret(&plane.client_secret()),
+        )
+        .env("SSL_CERT_FILE", ca)
+        .env("COUPA_BASE_URL", sim.uri())
+        .env("COUPA_CLIENT_ID", sim.client_id())
+        .env("COUPA_CLIENT_SECRET", sim.client_secret())
+        .args([
+            "-p",
+            "--rate-limit",
+            "0",
+            "--log-format",
+            "json",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--out")
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_killed_between_its_two_writes_is_repaired_before_the_task_comes_again() {
+    use coupa_sim::{CoupaSim, Fault, FaultKind, Tenant};
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    sim.update_tenant(|t| t.users.get_mut(&1).unwrap().roles = [1, 2, 3].into());
+    // Coupa keeps a removed role on a plain write, so the revoke is a clear and then a set; the
+    // clear (the second write to the user) lands and its answer never comes.
+    sim.inject(Fault::nth(
+        "PUT",
+        "/api/users/1",
+        2,
+        FaultKind::Delay(Duration::from_secs(600)),
+    ));
+    let plane = FakeControlPlane::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, plane.ca_pem()).unwrap();
+    let db = dir.path().join("coupa-service.db");
+    let grant = connector_sdk::Grant::new(
+        connector_sdk::EntitlementId::new(connector_sdk::ResourceId::new("role", "1"), "member"),
+        connector_sdk::ResourceId::new("user", "1"),
+    );
+    plane.push(ScriptedTask::revoke(&grant));
+    let mut first = service_for(&plane, &ca, &sim, &db);
+    let began = Instant::now();
+    while sim.count("PUT", "/api/users/1") < 2 {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the clear never came"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // SIGKILL between the two writes: the user is left with no roles.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(sim.tenant().users[&1].roles, [].into());
+    assert!(plane.finished().is_empty());
+
+    // ConductorOne hands the unfinished revoke out again, to the restarted connector.
+    let again = plane.push(ScriptedTask::revoke(&grant));
+    let second = service_for(&plane, &ca, &sim, &db);
+    let finished = plane.wait_finished(1, Duration::from_secs(30)).await;
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    let output = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // Repaired before the first task: the revoke finds role 1 gone and the others back.
+    assert_eq!(finished[0].task_id, again);
+    assert!(
+        matches!(&finished[0].result, TaskResult::Success { annotations, .. }
+            if annotations == &["c1.connector.v2.GrantAlreadyRevoked"]),
+        "{finished:?}"
+    );
+    assert_eq!(sim.tenant().users[&1].roles, [2, 3].into());
+    assert!(
+        stderr.contains(
+            "repaired after an interrupted revoke of role:1:member from user:1, restored \
+             role:2, role:3"
+        ),
+        "{stderr}"
+    );
+}

@@ -378,3 +378,75 @@ fn every_change_is_one_audit_line_on_standard_error() {
         (&json!("action"), &json!("disable_user"), &json!("disabled"))
     );
 }
+
+/// SIGKILL between the clear and the set of a role removal: the next write, any write, to that
+/// user repairs it first from the journal; the user ends with every role but the revoked one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_killed_between_its_two_writes_is_repaired_by_the_next_write() {
+    use coupa_sim::{CoupaSim, Fault, FaultKind, Tenant};
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    sim.update_tenant(|t| t.users.get_mut(&1).unwrap().roles = [1, 2, 3].into());
+    sim.inject(Fault::nth(
+        "PUT",
+        "/api/users/1",
+        2,
+        FaultKind::Delay(Duration::from_secs(600)),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.db");
+    let real = |command: &mut Command| {
+        command
+            .env("COUPA_BASE_URL", sim.uri())
+            .env("COUPA_CLIENT_ID", sim.client_id())
+            .env("COUPA_CLIENT_SECRET", sim.client_secret())
+            .arg("--rate-limit")
+            .arg("0");
+    };
+    let mut first = provision();
+    real(&mut first);
+    let mut first = first
+        .args(["revoke", "--journal"])
+        .arg(&journal)
+        .args(["role", "1", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let began = std::time::Instant::now();
+    while sim.count("PUT", "/api/users/1") < 2 {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the clear never came"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(
+        sim.tenant().users[&1].roles,
+        [].into(),
+        "what the kill left"
+    );
+
+    let mut next = provision();
+    real(&mut next);
+    next.args(["grant", "--journal"])
+        .arg(&journal)
+        .args(["group", "12", "1"]);
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || outcome(&mut next))
+        .await
+        .unwrap();
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "granted group:12:member to user:1"),
+        "{stderr}"
+    );
+    assert_eq!(sim.tenant().users[&1].roles, [2, 3].into());
+    assert!(
+        stderr.contains(
+            "repaired after an interrupted revoke of role:1:member from user:1, restored \
+             role:2, role:3"
+        ),
+        "{stderr}"
+    );
+}
