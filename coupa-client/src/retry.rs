@@ -6,13 +6,15 @@
 //! |---|---|---|
 //! | connect error (the request never left) | yes | yes |
 //! | timeout, connection reset, body cut short | yes | no |
-//! | 429 | yes, honouring `Retry-After` | no |
+//! | 429 | yes, honouring `Retry-After` | yes, honouring `Retry-After` |
 //! | 500, 502, 503, 504 | yes, honouring `Retry-After` | no |
 //! | anything else | no | no |
 //!
-//! The token request counts as idempotent: minting a token changes nothing. A write that fails
-//! after it may have reached the server is never repeated blindly: the caller re-reads and
-//! decides. Retries stop at `max_attempts` or when the next wait would pass
+//! The token request counts as idempotent: minting a token changes nothing. A 429 comes from
+//! Coupa's rate limit, which refuses a request before it is processed, so a write answered 429
+//! is waited for and sent again: a write in flight (a role removal between its clear and its
+//! set) finishes instead of failing half done. A write that fails after it may have reached the
+//! server is never repeated blindly: the caller re-reads and decides. Retries stop at `max_attempts` or when the next wait would pass
 //! `max_elapsed`.
 
 use std::time::{Duration, SystemTime};
@@ -37,7 +39,8 @@ pub(crate) fn retryable(idempotent: bool, failure: Failure) -> bool {
     match failure {
         Failure::Connect => true,
         Failure::Timeout | Failure::Transport => idempotent,
-        Failure::Status(429 | 500 | 502 | 503 | 504) => idempotent,
+        Failure::Status(429) => true,
+        Failure::Status(500 | 502 | 503 | 504) => idempotent,
         Failure::Status(_) => false,
     }
 }
@@ -164,7 +167,15 @@ mod tests {
             (false, Failure::Timeout, 1, s(0), None, Next::Stop),
             (false, Failure::Transport, 1, s(0), None, Next::Stop),
             (false, Failure::Status(500), 1, s(0), None, Next::Stop),
-            (false, Failure::Status(429), 1, s(0), Some(s(1)), Next::Stop),
+            (
+                false,
+                Failure::Status(429),
+                1,
+                s(0),
+                Some(s(1)),
+                Next::Retry(s(1)),
+            ),
+            (false, Failure::Status(429), 6, s(0), Some(s(1)), Next::Stop),
         ];
         for (idempotent, failure, attempts, elapsed, retry_after, expected) in cases {
             assert_eq!(

@@ -265,3 +265,32 @@ async fn intents_of_another_tenant_or_a_live_writer_elsewhere_are_left_alone() {
     assert_eq!(sim.count("PUT", "/api/users/1"), 0);
     assert_eq!(held(&sim, AccessList::Roles), [104, 106, 107, 108].into());
 }
+
+/// Coupa's rate limit answers the set of a clear-then-set with 429: the set waits and is sent
+/// again, and the removal finishes instead of leaving the user without roles or restoring.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_set_waits_and_the_removal_finishes() {
+    let options =
+        SimOptions::default().with_list_write(AccessList::Roles, ListWrite::AdditiveUnlessEmpty);
+    let sim = CoupaSim::start_with(tenant(AccessList::Roles, 100), options).await;
+    // Writes to user 1: the plain write, the clear, then the set, refused once.
+    sim.inject(Fault::nth("PUT", "/api/users/1", 3, FaultKind::Status(429)));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.db");
+    let registry = registry(&sim, &journal);
+    let outcome = registry
+        .revoke(RevokeRequest::new(Grant::new(ent("role", "104"), user(1))))
+        .await
+        .unwrap();
+    assert_eq!(outcome, RevokeOutcome::Revoked);
+    assert_eq!(held(&sim, AccessList::Roles), [106, 107, 108].into());
+    let puts: Vec<u16> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(puts, vec![200, 200, 429, 200]);
+    let store = SqliteStore::open(&journal).unwrap();
+    assert_eq!(store.open_intents("coupa").unwrap(), vec![]);
+}
