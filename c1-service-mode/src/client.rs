@@ -2,12 +2,15 @@
 //! file in 512 KiB chunks followed by its SHA-256.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use http::uri::PathAndQuery;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::proto::{self, path};
@@ -31,6 +34,21 @@ pub enum CallError {
     /// Reading the file to upload failed.
     #[error("cannot read the file to upload: {0}")]
     File(#[from] std::io::Error),
+    /// A streaming call made no progress (ConductorOne, or a box on the way, stopped taking
+    /// bytes or answering) for this long, and was abandoned.
+    #[error("{method} made no progress for {} s", idle.as_secs())]
+    Stalled {
+        /// The method, such as `UploadAsset`.
+        method: &'static str,
+        /// How long nothing moved.
+        idle: Duration,
+    },
+    /// The call was cancelled (the task was cancelled, or the connector is stopping).
+    #[error("{method} was cancelled")]
+    Cancelled {
+        /// The method.
+        method: &'static str,
+    },
 }
 
 impl CallError {
@@ -42,7 +60,7 @@ impl CallError {
                 status.code(),
                 tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
             ),
-            Self::File(_) => false,
+            Self::File(_) | Self::Stalled { .. } | Self::Cancelled { .. } => false,
         }
     }
 }
@@ -50,10 +68,24 @@ impl CallError {
 /// The bytes of each uploaded chunk.
 pub(crate) const CHUNK: usize = 512 * 1024;
 
+/// How long calls may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadlines {
+    /// Hello and GetTask (Heartbeat and FinishTask have 30 s).
+    pub(crate) call: Duration,
+    /// The longest an upload may go without taking a chunk, or without an answer after its
+    /// last one.
+    pub(crate) stall: Duration,
+}
+
+/// Heartbeat and FinishTask, as baton gives FinishTask.
+const SHORT_CALL: Duration = Duration::from_secs(30);
+
 /// A client of `BatonService` at one `host:port`.
 pub(crate) struct Client {
     channel: Channel,
     tokens: Tokens,
+    deadlines: Deadlines,
 }
 
 impl Client {
@@ -64,6 +96,7 @@ impl Client {
         extra_roots: &[Vec<u8>],
         user_agent: &str,
         tokens: Tokens,
+        deadlines: Deadlines,
     ) -> Result<Self, tonic::transport::Error> {
         let server_name = host
             .rsplit_once(':')
@@ -80,8 +113,21 @@ impl Client {
             .tls_config(tls)?
             .connect_timeout(Duration::from_secs(30))
             .tcp_keepalive(Some(Duration::from_secs(60)))
-            .connect_lazy();
-        Ok(Self { channel, tokens })
+            // HTTP/2 pings find a connection a middlebox dropped without a word: one unanswered
+            // for 20 s closes it, and the next call connects again.
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(true);
+        let connector = crate::proxy::ProxyConnector::from_env();
+        if let Some(proxy) = connector.proxy_for(channel.uri()) {
+            tracing::info!(%proxy, host, "ConductorOne is reached through a proxy (HTTPS_PROXY)");
+        }
+        let channel = channel.connect_with_connector_lazy(connector);
+        Ok(Self {
+            channel,
+            tokens,
+            deadlines,
+        })
     }
 
     async fn request<T>(
@@ -139,7 +185,8 @@ impl Client {
     }
 
     pub(crate) async fn hello(&self, request: proto::HelloRequest) -> Result<(), CallError> {
-        self.unary::<_, proto::Annotated>("Hello", path::HELLO, request, None)
+        let deadline = Some(self.deadlines.call);
+        self.unary::<_, proto::Annotated>("Hello", path::HELLO, request, deadline)
             .await
             .map(|_| ())
     }
@@ -151,13 +198,9 @@ impl Client {
         let request = proto::GetTaskRequest {
             host_id: host_id.to_owned(),
         };
-        self.unary(
-            "GetTask",
-            path::GET_TASK,
-            request,
-            Some(Duration::from_secs(60)),
-        )
-        .await
+        let deadline = Some(self.deadlines.call);
+        self.unary("GetTask", path::GET_TASK, request, deadline)
+            .await
     }
 
     pub(crate) async fn heartbeat(
@@ -170,13 +213,8 @@ impl Client {
             task_id: task_id.to_owned(),
             annotations: Vec::new(),
         };
-        self.unary(
-            "Heartbeat",
-            path::HEARTBEAT,
-            request,
-            Some(Duration::from_secs(30)),
-        )
-        .await
+        self.unary("Heartbeat", path::HEARTBEAT, request, Some(SHORT_CALL))
+            .await
     }
 
     pub(crate) async fn finish_task(
@@ -187,19 +225,23 @@ impl Client {
             "FinishTask",
             path::FINISH_TASK,
             request,
-            Some(Duration::from_secs(30)),
+            Some(SHORT_CALL),
         )
         .await
         .map(|_| ())
     }
 
     /// Uploads `file` for `task_id`: metadata, the file in 512 KiB chunks, then its SHA-256.
-    /// Returns the bytes sent.
+    /// Progress-bound: abandoned when no chunk is taken (or, after the last, no answer comes)
+    /// within the stall deadline, and at once when `cancel` fires; `progress` is called with
+    /// the bytes of each chunk taken. Returns the bytes sent.
     pub(crate) async fn upload(
         &self,
         host_id: &str,
         task_id: &str,
         file: &Path,
+        cancel: &CancellationToken,
+        progress: Arc<dyn Fn(usize) + Send + Sync>,
     ) -> Result<u64, CallError> {
         // The hash is computed first, so the stream can end with it without holding the file.
         let (size, sha256) = hash_file(file).await?;
@@ -217,26 +259,40 @@ impl Client {
             })),
         };
         let opened = tokio::fs::File::open(file).await?;
-        let chunks = futures::stream::unfold(opened, |mut file| async move {
-            let mut buffer = vec![0u8; CHUNK];
-            let mut filled = 0;
-            while filled < CHUNK {
-                match file.read(&mut buffer[filled..]).await {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading the upload failed");
-                        return None;
+        let started = Instant::now();
+        let moved = Arc::new(AtomicU64::new(0));
+        let touch = {
+            let moved = moved.clone();
+            move |bytes: usize| {
+                moved.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                progress(bytes);
+            }
+        };
+        let chunks = futures::stream::unfold(opened, move |mut file| {
+            let touch = touch.clone();
+            async move {
+                let mut buffer = vec![0u8; CHUNK];
+                let mut filled = 0;
+                while filled < CHUNK {
+                    match file.read(&mut buffer[filled..]).await {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) => {
+                            tracing::error!(error = %e, "reading the upload failed");
+                            return None;
+                        }
                     }
                 }
+                (filled > 0).then(|| {
+                    // Taken by the transport: the one before has gone out.
+                    touch(filled);
+                    buffer.truncate(filled);
+                    let chunk = proto::UploadAssetRequest {
+                        msg: Some(proto::UploadMsg::Data(proto::UploadData { data: buffer })),
+                    };
+                    (chunk, file)
+                })
             }
-            (filled > 0).then(|| {
-                buffer.truncate(filled);
-                let chunk = proto::UploadAssetRequest {
-                    msg: Some(proto::UploadMsg::Data(proto::UploadData { data: buffer })),
-                };
-                (chunk, file)
-            })
         });
         let stream = futures::stream::once(async { metadata })
             .chain(chunks)
@@ -250,14 +306,32 @@ impl Client {
         grpc.ready()
             .await
             .map_err(|e| rpc(tonic::Status::unavailable(connector_sdk::error_chain(&e))))?;
-        grpc.client_streaming::<_, _, proto::Annotated, _>(
+        let call = grpc.client_streaming::<_, _, proto::Annotated, _>(
             request,
             PathAndQuery::from_static(path::UPLOAD_ASSET),
             tonic_prost::ProstCodec::default(),
-        )
-        .await
-        .map_err(rpc)?;
-        Ok(size)
+        );
+        tokio::pin!(call);
+        let stall = self.deadlines.stall;
+        let check = (stall / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                answer = &mut call => {
+                    answer.map_err(rpc)?;
+                    return Ok(size);
+                }
+                () = cancel.cancelled() => {
+                    return Err(CallError::Cancelled { method: "UploadAsset" });
+                }
+                () = tokio::time::sleep(check) => {
+                    let last = Duration::from_millis(moved.load(Ordering::Relaxed));
+                    let idle = started.elapsed().saturating_sub(last);
+                    if idle >= stall {
+                        return Err(CallError::Stalled { method: "UploadAsset", idle });
+                    }
+                }
+            }
+        }
     }
 }
 

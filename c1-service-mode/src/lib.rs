@@ -27,6 +27,7 @@ mod client;
 mod credentials;
 mod metadata;
 mod proto;
+mod proxy;
 mod runner;
 mod stats;
 mod tasks;
@@ -61,6 +62,9 @@ pub struct Config {
     min_poll: Duration,
     shutdown_grace: Duration,
     write_grace: Duration,
+    call_deadline: Duration,
+    upload_stall: Duration,
+    liveness_bound: Duration,
     temp_dir: Option<PathBuf>,
     sync: SyncConfig,
     package: (String, String),
@@ -84,6 +88,9 @@ impl Config {
             min_poll: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             write_grace: WRITE_GRACE,
+            call_deadline: Duration::from_secs(60),
+            upload_stall: Duration::from_secs(60),
+            liveness_bound: LIVENESS_BOUND,
             temp_dir: None,
             sync: SyncConfig::default(),
             package: (
@@ -153,6 +160,31 @@ impl Config {
         self
     }
 
+    /// The deadline of Hello and GetTask (default 60 s; Heartbeat and FinishTask have 30 s, the
+    /// token request 30 s): a call that is not answered by then fails and is retried with
+    /// backoff, so a control plane (or a box on the way) that accepts and never answers cannot
+    /// hold the connector.
+    pub fn with_call_deadline(mut self, deadline: Duration) -> Self {
+        self.call_deadline = deadline;
+        self
+    }
+
+    /// How long an upload may go without taking a chunk, or without an answer after its last
+    /// one (default 60 s). Uploads have no overall deadline: a large file on a slow link goes
+    /// on as long as it moves. A stalled upload fails the task, retryably.
+    pub fn with_upload_stall(mut self, stall: Duration) -> Self {
+        self.upload_stall = stall;
+        self
+    }
+
+    /// How long the task loop may go without moving (a poll, a retry, a heartbeat, an upload
+    /// chunk) before [`TaskStats::live`] fails (default 10 min: longer than the longest wait
+    /// the loop makes, 5 min between polls or Hello retries, plus a call's deadline).
+    pub fn with_liveness_bound(mut self, bound: Duration) -> Self {
+        self.liveness_bound = bound;
+        self
+    }
+
     /// Where sync files are written before their upload (default: the OS temp directory).
     pub fn with_temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.temp_dir = Some(dir.into());
@@ -183,6 +215,9 @@ impl Config {
             .unwrap_or_else(|| self.client_id.host())
     }
 }
+
+/// How long the task loop may stand still before liveness fails, by default.
+pub const LIVENESS_BOUND: Duration = Duration::from_secs(600);
 
 /// How long a shutdown waits for writes in flight by default.
 pub const WRITE_GRACE: Duration = Duration::from_secs(60);

@@ -45,7 +45,8 @@ impl Shared {
                 env!("CARGO_PKG_NAME"),
                 env!("CARGO_PKG_VERSION")
             ))
-            .connect_timeout(Duration::from_secs(30));
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(30));
         let mut roots = Vec::new();
         if let Some(pem) = &config.ca_bundle_pem {
             let certificates = reqwest::Certificate::from_pem_bundle(pem)
@@ -65,14 +66,19 @@ impl Shared {
             env!("CARGO_PKG_NAME"),
             env!("CARGO_PKG_VERSION")
         );
-        let client = Client::new(&host, &roots, &user_agent, tokens)
+        let deadlines = crate::client::Deadlines {
+            call: config.call_deadline,
+            stall: config.upload_stall,
+        };
+        let client = Client::new(&host, &roots, &user_agent, tokens, deadlines)
             .map_err(|e| transport(connector_sdk::error_chain(&e)))?;
+        let stats = TaskStats::new(config.liveness_bound, config.call_deadline);
         Ok(Self {
             client,
             registry,
             store,
             config,
-            stats: Arc::new(TaskStats::default()),
+            stats: Arc::new(stats),
             actions: tasks::ActionResults::default(),
         })
     }
@@ -186,6 +192,7 @@ async fn say_hello(shared: &Shared, stop: &CancellationToken) -> bool {
                 return true;
             }
             Err(error) => {
+                shared.stats.tick();
                 let wait = backoff.next_delay();
                 log_failure("Hello", &error, &client, wait);
                 if !pause(wait, stop).await {
@@ -237,7 +244,7 @@ async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) -> usize {
         let answer = match answer {
             Ok(answer) => answer,
             Err(error) => {
-                shared.stats.polled(false);
+                shared.stats.polled(None);
                 drop(permit);
                 let wait = backoff.next_delay();
                 log_failure("GetTask", &error, &client, wait);
@@ -247,13 +254,15 @@ async fn poll(shared: &Arc<Shared>, stop: &CancellationToken) -> usize {
                 continue;
             }
         };
-        shared.stats.polled(true);
         backoff.reset();
         let next_poll = answer
             .next_poll
             .and_then(|d| Duration::try_from(d).ok())
             .unwrap_or_default()
             .min(MAX_POLL);
+        shared
+            .stats
+            .polled(Some(next_poll.max(shared.config.min_poll)));
         let task = answer
             .task
             .filter(|t| !matches!(t.task_type, Some(proto::TaskType::None(_))));

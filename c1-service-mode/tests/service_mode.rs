@@ -420,3 +420,59 @@ fn credentials_are_checked_and_never_printed() {
     assert_eq!(config.api_host(), "host:2443");
     assert_eq!(config.with_api_host("other:443").api_host(), "other:443");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_hello_is_abandoned_at_its_deadline_and_retried() {
+    let plane = FakeControlPlane::start().await;
+    plane.hang_hellos(1);
+    let tenant = FakeTenant::new(Shape::default());
+    let task = plane.push(ScriptedTask::action_list_schemas());
+    let started = Instant::now();
+    let running = start(
+        &tenant,
+        config(&plane, plane.client_secret(), false).with_call_deadline(Duration::from_secs(1)),
+    );
+    let finished = plane.wait_finished(1, WAIT).await;
+    let recovered = started.elapsed();
+    assert_eq!(finished[0].task_id, task);
+    assert_eq!(plane.hello_calls(), 2);
+    // The deadline (1 s), then the first backoff (0.5 to 1 s).
+    assert!(
+        recovered >= Duration::from_secs(1) && recovered < Duration::from_secs(5),
+        "{recovered:?}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_upload_is_abandoned_and_its_slot_freed() {
+    let plane = FakeControlPlane::start().await;
+    plane.hang_uploads(1);
+    let tenant = FakeTenant::new(Shape::default());
+    let stalled = plane.push(ScriptedTask::sync_full());
+    let next = plane.push(ScriptedTask::action_list_schemas());
+    let again = plane.push(ScriptedTask::sync_full());
+    let started = Instant::now();
+    let running = start(
+        &tenant,
+        config(&plane, plane.client_secret(), false)
+            .with_concurrency(1)
+            .with_upload_stall(Duration::from_secs(1)),
+    );
+    let finished = plane.wait_finished(3, WAIT).await;
+    let took = started.elapsed();
+    running.stop().await;
+    let ids: Vec<&str> = finished.iter().map(|f| f.task_id.as_str()).collect();
+    assert_eq!(ids, [stalled.as_str(), next.as_str(), again.as_str()]);
+    assert!(
+        matches!(&finished[0].result, TaskResult::Error { code: 14, non_retryable: false, message }
+            if message.contains("UploadAsset made no progress for 1 s")),
+        "{:?}",
+        finished[0].result
+    );
+    assert!(matches!(finished[1].result, TaskResult::Success { .. }));
+    assert!(matches!(finished[2].result, TaskResult::Success { .. }));
+    assert_eq!(plane.upload_calls(), 2);
+    assert_eq!(plane.uploads().len(), 1);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}

@@ -1,13 +1,12 @@
 //! `serve --client-id …`: the connector as a ConductorOne self-hosted connector
-//! (`c1_service_mode`), with `/livez`, `/readyz` and `/metrics` on `--listen`.
+//! (`c1_service_mode`), with `/livez`, `/readyz` and `/metrics` on `--listen`, and baton's
+//! health checks with `--health-check`.
 
-use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 
-use axum::http::StatusCode;
-use c1_service_mode::{Config, ServiceMode, TaskStats};
-use connector_sdk::{Registry, SyncConfig};
+use c1_service_mode::{Config, ServiceMode};
+use connector_sdk::SyncConfig;
 use secrecy::SecretString;
 
 use crate::command::ServeArgs;
@@ -22,7 +21,7 @@ pub(crate) async fn run<C: ConnectorCli>(
     let mut config = Config::new(client_id, secret)
         .map_err(|e| CliError::Usage(format!("ConductorOne credentials: {e}")))?
         .with_provisioning(args.provisioning)
-        .with_build(ctx.name, env!("CARGO_PKG_VERSION"))
+        .with_build(ctx.name, ctx.connector.version())
         .with_sync(
             SyncConfig::default()
                 .with_workers(args.workers)
@@ -44,18 +43,34 @@ pub(crate) async fn run<C: ConnectorCli>(
     let registry = opened.registry.clone().with_journal(store.clone());
     let mode =
         ServiceMode::new(registry, store, config).map_err(|e| CliError::Usage(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
-    let probes = probes(mode.stats(), opened.registry.clone());
-    let (stop_probes, probes_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, probes)
-            .with_graceful_shutdown(async move {
-                let _ = probes_stopped.await;
-            })
-            .await
-    });
+    let listener = bind(args.listen).await?;
+    let health = match args.health.enabled {
+        true => {
+            let at = SocketAddr::new(args.health.at.bind_address, args.health.at.port);
+            Some((at, bind(at).await?))
+        }
+        false => None,
+    };
+    let (stop_probes, probes_stopped) = tokio::sync::watch::channel(false);
+    let stopped = |mut watch: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = watch.wait_for(|stop| *stop).await;
+    };
+    let mut servers = Vec::new();
+    let probes = crate::probes::service_mode(mode.stats(), opened.registry.clone());
+    servers.push(tokio::spawn(connector_service::serve_router(
+        listener,
+        probes,
+        stopped(probes_stopped.clone()),
+    )));
+    if let Some((at, listener)) = health {
+        tracing::info!(listen = %at, "baton health checks on /health, /ready, /live");
+        let router = crate::probes::baton_health(mode.stats(), opened.registry.clone());
+        servers.push(tokio::spawn(connector_service::serve_router(
+            listener,
+            router,
+            stopped(probes_stopped),
+        )));
+    }
     tracing::info!(
         client_id,
         listen = %args.listen,
@@ -64,8 +79,10 @@ pub(crate) async fn run<C: ConnectorCli>(
         ctx.name
     );
     let stopped = mode.run(crate::shutdown_signal()).await;
-    let _ = stop_probes.send(());
-    let _ = server.await;
+    let _ = stop_probes.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
     drop(opened);
     if stopped.writes_cut > 0 {
         return Err(CliError::Failed(format!(
@@ -89,75 +106,8 @@ fn variable(name: &str) -> Result<Option<String>, CliError> {
     }
 }
 
-/// `/livez` (the process answers), `/readyz` (the last poll of ConductorOne was answered) and
-/// `/metrics` (tasks by type and outcome, polls, and the connector's own counters).
-fn probes(stats: Arc<TaskStats>, registry: Registry) -> axum::Router {
-    let ready = stats.clone();
-    axum::Router::new()
-        .route("/livez", axum::routing::get(|| async { "ok\n" }))
-        .route(
-            "/readyz",
-            axum::routing::get(move || {
-                let ready = ready.clone();
-                async move {
-                    if ready.connected() {
-                        (StatusCode::OK, "ready\n")
-                    } else {
-                        (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "ConductorOne has not answered the last poll\n",
-                        )
-                    }
-                }
-            }),
-        )
-        .route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = metrics(&stats, &registry);
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        text,
-                    )
-                }
-            }),
-        )
-}
-
-/// The Prometheus text format of the counters.
-fn metrics(stats: &TaskStats, registry: &Registry) -> String {
-    let mut out = String::new();
-    out.push_str("# HELP c1_tasks_total Tasks finished, by type and outcome.\n");
-    out.push_str("# TYPE c1_tasks_total counter\n");
-    for count in stats.tasks() {
-        let _ = writeln!(
-            out,
-            "c1_tasks_total{{type=\"{}\",outcome=\"{}\"}} {}",
-            count.task_type, count.outcome, count.count
-        );
-    }
-    let (polls, failures) = stats.polls();
-    let _ = writeln!(
-        out,
-        "# HELP c1_polls_total GetTask calls.\n# TYPE c1_polls_total counter\nc1_polls_total {polls}"
-    );
-    let _ = writeln!(
-        out,
-        "# HELP c1_poll_failures_total GetTask calls that failed.\n# TYPE c1_poll_failures_total \
-         counter\nc1_poll_failures_total {failures}"
-    );
-    for stat in registry.stats() {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}",
-            name = stat.name,
-            help = stat.help.replace('\n', " "),
-            value = stat.value
-        );
-    }
-    out
+async fn bind(at: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(at)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {at}: {e}")))
 }

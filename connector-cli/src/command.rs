@@ -112,6 +112,70 @@ pub(crate) struct ServeArgs {
     /// Sync once, write the `.c1z` here and exit (baton's one-shot mode).
     #[arg(short = 'f', long, conflicts_with = "c1_client_id")]
     pub(crate) file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) health: HealthServer,
+}
+
+/// baton's health-check server, in service mode.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HealthServer {
+    /// In service mode, also serve baton's health checks (/health, /ready, /live) on
+    /// --health-check-bind-address:--health-check-port.
+    #[arg(long = "health-check", env = "BATON_HEALTH_CHECK")]
+    pub(crate) enabled: bool,
+    #[command(flatten)]
+    pub(crate) at: HealthAddress,
+}
+
+/// Where baton's health checks are served.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HealthAddress {
+    /// The port of baton's health checks.
+    #[arg(
+        long = "health-check-port",
+        env = "BATON_HEALTH_CHECK_PORT",
+        default_value_t = 8081
+    )]
+    pub(crate) port: u16,
+    /// The address baton's health checks listen on.
+    #[arg(
+        long = "health-check-bind-address",
+        env = "BATON_HEALTH_CHECK_BIND_ADDRESS",
+        default_value = "127.0.0.1",
+        hide = true
+    )]
+    pub(crate) bind_address: std::net::IpAddr,
+}
+
+/// Which of baton's health checks to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Endpoint {
+    Health,
+    Ready,
+    Live,
+}
+
+impl Endpoint {
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            Self::Health => "health",
+            Self::Ready => "ready",
+            Self::Live => "live",
+        }
+    }
+}
+
+/// Flags of `health-check`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HealthCheckArgs {
+    /// The check to ask for.
+    #[arg(long, value_enum, default_value = "health")]
+    pub(crate) endpoint: Endpoint,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) at: HealthAddress,
 }
 
 impl ServeArgs {
@@ -187,6 +251,9 @@ pub(crate) enum Command {
     Capabilities,
     /// Run as a service: scheduled syncs, health, metrics, an HTTP API.
     Serve(ServeArgs),
+    /// Ask a running connector's health-check server (baton's --health-check) and exit 0 only
+    /// when it answers 200.
+    HealthCheck(HealthCheckArgs),
 }
 
 /// A write, its words still to be read against the connector.
@@ -211,6 +278,7 @@ pub(crate) enum Action {
     Sync(SyncArgs),
     Serve(ServeArgs),
     Capabilities,
+    HealthCheck(HealthCheckArgs),
     Write(JournaledWrite),
 }
 
@@ -243,6 +311,7 @@ impl<C: ConnectorCli> Parsed<C> {
                 Command::Sync(args) => Action::Sync(args),
                 Command::Serve(args) => Action::Serve(args),
                 Command::Capabilities => Action::Capabilities,
+                Command::HealthCheck(args) => Action::HealthCheck(args),
                 Command::Grant(w) => Action::write(Write::Grant(w.words), w.journal),
                 Command::Revoke(w) => Action::write(Write::Revoke(w.words), w.journal),
                 Command::CreateAccount(f) => {
@@ -277,11 +346,12 @@ impl<C: ConnectorCli> Parsed<C> {
 /// subcommand), the global flags, the subcommands, and the default subcommand's flags.
 pub(crate) fn build<C: ConnectorCli>(
     name: &'static str,
+    version: &'static str,
     about: Option<&'static str>,
     default: Default,
     grant_help: &'static str,
 ) -> clap::Command {
-    let mut command = clap::Command::new(name);
+    let mut command = clap::Command::new(name).version(version);
     command = C::Args::augment_args(command);
     let ids: Vec<clap::Id> = command
         .get_arguments()

@@ -75,6 +75,10 @@ pub trait ConnectorCli: Send + Sync + 'static {
     /// required in the struct is still reported missing, by name.
     type Args: clap::Args + Send + Sync + 'static;
 
+    /// The connector's version, such as `env!("CARGO_PKG_VERSION")` of its crate: what
+    /// `--version` prints after the program's name and what ConductorOne's Hello reports.
+    fn version(&self) -> &'static str;
+
     /// The connector configured by `args`, for `purpose`. Refuse (with
     /// [`CliError::Usage`]) what must not happen, such as writing to a tenant nobody named.
     async fn open(&self, args: &Self::Args, purpose: Purpose) -> Result<Opened, CliError>;

@@ -19,6 +19,9 @@
 //! #[async_trait::async_trait]
 //! impl ConnectorCli for Directory {
 //!     type Args = Args;
+//!     fn version(&self) -> &'static str {
+//!         env!("CARGO_PKG_VERSION")
+//!     }
 //!     async fn open(&self, args: &Args, _purpose: Purpose) -> Result<Opened, CliError> {
 //!         Ok(Opened::new(directory_registry(&args.file)?))
 //!     }
@@ -47,6 +50,7 @@ mod command;
 mod connector;
 mod error;
 mod fields;
+mod probes;
 mod serve;
 mod signal;
 mod sync;
@@ -109,6 +113,7 @@ impl<C: ConnectorCli> Cli<C> {
     pub fn command(&self) -> clap::Command {
         command::build::<C>(
             self.name,
+            self.connector.version(),
             self.about,
             self.default,
             self.connector.grant_help(),
@@ -223,6 +228,7 @@ impl<C: ConnectorCli> Cli<C> {
                 }
                 .map(|()| String::new())
             }
+            command::Action::HealthCheck(args) => probes::check(args).await,
             command::Action::Capabilities => {
                 let opened = ctx.open(Purpose::Describe).await?;
                 Ok(capabilities::describe(&opened.registry, json))

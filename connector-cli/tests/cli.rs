@@ -30,6 +30,10 @@ struct FakeArgs {
 impl ConnectorCli for Fake {
     type Args = FakeArgs;
 
+    fn version(&self) -> &'static str {
+        "9.8.7"
+    }
+
     async fn open(&self, args: &FakeArgs, purpose: Purpose) -> Result<Opened, CliError> {
         if args.read_only && purpose == Purpose::Write {
             return Err(CliError::Usage("read-only: no writes".into()));
@@ -323,4 +327,10 @@ async fn serve_refuses_without_a_token_before_opening() {
             .starts_with("--insecure-no-auth is refused on 0.0.0.0:0"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn version_is_the_connectors() {
+    let out = run(Default::None, &["--version"]).await.unwrap();
+    assert_eq!(out, "fake 9.8.7\n");
 }

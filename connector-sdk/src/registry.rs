@@ -34,6 +34,8 @@ pub struct Registry {
 
 struct Inner {
     connector: Arc<dyn Connector>,
+    /// Whether what an earlier process learned was handed to the connector already.
+    resumed_learned: std::sync::atomic::AtomicBool,
     metadata: ConnectorMetadata,
     syncers: BTreeMap<ResourceTypeId, RegisteredSyncer>,
     provisioners: BTreeMap<ResourceTypeId, Arc<dyn Provisioner>>,
@@ -113,6 +115,52 @@ impl Registry {
             self.inner.metadata.id.clone()
         } else {
             format!("{}|{own}", self.inner.metadata.id)
+        }
+    }
+
+    /// Hands the connector what an earlier process learned of this tenant and kept in `store`
+    /// ([`Connector::resume_learned`]), once per registration.
+    pub(crate) async fn resume_learned(&self, store: &Arc<dyn crate::backend::WorkQueue>) {
+        use std::sync::atomic::Ordering;
+        if self.inner.resumed_learned.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (store, connector, fingerprint) = (
+            Arc::clone(store),
+            self.inner.metadata.id.clone(),
+            self.fingerprint(),
+        );
+        let kept =
+            tokio::task::spawn_blocking(move || store.learned(&connector, &fingerprint)).await;
+        match kept {
+            Ok(Ok(Some((learned, at_ms)))) => {
+                let age = crate::store::now_ms().saturating_sub(at_ms).max(0);
+                let age = std::time::Duration::from_millis(u64::try_from(age).unwrap_or(0));
+                self.inner.connector.resume_learned(&learned, age);
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(error)) => tracing::warn!(error = %crate::error_chain(&error),
+                "what an earlier process learned of the tenant could not be read"),
+            Err(error) => tracing::warn!(%error, "reading what was learned stopped"),
+        }
+    }
+
+    /// Keeps what the connector learned of this tenant in `store` ([`Connector::learned`]).
+    pub(crate) async fn keep_learned(&self, store: &Arc<dyn crate::backend::WorkQueue>) {
+        let Some(learned) = self.inner.connector.learned() else {
+            return;
+        };
+        let (store, connector, fingerprint) = (
+            Arc::clone(store),
+            self.inner.metadata.id.clone(),
+            self.fingerprint(),
+        );
+        let kept = tokio::task::spawn_blocking(move || {
+            store.set_learned(&connector, &fingerprint, &learned, crate::store::now_ms())
+        })
+        .await;
+        if !matches!(kept, Ok(Ok(()))) {
+            tracing::warn!("what the connector learned of the tenant could not be kept");
         }
     }
 
@@ -363,6 +411,7 @@ impl RegistryBuilder {
         Ok(Registry {
             inner: Arc::new(Inner {
                 connector: self.connector,
+                resumed_learned: std::sync::atomic::AtomicBool::new(false),
                 metadata,
                 syncers,
                 provisioners,

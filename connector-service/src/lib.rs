@@ -382,6 +382,56 @@ impl Service {
     }
 }
 
+/// Serves `router` (probes and metrics of another host, such as ConductorOne service mode)
+/// with the service's connection limits until `shutdown` completes: a request head must arrive
+/// within 10 s (which also closes idle keep-alive connections), at most 64 connections are
+/// open at once (more wait in the listen backlog), and open requests get 2 s after `shutdown`.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let stop = CancellationToken::new();
+    let limits = serve::Limits {
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: 64,
+        drain: Duration::from_secs(2),
+    };
+    let open = prometheus_client::metrics::gauge::Gauge::default();
+    let server = serve::serve(listener, router, limits, open, stop.clone());
+    tokio::pin!(server);
+    tokio::select! {
+        () = &mut server => {}
+        () = shutdown => {
+            stop.cancel();
+            server.await;
+        }
+    }
+}
+
+/// The OpenMetrics text of `registry`, as a `/metrics` answer.
+pub fn metrics_response(
+    registry: &prometheus_client::registry::Registry,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut text = String::new();
+    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, registry) {
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the metrics could not be encoded: {error}\n"),
+        )
+            .into_response();
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
 /// Runs a background task and records it as dead if it ends, or panics, before shutdown.
 pub(crate) fn supervise(
     shared: &Arc<Shared>,

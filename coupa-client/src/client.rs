@@ -80,6 +80,24 @@ impl Budget {
         self.inner.limiter.as_ref().map(Limiter::rate)
     }
 
+    /// What the rate limiter learned of the tenant (`None`: unlimited): its rate now and the
+    /// rate at which the last 429 came, for a later process to [`Budget::resume`] from.
+    pub fn learned(&self) -> Option<LearnedRate> {
+        self.inner.limiter.as_ref().map(|limiter| {
+            let (rate, limit) = limiter.learned();
+            LearnedRate { rate, limit }
+        })
+    }
+
+    /// Starts the rate limiter from what an earlier one learned, instead of the ceiling: the
+    /// first requests do not overflow a bucket another integration shares. The rate stays
+    /// within the ceiling and probes upwards as after a 429.
+    pub fn resume(&self, learned: &LearnedRate) {
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.resume(learned.rate, learned.limit);
+        }
+    }
+
     /// Waits for the rate limiter, if any.
     pub(crate) async fn until_ready(&self) {
         if let Some(limiter) = &self.inner.limiter {
@@ -100,6 +118,23 @@ impl Budget {
 
     pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
+    }
+}
+
+/// What a rate limiter learned of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct LearnedRate {
+    /// The rate it allowed, requests a second.
+    pub rate: f64,
+    /// The rate at which the last 429 came, if one did.
+    pub limit: Option<f64>,
+}
+
+impl LearnedRate {
+    /// A learned rate.
+    pub fn new(rate: f64, limit: Option<f64>) -> Self {
+        Self { rate, limit }
     }
 }
 

@@ -60,7 +60,7 @@ mod retry;
 mod transport;
 
 pub use auth::OAuthError;
-pub use client::{Budget, ClientStats, CoupaClient};
+pub use client::{Budget, ClientStats, CoupaClient, LearnedRate};
 pub use config::{Config, CredentialStyle, RetryConfig, scopes};
 pub use domain::{DEFAULT_SUFFIXES, base_url_for_domain};
 pub use endpoints::{ListQuery, MAX_PAGE_SIZE};

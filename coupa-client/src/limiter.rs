@@ -116,6 +116,22 @@ impl Limiter {
     pub(crate) fn rate(&self) -> f64 {
         self.state().rate
     }
+
+    /// The rate now and the rate at which the last 429 came, if one did.
+    pub(crate) fn learned(&self) -> (f64, Option<f64>) {
+        let s = self.state();
+        (s.rate, s.limit)
+    }
+
+    /// Starts from what an earlier limiter learned: its rate (within the floor and the
+    /// ceiling) and the rate of its last 429, from which it probes upwards as after a 429.
+    pub(crate) fn resume(&self, rate: f64, limit: Option<f64>) {
+        let mut s = self.state();
+        if rate.is_finite() {
+            s.rate = rate.clamp(FLOOR, self.ceiling);
+        }
+        s.limit = limit.filter(|l| l.is_finite() && *l > 0.0);
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +186,19 @@ mod tests {
             limiter.answered();
         }
         assert_eq!(limiter.rate(), 25.0);
+    }
+
+    #[test]
+    fn resumes_from_a_learned_rate_within_its_bounds() {
+        let limiter = Limiter::new(25);
+        limiter.resume(9.5, Some(11.0));
+        assert_eq!(limiter.learned(), (9.5, Some(11.0)));
+        limiter.resume(1e9, Some(f64::NAN));
+        assert_eq!(limiter.learned(), (25.0, None));
+        limiter.resume(0.01, None);
+        assert_eq!(limiter.learned(), (FLOOR, None));
+        limiter.resume(f64::NAN, None);
+        assert_eq!(limiter.learned(), (FLOOR, None));
     }
 
     #[test]

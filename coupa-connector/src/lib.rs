@@ -64,6 +64,12 @@ pub use coupa_client::{
     scopes,
 };
 
+/// A learned rate older than this is not resumed.
+const LEARNED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// This crate's version: the Coupa connector's, as programs report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// How the connector reaches Coupa and what it syncs.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -302,6 +308,42 @@ impl Connector for CoupaConnector {
                 s.rate_limit_waits,
             ),
         ]
+    }
+
+    /// The rate Coupa granted by the end of the sync, and the rate of its last 429, as JSON:
+    /// the next process starts there instead of at the ceiling.
+    fn learned(&self) -> Option<String> {
+        let learned = self.session.primary().config().budget.as_ref()?.learned()?;
+        serde_json::to_string(&learned).ok()
+    }
+
+    /// Starts the rate limit at a rate learned within the last 7 days, and probes upwards from
+    /// it; an older one (a tenant's sharing may have changed) is ignored.
+    fn resume_learned(&self, learned: &str, age: std::time::Duration) {
+        if age > LEARNED_MAX_AGE {
+            tracing::info!(
+                age_s = age.as_secs(),
+                "the rate learned of the tenant is over 7 days old; starting at the ceiling"
+            );
+            return;
+        }
+        let Some(budget) = self.session.primary().config().budget.as_ref() else {
+            return;
+        };
+        match serde_json::from_str::<coupa_client::LearnedRate>(learned) {
+            Ok(learned) => {
+                budget.resume(&learned);
+                tracing::info!(
+                    rate = budget.current_rate(),
+                    last_limit = learned.limit,
+                    age_s = age.as_secs(),
+                    "starting at the rate learned of the tenant"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the learned rate kept in the store is unreadable")
+            }
+        }
     }
 
     fn fingerprint(&self) -> String {

@@ -30,6 +30,10 @@ pub struct CoupaArgs {
 impl ConnectorCli for Coupa {
     type Args = CoupaArgs;
 
+    fn version(&self) -> &'static str {
+        coupa_connector::VERSION
+    }
+
     /// A sync (or `capabilities`) without credentials demonstrates on a simulated tenant and
     /// says so; a write or a service refuses to run without a named tenant.
     async fn open(&self, args: &CoupaArgs, purpose: Purpose) -> Result<Opened, CliError> {

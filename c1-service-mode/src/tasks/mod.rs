@@ -116,6 +116,7 @@ pub(crate) async fn run(shared: &Shared, task: proto::Task, cancel: Cancellation
     };
     let name = task_type.name();
     tracing::info!(task_id = task.id, task_type = name, "task received");
+    let started = std::time::Instant::now();
     let outcome = if writes(&task_type) && !shared.config.provisioning {
         Finish::refused(format!(
             "{name} refused: provisioning is not enabled on this connector (start it with \
@@ -139,6 +140,7 @@ pub(crate) async fn run(shared: &Shared, task: proto::Task, cancel: Cancellation
             ),
         }
     };
+    shared.stats.took(name, started.elapsed());
     finish(shared, &task.id, name, outcome).await;
 }
 

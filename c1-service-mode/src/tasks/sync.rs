@@ -85,11 +85,12 @@ async fn heartbeat_loop(
     let mut failures = 0;
     loop {
         tokio::time::sleep(interval).await;
-        match shared
+        let answer = shared
             .client
             .heartbeat(&shared.config.host_id, task_id)
-            .await
-        {
+            .await;
+        shared.stats.tick();
+        match answer {
             Ok(answer) if answer.cancelled => {
                 run.cancel();
                 return "the task was cancelled".into();
@@ -159,12 +160,15 @@ async fn sync_and_upload(shared: &Shared, task_id: &str, cancel: &CancellationTo
     if cancel.is_cancelled() {
         return Finish::error(code::CANCELLED, "cancelled before the upload", false);
     }
+    let stats = shared.stats.clone();
+    let progress = std::sync::Arc::new(move |bytes: usize| stats.uploaded(bytes));
     match shared
         .client
-        .upload(&shared.config.host_id, task_id, &path)
+        .upload(&shared.config.host_id, task_id, &path, cancel, progress)
         .await
     {
         Ok(bytes) => {
+            shared.stats.synced();
             tracing::info!(task_id, run = %report.run, bytes, grants = report.counts.total_grants(),
                 "sync uploaded");
             Finish::Success {
@@ -172,10 +176,13 @@ async fn sync_and_upload(shared: &Shared, task_id: &str, cancel: &CancellationTo
                 annotations: Vec::new(),
             }
         }
-        Err(error) => Finish::error(
-            code::UNAVAILABLE,
-            format!("upload failed: {}", connector_sdk::error_chain(&error)),
-            false,
-        ),
+        Err(error) => {
+            let code = match error {
+                crate::CallError::Cancelled { .. } => code::CANCELLED,
+                _ => code::UNAVAILABLE,
+            };
+            let message = format!("upload failed: {}", connector_sdk::error_chain(&error));
+            Finish::error(code, message, false)
+        }
     }
 }

@@ -30,6 +30,8 @@ struct Faults {
     redirect_followed: AtomicUsize,
     get_task_unavailable: AtomicUsize,
     finish_unavailable: AtomicUsize,
+    hello_hung: AtomicUsize,
+    upload_hung: AtomicUsize,
     cancel: Mutex<HashSet<String>>,
 }
 
@@ -49,6 +51,8 @@ struct PlaneState {
     finished: Mutex<Vec<Finished>>,
     uploads: Mutex<Vec<Upload>>,
     unauthenticated_calls: AtomicUsize,
+    hello_calls: AtomicUsize,
+    upload_calls: AtomicUsize,
     faults: Faults,
     changed: Notify,
     open: AtomicBool,
@@ -130,6 +134,8 @@ impl FakeControlPlane {
             finished: Mutex::new(Vec::new()),
             uploads: Mutex::new(Vec::new()),
             unauthenticated_calls: AtomicUsize::new(0),
+            hello_calls: AtomicUsize::new(0),
+            upload_calls: AtomicUsize::new(0),
             faults: Faults::default(),
             changed: Notify::new(),
             open: AtomicBool::new(true),
@@ -247,7 +253,27 @@ impl FakeControlPlane {
         self.state.faults.redirect_followed.load(Ordering::SeqCst)
     }
 
-    /// Answers the next `n` GetTask calls with UNAVAILABLE.
+    /// The next `n` Hello calls are never answered.
+    pub fn hang_hellos(&self, n: usize) {
+        self.state.faults.hello_hung.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` UploadAsset calls take nothing and are never answered.
+    pub fn hang_uploads(&self, n: usize) {
+        self.state.faults.upload_hung.store(n, Ordering::SeqCst);
+    }
+
+    /// Hello calls that were answered or are hanging, counted.
+    pub fn hello_calls(&self) -> usize {
+        self.state.hello_calls.load(Ordering::SeqCst)
+    }
+
+    /// UploadAsset calls received, counted.
+    pub fn upload_calls(&self) -> usize {
+        self.state.upload_calls.load(Ordering::SeqCst)
+    }
+
+    /// The next `n` GetTask calls fail with UNAVAILABLE.
     pub fn fail_get_task(&self, n: usize) {
         self.state
             .faults

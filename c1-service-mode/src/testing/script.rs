@@ -222,4 +222,6 @@ pub struct HelloSeen {
     pub account_fields: Vec<String>,
     /// Whether every build and OS string was non-empty.
     pub complete: bool,
+    /// The build's package and version.
+    pub package: (String, String),
 }

@@ -148,6 +148,11 @@ pub(super) async fn grpc(
             let service = tower::service_fn(move |r: Request<proto::HelloRequest>| {
                 let s = s.clone();
                 async move {
+                    s.hello_calls.fetch_add(1, Ordering::SeqCst);
+                    s.changed.notify_waiters();
+                    if take_one(&s.faults.hello_hung) {
+                        std::future::pending::<()>().await;
+                    }
                     lock(&s.hellos).push(hello_seen(r.into_inner()));
                     s.changed.notify_waiters();
                     Ok::<_, Status>(tonic::Response::new(proto::Annotated::default()))
@@ -238,6 +243,11 @@ pub(super) async fn grpc(
                 move |r: Request<tonic::Streaming<proto::UploadAssetRequest>>| {
                     let s = s.clone();
                     async move {
+                        s.upload_calls.fetch_add(1, Ordering::SeqCst);
+                        s.changed.notify_waiters();
+                        if take_one(&s.faults.upload_hung) {
+                            std::future::pending::<()>().await;
+                        }
                         let keep = s.keep_bytes.load(Ordering::SeqCst);
                         let upload = receive_upload(r.into_inner(), keep).await?;
                         lock(&s.uploads).push(upload);
@@ -318,6 +328,7 @@ fn hello_seen(hello: proto::HelloRequest) -> HelloSeen {
     ]
     .iter()
     .all(|s| !s.is_empty() && s.chars().count() <= 256);
+    let package = (build.package.clone(), build.package_version.clone());
     let metadata = hello.connector_metadata.unwrap_or_default();
     let capabilities = metadata.capabilities.unwrap_or_default();
     HelloSeen {
@@ -338,6 +349,7 @@ fn hello_seen(hello: proto::HelloRequest) -> HelloSeen {
             .map(|s| s.field_map.into_keys().collect())
             .unwrap_or_default(),
         complete,
+        package,
     }
 }
 

@@ -81,4 +81,17 @@ pub trait Connector: Send + Sync {
     fn stats(&self) -> Vec<Stat> {
         Vec::new()
     }
+
+    /// What the connector learned of its tenant that the next process should start from (the
+    /// rate an upstream grants, say), as text of its own choosing; the engine stores it with
+    /// the tenant's fingerprint after each sync. Defaults to nothing.
+    fn learned(&self) -> Option<String> {
+        None
+    }
+
+    /// Starts from what an earlier process learned (`learned`, stored `age` ago). Called once
+    /// per registration, before its first sync. Defaults to ignoring it.
+    fn resume_learned(&self, learned: &str, age: std::time::Duration) {
+        let _ = (learned, age);
+    }
 }

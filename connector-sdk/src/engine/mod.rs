@@ -278,7 +278,19 @@ impl SyncEngine {
     pub async fn run(&self, cancel: &CancellationToken) -> Result<SyncReport, Error> {
         let started = Instant::now();
         let holder = Holder::current();
-        let begun = self.begin(&holder).await?;
+        self.registry.resume_learned(&self.store).await;
+        let result = self.run_held(&holder, started, cancel).await;
+        self.registry.keep_learned(&self.store).await;
+        result
+    }
+
+    async fn run_held(
+        &self,
+        holder: &Holder,
+        started: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<SyncReport, Error> {
+        let begun = self.begin(holder).await?;
         let run = begun.run;
         let resumed = begun.resumed;
         tracing::info!(%run, resumed, "sync started");

@@ -28,6 +28,8 @@ struct Inner {
     next_work: i64,
     /// The journal: every intent with its resolution once closed.
     intents: Vec<(IntentId, Intent, Option<String>)>,
+    /// What connectors learned, by connector and tenant.
+    learned: BTreeMap<(String, String), (String, i64)>,
 }
 
 type TokenKey = (&'static str, ResourceTypeId, Option<ResourceId>, String);
@@ -393,6 +395,29 @@ impl Store for MemoryStore {
 }
 
 impl WorkQueue for MemoryStore {
+    fn learned(
+        &self,
+        connector: &str,
+        fingerprint: &str,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let key = (connector.to_owned(), fingerprint.to_owned());
+        Ok(self.lock()?.learned.get(&key).cloned())
+    }
+
+    fn set_learned(
+        &self,
+        connector: &str,
+        fingerprint: &str,
+        learned: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let key = (connector.to_owned(), fingerprint.to_owned());
+        self.lock()?
+            .learned
+            .insert(key, (learned.to_owned(), at_ms));
+        Ok(())
+    }
+
     fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
         let mut inner = self.lock()?;
         let open: Vec<OpenRun> = inner

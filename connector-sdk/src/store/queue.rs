@@ -59,4 +59,28 @@ pub trait WorkQueue: Store {
         status: RunStatus,
         failure: Option<&str>,
     ) -> Result<(), StoreError>;
+
+    /// What the connector learned of the tenant `fingerprint` (see
+    /// [`Connector::learned`](crate::Connector::learned)) and when it was stored, in
+    /// milliseconds since the Unix epoch. A store that keeps nothing answers `None`.
+    fn learned(
+        &self,
+        connector: &str,
+        fingerprint: &str,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let _ = (connector, fingerprint);
+        Ok(None)
+    }
+
+    /// Keeps what the connector learned of the tenant `fingerprint`, replacing what was kept.
+    fn set_learned(
+        &self,
+        connector: &str,
+        fingerprint: &str,
+        learned: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let _ = (connector, fingerprint, learned, at_ms);
+        Ok(())
+    }
 }

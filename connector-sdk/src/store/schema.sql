@@ -129,3 +129,13 @@ CREATE TABLE IF NOT EXISTS write_intents (
     resolution     TEXT              -- 'completed', or what a repair restored
 );
 CREATE INDEX IF NOT EXISTS write_intents_open ON write_intents (connector, finished_at_ms);
+
+-- What a connector learned of a tenant for the next process to start from (the rate an
+-- upstream grants), one row per connector and tenant, replaced after each sync.
+CREATE TABLE IF NOT EXISTS learned (
+    connector   TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    value       TEXT    NOT NULL, -- the connector's own text (Coupa: JSON of the learned rate)
+    at_ms       INTEGER NOT NULL,
+    PRIMARY KEY (connector, fingerprint)
+) WITHOUT ROWID;

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use connector_sdk::backend::WorkQueue;
 use connector_sdk::{Error, MemoryStore, ResourceId, ResourceStatus, SqliteStore, Store};
 use coupa_connector::ConnectorConfig;
 use coupa_sim::{CoupaSim, Fault, FaultKind, RateLimit, SimOptions, Sizes, Tenant, UngrantedScope};
@@ -729,5 +730,38 @@ async fn a_budget_shared_with_another_integration_costs_few_429s() {
         limited <= 12,
         "{limited} of {} answered 429",
         requests.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_process_starts_at_the_learned_rate_and_costs_fewer_429s() {
+    // As above: another integration spends 15 of the tenant's 25 requests a second.
+    let tenant = Tenant::generate(12, Sizes::users(2500));
+    let options = SimOptions::default()
+        .with_latency(Duration::from_millis(50))
+        .with_rate_limit(Some(RateLimit::new(10.0, 20)));
+    let sim = CoupaSim::start_with(tenant.clone(), options).await;
+    let store: Arc<dyn WorkQueue> = Arc::new(connector_sdk::SqliteStore::in_memory().unwrap());
+    let mut limited = Vec::new();
+    for _process in 0..2 {
+        sim.clear_log();
+        // A new connector each time, as a new process: its own budget, at the ceiling.
+        let config = crate::client_config(&sim).with_rate_limit(Some(25));
+        let connector = coupa_connector::CoupaConnector::new(ConnectorConfig::new(config)).unwrap();
+        engine(&connector, store.clone(), 8)
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        limited.push(sim.requests().iter().filter(|r| r.status == 429).count());
+    }
+    let learned = store
+        .learned("coupa", &crate::connector(&sim).registry().fingerprint())
+        .unwrap()
+        .unwrap();
+    let learned: serde_json::Value = serde_json::from_str(&learned.0).unwrap();
+    assert!(learned["rate"].as_f64().unwrap() < 25.0, "{learned}");
+    assert!(
+        limited[1] < limited[0] && limited[1] <= 2,
+        "429s: {limited:?}"
     );
 }

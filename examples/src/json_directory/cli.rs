@@ -18,6 +18,10 @@ pub struct Args {
 impl ConnectorCli for Cli {
     type Args = Args;
 
+    fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
     async fn open(&self, args: &Args, _purpose: Purpose) -> Result<Opened, CliError> {
         Ok(Opened::new(super::registry(&args.file)?))
     }

@@ -250,7 +250,20 @@ fn service_for(
     sim: &coupa_sim::CoupaSim,
     db: &std::path::Path,
 ) -> std::process::Child {
-    crate::command("coupa-service")
+    service_command(&mut crate::command("coupa-service"), plane, ca, sim, db)
+        .spawn()
+        .unwrap()
+}
+
+/// `command` (a `coupa-service`) set up as [`service_for`] does.
+fn service_command<'a>(
+    command: &'a mut Command,
+    plane: &FakeControlPlane,
+    ca: &std::path::Path,
+    sim: &coupa_sim::CoupaSim,
+    db: &std::path::Path,
+) -> &'a mut Command {
+    command
         .env_remove("SERVICE_TOKEN")
         .env("BATON_CLIENT_ID", plane.client_id())
         .env(
@@ -274,8 +287,6 @@ fn service_for(
         .arg(db)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -342,4 +353,262 @@ async fn a_revoke_killed_between_its_two_writes_is_repaired_before_the_task_come
         ),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn baton_health_checks_versions_and_task_metrics_answer() {
+    let plane = FakeControlPlane::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, plane.ca_pem()).unwrap();
+    let sync = plane.push(ScriptedTask::sync_full());
+    let (port, health_port) = (free_port(), free_port());
+    let child = service(
+        &plane,
+        &ca,
+        dir.path(),
+        port,
+        &[
+            "--sim-fixture",
+            "--health-check",
+            "--health-check-port",
+            &health_port.to_string(),
+        ],
+    );
+    let finished = plane.wait_finished(1, Duration::from_secs(30)).await;
+    assert_eq!(finished[0].task_id, sync);
+    assert!(matches!(finished[0].result, TaskResult::Success { .. }));
+    // Hello reports the connector's version, as --version does.
+    let hello = &plane.hellos()[0];
+    assert_eq!(
+        hello.package,
+        (
+            "coupa-service".to_owned(),
+            coupa_connector::VERSION.to_owned()
+        )
+    );
+    let (code, version, _) = outcome(crate::command("coupa-service").arg("--version"));
+    assert_eq!(
+        (code, version),
+        (0, format!("coupa-service {}", coupa_connector::VERSION))
+    );
+
+    let http = reqwest::Client::new();
+    let get = |port: u16, path: &str| http.get(format!("http://127.0.0.1:{port}{path}")).send();
+    for (path, status) in [
+        ("/health", "healthy"),
+        ("/ready", "ready"),
+        ("/live", "alive"),
+    ] {
+        let answer = get(health_port, path).await.unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["status"], status, "{path}: {body}");
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'), "{body}");
+        assert!(body.get("details").is_none(), "{body}");
+    }
+    for path in ["/livez", "/readyz"] {
+        assert_eq!(get(port, path).await.unwrap().status(), 200, "{path}");
+    }
+    let metrics = get(port, "/metrics").await.unwrap().text().await.unwrap();
+    for line in [
+        "c1_tasks_total{type=\"sync_full\",outcome=\"succeeded\"} 1",
+        "c1_task_duration_seconds_count{type=\"sync_full\"} 1",
+        "c1_upload_chunks_total 1",
+        "c1_polls_total ",
+        "c1_last_sync_success_timestamp_seconds ",
+        "coupa_http_requests ",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
+    assert!(!metrics.contains("c1_upload_bytes_total 0\n"), "{metrics}");
+    // baton's health-check subcommand: 0 on 200, 1 otherwise; no connector flags needed.
+    let check = |port: u16, endpoint: &str| {
+        outcome(crate::command("coupa-service").args([
+            "health-check",
+            "--endpoint",
+            endpoint,
+            "--health-check-port",
+            &port.to_string(),
+        ]))
+    };
+    let (code, stdout, stderr) = check(health_port, "ready");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"status\":\"ready\""), "{stdout}");
+    let (code, _, stderr) = check(free_port(), "live");
+    assert_eq!(code, 1, "{stderr}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}
+
+/// Debian's tinyproxy on a loopback port, asking for `user`:`password`, logging every request;
+/// stopped when dropped.
+struct Tinyproxy {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tinyproxy {
+    fn start(user: &str, password: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = dir.path().join("tinyproxy.log");
+        let config = dir.path().join("tinyproxy.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "Listen 127.0.0.1\nPort {port}\nTimeout 60\nLogFile \"{}\"\nLogLevel Connect\n\
+                 MaxClients 20\nAllow 127.0.0.1\nBasicAuth {user} {password}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        // tinyproxy drops root for nobody, who must be able to write the log.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let child = Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tinyproxy is not installed: `apt-get install tinyproxy` (.ci/run does)");
+        let began = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "tinyproxy did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, user: &str, password: &str) -> String {
+        format!("http://{user}:{password}@127.0.0.1:{}", self.port)
+    }
+
+    /// The requests tinyproxy took, such as `CONNECT 127.0.0.1:4443` or `GET http://…`.
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once("): ").map(|(_, r)| r.to_owned()))
+            .filter(|r| r.starts_with("CONNECT ") || r.starts_with("GET ") || r.starts_with("PUT "))
+            .collect()
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_mode_reaches_conductorone_and_coupa_through_a_proxy() {
+    use coupa_sim::{CoupaSim, Tenant};
+    let proxy = Tinyproxy::start("alice", "pr0xy-s3cret");
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let plane = FakeControlPlane::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, plane.ca_pem()).unwrap();
+    let db = dir.path().join("coupa-service.db");
+    plane.push(ScriptedTask::sync_full());
+    let group_11 =
+        connector_sdk::EntitlementId::new(connector_sdk::ResourceId::new("group", "11"), "member");
+    plane.push(ScriptedTask::grant(
+        &group_11,
+        &connector_sdk::ResourceId::new("user", "3"),
+    ));
+    let through = |password: &str| {
+        let url = proxy.url("alice", password);
+        let mut command = crate::command("coupa-service");
+        command
+            .env("HTTPS_PROXY", &url)
+            .env("HTTP_PROXY", &url)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("https_proxy")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy");
+        command
+    };
+    let mut good = through("pr0xy-s3cret");
+    let child = service_command(&mut good, &plane, &ca, &sim, &db)
+        .spawn()
+        .unwrap();
+    let finished = plane.wait_finished(2, Duration::from_secs(30)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for f in &finished {
+        assert!(
+            matches!(f.result, TaskResult::Success { .. }),
+            "{f:?}: {stderr}"
+        );
+    }
+    assert!(sim.tenant().users[&3].user_groups.contains(&11));
+    let plane_port = plane.addr().port();
+    let sim_port = sim.uri().rsplit(':').next().unwrap().to_owned();
+    let requests = proxy.requests();
+    let tunnels = requests
+        .iter()
+        .filter(|r| r.starts_with(&format!("CONNECT localhost:{plane_port} ")))
+        .count();
+    // The token request and the gRPC channel both tunnel to ConductorOne.
+    assert!(tunnels >= 2, "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with(&format!("GET http://127.0.0.1:{sim_port}/api/users?"))),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with(&format!("PUT http://127.0.0.1:{sim_port}/api/users/3"))),
+        "{requests:?}"
+    );
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", proxy.port)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pr0xy-s3cret"), "{stderr}");
+
+    // A proxy that refuses the credentials: nothing reaches ConductorOne, and the password
+    // is never printed.
+    let polls = plane.polls();
+    let mut refused = through("wrong-pr0xy-pw");
+    let mut child = service_command(&mut refused, &plane, &ca, &sim, &db)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(plane.polls(), polls);
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("wrong-pr0xy-pw"), "{stderr}");
+    assert!(stderr.contains("failed"), "{stderr}");
 }

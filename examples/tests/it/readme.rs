@@ -133,6 +133,7 @@ fn the_template_binary_lists_its_subcommands_as_written() {
             "action",
             "capabilities",
             "serve",
+            "health-check",
             "help"
         ]
     );

@@ -4,6 +4,38 @@
 use super::*;
 
 impl WorkQueue for SqliteStore {
+    fn learned(
+        &self,
+        connector: &str,
+        fingerprint: &str,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        self.conn()?
+            .query_row(
+                "SELECT value, at_ms FROM learned WHERE connector = ?1 AND fingerprint = ?2",
+                params![connector, fingerprint],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .backend()
+    }
+
+    fn set_learned(
+        &self,
+        connector: &str,
+        fingerprint: &str,
+        learned: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO learned (connector, fingerprint, value, at_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (connector, fingerprint) DO UPDATE SET value = ?3, at_ms = ?4",
+                params![connector, fingerprint, learned, at_ms],
+            )
+            .backend()?;
+        Ok(())
+    }
+
     fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
         let mut conn = self.conn()?;
         // IMMEDIATE: the read and the write below are one step for every process on the file.
