@@ -196,6 +196,17 @@ impl TaskType {
 pub struct SyncFullTask {
     #[prost(message, repeated, tag = "1")]
     pub annotations: Vec<Any>,
+    #[prost(bool, tag = "2")]
+    pub skip_expand_grants: bool,
+    #[prost(bool, tag = "3")]
+    pub skip_entitlements_and_grants: bool,
+    /// `c1.connector.v2.Resource` each.
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    pub targeted_sync_resources: Vec<Vec<u8>>,
+    #[prost(string, repeated, tag = "5")]
+    pub sync_resource_type_ids: Vec<String>,
+    #[prost(bool, tag = "6")]
+    pub skip_grants: bool,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

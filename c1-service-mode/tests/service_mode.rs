@@ -476,3 +476,24 @@ async fn a_hung_upload_is_abandoned_and_its_slot_freed() {
     assert_eq!(plane.uploads().len(), 1);
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_it_does_not_implement_run_the_full_sync() {
+    let plane = FakeControlPlane::start().await;
+    let tenant = FakeTenant::new(Shape::default());
+    let task = plane.push(ScriptedTask::sync_skipping_grants());
+    let running = start(&tenant, config(&plane, plane.client_secret(), false));
+    let finished = plane.wait_finished(1, WAIT).await;
+    running.stop().await;
+    assert_eq!(finished[0].task_id, task);
+    assert!(matches!(finished[0].result, TaskResult::Success { .. }));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    std::fs::write(&file, &plane.uploads()[0].bytes).unwrap();
+    let grants = c1z::Reader::open(&file).unwrap().grants().count();
+    assert_eq!(
+        grants,
+        tenant.expected_grants().len(),
+        "every grant, not none"
+    );
+}

@@ -49,6 +49,23 @@ pub(crate) struct RunState {
     pub(crate) roles_seen: Mutex<HashSet<i64>>,
     /// The id ranges of the offset pages fetched in this run.
     pub(crate) pages: crate::paging::OffsetGuard,
+    /// Whether the run syncs account groups (a host may select the types it syncs).
+    account_groups_selected: std::sync::OnceLock<bool>,
+}
+
+impl RunState {
+    /// Notes which types the run syncs; the first call of the run decides.
+    pub(crate) fn note_selection(&self, run: &connector_sdk::RunContext) {
+        let selected = run.syncs(&connector_sdk::ResourceTypeId::new(
+            crate::ids::ACCOUNT_GROUP,
+        ));
+        let _ = self.account_groups_selected.set(selected);
+    }
+
+    /// Whether the run syncs account groups.
+    pub(crate) fn account_groups_selected(&self) -> bool {
+        self.account_groups_selected.get().copied().unwrap_or(true)
+    }
 }
 
 #[derive(Debug)]
@@ -161,6 +178,18 @@ impl Session {
     pub(crate) async fn active<'a>(&self, run: &'a RunState) -> Result<&'a Active, ConnectorError> {
         run.active
             .get_or_try_init(|| async {
+                // A run that does not sync account groups never asks for their scope.
+                if let Some(fallback) = self
+                    .fallback
+                    .as_ref()
+                    .filter(|_| !run.account_groups_selected())
+                {
+                    return Ok(Active {
+                        client: fallback.clone(),
+                        scopes: fallback.granted_scopes().await.map_err(to_connector)?,
+                        accounting_refused: None,
+                    });
+                }
                 match self.primary.granted_scopes().await {
                     Ok(scopes) => Ok(Active {
                         client: self.primary.clone(),
@@ -209,6 +238,12 @@ impl Session {
                 if !self.account_groups_on {
                     return Ok(AccountGroups::Unavailable(
                         "account groups are turned off in the configuration".into(),
+                    ));
+                }
+                if !run.account_groups_selected() {
+                    return Ok(AccountGroups::Unavailable(
+                        "account groups are not among the resource types this sync selected"
+                            .into(),
                     ));
                 }
                 let active = self.active(run).await?;

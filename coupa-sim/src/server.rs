@@ -244,6 +244,18 @@ impl CoupaSim {
         }
     }
 
+    /// The scopes of every token minted so far and not yet expired or replaced, sorted.
+    pub fn token_scopes(&self) -> Vec<Vec<String>> {
+        let mut scopes: Vec<Vec<String>> = self
+            .lock()
+            .tokens
+            .values()
+            .map(|t| t.scopes.iter().cloned().collect())
+            .collect();
+        scopes.sort();
+        scopes
+    }
+
     /// Tokens minted so far.
     pub fn tokens_minted(&self) -> u64 {
         self.lock().minted

@@ -125,7 +125,7 @@ pub(crate) async fn run(shared: &Shared, task: proto::Task, cancel: Cancellation
     } else {
         match task_type {
             TaskType::Hello(_) => hello(shared, &task.id).await,
-            TaskType::SyncFull(_) => sync_full(shared, &task.id, cancel).await,
+            TaskType::SyncFull(options) => sync_full(shared, &task.id, options, cancel).await,
             TaskType::Grant(task) => grant(shared, task).await,
             TaskType::Revoke(task) => revoke(shared, task).await,
             TaskType::CreateAccount(create) => create_account(shared, create).await,

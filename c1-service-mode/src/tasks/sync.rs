@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
-use connector_sdk::SyncEngine;
+use std::collections::BTreeSet;
+
+use connector_sdk::{ResourceTypeId, SyncConfig, SyncEngine};
 use tokio_util::sync::CancellationToken;
 
 use super::{Finish, sdk_error};
-use crate::proto::code;
+use crate::proto::{self, code};
 use crate::runner::Shared;
 
 /// The heartbeat interval ConductorOne asks for: 30 s when absent or zero, else 1 s to 5 min.
@@ -18,9 +20,90 @@ fn heartbeat_interval(next: Option<prost_types::Duration>) -> Duration {
     }
 }
 
+/// The engine's settings for a task's options. `sync_resource_type_ids` is honoured (types the
+/// connector does not have are ignored with a warning; none it has fails the task, final).
+/// The options this connector does not implement run the full sync, a superset of what they
+/// ask, as baton's clients before them did, and say so: `skip_entitlements_and_grants`,
+/// `skip_grants` and `targeted_sync_resources`. `skip_expand_grants` changes nothing (grants
+/// are never expanded here).
+fn sync_config(
+    shared: &Shared,
+    task_id: &str,
+    options: &proto::SyncFullTask,
+) -> Result<SyncConfig, Finish> {
+    let mut config = shared.config.sync.clone();
+    for (asked, name) in [
+        (
+            options.skip_entitlements_and_grants,
+            "skip_entitlements_and_grants",
+        ),
+        (options.skip_grants, "skip_grants"),
+        (
+            !options.targeted_sync_resources.is_empty(),
+            "targeted_sync_resources",
+        ),
+    ] {
+        if asked {
+            tracing::warn!(
+                task_id,
+                option = name,
+                "the sync task asks for an option this connector does not implement; running the \
+                 full sync, which holds everything the option asks for"
+            );
+        }
+    }
+    if options.sync_resource_type_ids.is_empty() {
+        return Ok(config);
+    }
+    let known: BTreeSet<ResourceTypeId> = shared
+        .registry
+        .resource_types()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let (selected, unknown): (Vec<ResourceTypeId>, Vec<ResourceTypeId>) = options
+        .sync_resource_type_ids
+        .iter()
+        .map(|t| ResourceTypeId::new(t.as_str()))
+        .partition(|t| known.contains(t));
+    if !unknown.is_empty() {
+        tracing::warn!(task_id, unknown = ?unknown.iter().map(ResourceTypeId::as_str).collect::<Vec<_>>(),
+            "the sync task names resource types this connector does not have; they are ignored");
+    }
+    if selected.is_empty() {
+        return Err(Finish::error(
+            code::INVALID_ARGUMENT,
+            format!(
+                "the sync task selects only resource types this connector does not have ({}); \
+                 it has {}",
+                options.sync_resource_type_ids.join(", "),
+                known
+                    .iter()
+                    .map(ResourceTypeId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            true,
+        ));
+    }
+    tracing::info!(task_id, types = ?selected.iter().map(ResourceTypeId::as_str).collect::<Vec<_>>(),
+        "syncing the resource types the task selected");
+    config = config.with_resource_types(Some(selected.into_iter().collect()));
+    Ok(config)
+}
+
 /// A full sync: a first heartbeat (a cancelled or failed one abandons the task), heartbeats
 /// while the engine runs and the file is written and uploaded, then FinishTask.
-pub(super) async fn sync_full(shared: &Shared, task_id: &str, cancel: CancellationToken) -> Finish {
+pub(super) async fn sync_full(
+    shared: &Shared,
+    task_id: &str,
+    options: proto::SyncFullTask,
+    cancel: CancellationToken,
+) -> Finish {
+    let config = match sync_config(shared, task_id, &options) {
+        Ok(config) => config,
+        Err(finish) => return finish,
+    };
     let first = match shared
         .client
         .heartbeat(&shared.config.host_id, task_id)
@@ -41,7 +124,7 @@ pub(super) async fn sync_full(shared: &Shared, task_id: &str, cancel: Cancellati
         heartbeat_interval(first.next_heartbeat),
         run_cancel.clone(),
     );
-    let work = sync_and_upload(shared, task_id, &run_cancel);
+    let work = sync_and_upload(shared, task_id, config, &run_cancel);
     tokio::pin!(heartbeats);
     tokio::pin!(work);
     // The work always runs to its end: a cancellation makes it stop early, never dropped midway.
@@ -113,12 +196,13 @@ async fn heartbeat_loop(
 }
 
 /// The engine, the `.c1z`, the upload.
-async fn sync_and_upload(shared: &Shared, task_id: &str, cancel: &CancellationToken) -> Finish {
-    let engine = SyncEngine::new(
-        shared.registry.clone(),
-        shared.store.clone(),
-        shared.config.sync.clone(),
-    );
+async fn sync_and_upload(
+    shared: &Shared,
+    task_id: &str,
+    config: SyncConfig,
+    cancel: &CancellationToken,
+) -> Finish {
+    let engine = SyncEngine::new(shared.registry.clone(), shared.store.clone(), config);
     let report = match engine.run(cancel).await {
         Ok(report) => report,
         Err(error) => return sdk_error(&error),

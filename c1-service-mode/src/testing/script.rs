@@ -26,6 +26,24 @@ impl ScriptedTask {
         Self::new(proto::TaskType::SyncFull(proto::SyncFullTask::default()))
     }
 
+    /// A full sync of these resource types only (`sync_resource_type_ids`).
+    pub fn sync_of(types: &[&str]) -> Self {
+        Self::new(proto::TaskType::SyncFull(proto::SyncFullTask {
+            sync_resource_type_ids: types.iter().map(|t| (*t).to_owned()).collect(),
+            ..proto::SyncFullTask::default()
+        }))
+    }
+
+    /// A full sync that asks for options this connector does not implement: resources only
+    /// (`skip_entitlements_and_grants`) and no grants (`skip_grants`).
+    pub fn sync_skipping_grants() -> Self {
+        Self::new(proto::TaskType::SyncFull(proto::SyncFullTask {
+            skip_entitlements_and_grants: true,
+            skip_grants: true,
+            ..proto::SyncFullTask::default()
+        }))
+    }
+
     /// A HelloTask.
     pub fn hello() -> Self {
         Self::new(proto::TaskType::Hello(proto::Annotated::default()))

@@ -1,9 +1,11 @@
 //! [`RunContext`]: what one sync run's syncer calls share, so a connector keeps no per-run state.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
+
+use crate::model::ResourceTypeId;
 
 /// State that lives exactly as long as one [`crate::SyncEngine::run`] call and is shared by every
 /// syncer call it makes: decisions taken once per run, resources already emitted, prefetched
@@ -23,12 +25,30 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Default)]
 pub struct RunContext {
     values: Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
+    /// The resource types this run syncs, when not all.
+    selection: Option<Arc<BTreeSet<ResourceTypeId>>>,
 }
 
 impl RunContext {
     /// A new, empty context.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A new context of a run that syncs only `types`.
+    pub fn with_selection(types: BTreeSet<ResourceTypeId>) -> Self {
+        Self {
+            selection: Some(Arc::new(types)),
+            ..Self::default()
+        }
+    }
+
+    /// Whether this run syncs `resource_type` (every type, unless the host selected some): a
+    /// connector may skip work, or a permission, that only an unselected type needs.
+    pub fn syncs(&self, resource_type: &ResourceTypeId) -> bool {
+        self.selection
+            .as_ref()
+            .is_none_or(|selected| selected.contains(resource_type))
     }
 
     /// The run's value of type `T`, created with `T::default()` on first use.

@@ -45,6 +45,12 @@ pub struct SyncConfig {
     /// (another tenant, other settings). Off by default: a store holds one tenant, and such a
     /// sync is refused with [`crate::Error::OtherFingerprint`].
     pub fingerprint_change: bool,
+    /// Sync only these resource types (`None`, the default: every registered one). Rows of
+    /// other types are left out, grants included: a grant is kept only when both its
+    /// entitlement's and its principal's types are synced. A run with a selection has its own
+    /// fingerprint (the tenant's, with the selection), so it never resumes a full run nor a
+    /// full run it; the check that a store holds one tenant compares the tenant part only.
+    pub resource_types: Option<std::collections::BTreeSet<crate::model::ResourceTypeId>>,
 }
 
 impl Default for SyncConfig {
@@ -59,6 +65,7 @@ impl Default for SyncConfig {
             event_capacity: 1024,
             keep_runs: None,
             fingerprint_change: false,
+            resource_types: None,
         }
     }
 }
@@ -79,6 +86,15 @@ impl SyncConfig {
     /// Lets a sync go into a store whose latest completed run has another fingerprint.
     pub fn with_fingerprint_change(mut self, allow: bool) -> Self {
         self.fingerprint_change = allow;
+        self
+    }
+
+    /// Syncs only `types` (see [`SyncConfig::resource_types`]); `None` syncs every type.
+    pub fn with_resource_types(
+        mut self,
+        types: Option<std::collections::BTreeSet<crate::model::ResourceTypeId>>,
+    ) -> Self {
+        self.resource_types = types;
         self
     }
 

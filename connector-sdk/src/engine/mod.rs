@@ -31,7 +31,7 @@ use crate::capability::{
     ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer, RunContext,
 };
 use crate::error::{ConnectorError, Error, ErrorKind, SyncContext};
-use crate::model::{Annotation, Entitlement, Grant, Resource, Stage};
+use crate::model::{Annotation, Entitlement, Grant, Resource, ResourceTypeId, Stage};
 use crate::registry::Registry;
 use crate::store::{
     BeginRun, Begun, Holder, NewWork, PageCommit, RunId, RunStatus, StoreError, WorkItem, WorkKind,
@@ -56,6 +56,16 @@ impl fmt::Debug for SyncEngine {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// What a run's fingerprint adds for a selection of resource types.
+const SELECTION: &str = "|resource_types=";
+
+/// A run's fingerprint without its selection of resource types: the tenant and settings.
+fn tenant(fingerprint: &str) -> &str {
+    fingerprint
+        .split_once(SELECTION)
+        .map_or(fingerprint, |(tenant, _)| tenant)
 }
 
 /// What one fetch task brings back.
@@ -317,7 +327,10 @@ impl SyncEngine {
             stop.clone(),
             Arc::clone(&lost),
         ));
-        let context = RunContext::new();
+        let context = match self.selection() {
+            Some(types) => RunContext::with_selection(types),
+            None => RunContext::new(),
+        };
         let drained = self.drain(run, &holder.id, &context, &stop).await;
         heartbeat.abort();
         let result = match drained {
@@ -342,15 +355,54 @@ impl SyncEngine {
         result
     }
 
+    /// Whether this engine's runs sync `resource_type`.
+    fn selected(&self, resource_type: &ResourceTypeId) -> bool {
+        self.config
+            .resource_types
+            .as_ref()
+            .is_none_or(|types| types.contains(resource_type))
+    }
+
+    /// The selection of resource types, when it leaves some registered type out.
+    fn selection(&self) -> Option<std::collections::BTreeSet<ResourceTypeId>> {
+        let selected = self.config.resource_types.as_ref()?;
+        let registered: std::collections::BTreeSet<ResourceTypeId> = self
+            .registry
+            .resource_types()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        (!registered.is_subset(selected))
+            .then(|| registered.intersection(selected).cloned().collect())
+    }
+
+    /// The fingerprint of this engine's runs: the registration's, with the selection of
+    /// resource types when there is one.
+    fn run_fingerprint(&self) -> String {
+        let fingerprint = self.registry.fingerprint();
+        match self.selection() {
+            None => fingerprint,
+            Some(types) => {
+                let types: Vec<&str> = types.iter().map(ResourceTypeId::as_str).collect();
+                format!("{fingerprint}{SELECTION}{}", types.join(","))
+            }
+        }
+    }
+
     /// Begins (or resumes) a run held by `holder`.
     async fn begin(&self, holder: &Holder) -> Result<Begun, Error> {
         let connector = self.registry.metadata().id.clone();
-        let fingerprint = self.registry.fingerprint();
-        let types = self.registry.resource_types();
+        let fingerprint = self.run_fingerprint();
+        let types: Vec<_> = self
+            .registry
+            .resource_types()
+            .into_iter()
+            .filter(|t| self.selected(&t.id))
+            .collect();
         let work: Vec<NewWork> = self
             .registry
             .syncers()
-            .filter(|s| s.options.top_level)
+            .filter(|s| s.options.top_level && self.selected(&s.resource_type.id))
             .map(|s| NewWork {
                 kind: WorkKind::Resources {
                     resource_type: s.resource_type.id.clone(),
@@ -369,7 +421,7 @@ impl SyncEngine {
                         .find(|r| r.connector == connector && r.status == RunStatus::Completed))
                 })
                 .await?;
-            if let Some(latest) = latest.filter(|r| r.fingerprint != current) {
+            if let Some(latest) = latest.filter(|r| tenant(&r.fingerprint) != tenant(&current)) {
                 return Err(Error::OtherFingerprint {
                     run: latest.id,
                     stored: latest.fingerprint,
@@ -570,7 +622,12 @@ impl SyncEngine {
                 }
             }
         }
-        resources.extend(parts.related);
+        resources.extend(
+            parts
+                .related
+                .into_iter()
+                .filter(|r| self.selected(&r.id.resource_type)),
+        );
         for resource in &resources {
             let options = self
                 .registry
@@ -599,6 +656,9 @@ impl SyncEngine {
                 });
             }
             for child in resource.child_types() {
+                if !self.selected(child) {
+                    continue;
+                }
                 if self.registry.syncer(child).is_none() {
                     return Err(fatal(format!(
                         "resource `{}` declares child type `{child}`, which has no syncer",
@@ -614,11 +674,20 @@ impl SyncEngine {
                 });
             }
         }
+        let mut entitlements = parts.entitlements;
+        let mut grants = parts.grants;
+        if self.config.resource_types.is_some() {
+            entitlements.retain(|e| self.selected(&e.id.resource.resource_type));
+            grants.retain(|g| {
+                self.selected(&g.entitlement.resource.resource_type)
+                    && self.selected(&g.principal.resource_type)
+            });
+        }
         Ok(PageCommit {
             done: Some(item.id),
             resources,
-            entitlements: parts.entitlements,
-            grants: parts.grants,
+            entitlements,
+            grants,
             warnings: parts.warnings,
             work,
         })

@@ -632,3 +632,53 @@ async fn list_pages_may_carry_resources_of_other_types() {
         "resource `team:admin` has type `team`, which has no syncer"
     );
 }
+
+#[tokio::test]
+async fn a_selection_of_resource_types_syncs_only_them_and_keeps_the_store_one_tenant() {
+    // The bulk shape lists users with their group memberships on the same rows.
+    let tenant = Tenant::new(Shape::bulk(11, 4, 3, 3));
+    let store = Arc::new(MemoryStore::new());
+    let selected: std::collections::BTreeSet<connector_sdk::ResourceTypeId> =
+        ["user".into(), "group".into()].into();
+    let config = SyncConfig::default()
+        .with_retry(fast_retry())
+        .with_resource_types(Some(selected));
+    let report = SyncEngine::new(tenant.registry(), store.clone(), config)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    let types: Vec<String> = store
+        .resource_types(report.run)
+        .unwrap()
+        .iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(types, ["group", "user"]);
+    let expected_resources: std::collections::BTreeSet<String> = tenant
+        .expected_resources()
+        .into_iter()
+        .filter(|r| r.starts_with("user:") || r.starts_with("group:"))
+        .collect();
+    assert_eq!(resource_ids(store.as_ref(), report.run), expected_resources);
+    let expected_grants: std::collections::BTreeSet<String> = tenant
+        .expected_grants()
+        .into_iter()
+        .filter(|g| g.starts_with("group:"))
+        .collect();
+    assert_eq!(grant_ids(store.as_ref(), report.run), expected_grants);
+    let run = store.latest_run("synth").unwrap().unwrap();
+    assert!(
+        run.fingerprint.ends_with("|resource_types=group,user"),
+        "{}",
+        run.fingerprint
+    );
+    // A full sync of the same tenant afterwards is the same tenant: not refused.
+    let full = engine(&tenant, store.clone(), 2)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        resource_ids(store.as_ref(), full.run),
+        tenant.expected_resources()
+    );
+}

@@ -68,6 +68,7 @@ impl ResourceSyncer for GroupLike {
 
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
         let run = request.run.state::<RunState>();
+        run.note_selection(&request.run);
         let spec = self.kind.spec();
         let offset = paging::offset(request.token.as_ref())?;
         if offset == 0

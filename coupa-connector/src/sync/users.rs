@@ -116,11 +116,14 @@ impl ResourceSyncer for Users {
     async fn list(&self, request: ListRequest) -> Result<Page<Resource>, ConnectorError> {
         let session = &self.session;
         let run = request.run.state::<RunState>();
+        run.note_selection(&request.run);
         let offset = paging::offset(request.token.as_ref())?;
         let client = session.client(&run).await?;
         let users = client
             .users()
-            .fields(user_fields(session.account_groups_on))
+            .fields(user_fields(
+                session.account_groups_on && run.account_groups_selected(),
+            ))
             .limit(PAGE_SIZE)
             .offset(offset)
             .page()

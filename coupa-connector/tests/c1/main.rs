@@ -158,3 +158,74 @@ async fn a_conductorone_task_list_runs_end_to_end_on_the_simulator() {
     }
     assert_eq!(after.users.len(), before.users.len() + 1);
 }
+
+/// ConductorOne selects the resource types to sync: only those are synced and uploaded, grants
+/// of other types are left out, and the accounting scope (for account groups) is never asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_task_syncs_only_the_resource_types_it_selects() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let plane = FakeControlPlane::start().await;
+    let selected = plane.push(ScriptedTask::sync_of(&["user", "role", "no_such_type"]));
+    let nothing_known = plane.push(ScriptedTask::sync_of(&["no_such_type"]));
+    let client =
+        coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
+            .unwrap();
+    let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
+    let config = Config::new(plane.client_id(), plane.client_secret())
+        .unwrap()
+        .with_ca_bundle_pem(plane.ca_pem())
+        .with_concurrency(1)
+        .with_min_poll(Duration::from_millis(10));
+    let mode =
+        ServiceMode::new(connector.registry(), Arc::new(MemoryStore::new()), config).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(mode.run(async move {
+        let _ = stopped.await;
+    }));
+    let finished = plane.wait_finished(2, Duration::from_secs(30)).await;
+    let _ = stop.send(());
+    running.await.unwrap();
+    assert_eq!(finished[0].task_id, selected);
+    assert!(
+        matches!(finished[0].result, TaskResult::Success { .. }),
+        "{finished:?}"
+    );
+    assert_eq!(finished[1].task_id, nothing_known);
+    assert!(
+        matches!(&finished[1].result, TaskResult::Error { code: 3, non_retryable: true, message }
+            if message.starts_with("the sync task selects only resource types this connector does not have (no_such_type)")),
+        "{:?}",
+        finished[1].result
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    std::fs::write(&file, &plane.uploads()[0].bytes).unwrap();
+    let reader = c1z::Reader::open(&file).unwrap();
+    let mut types: Vec<String> = reader
+        .resources()
+        .map(|r| r.unwrap().id.resource_type.to_string())
+        .collect();
+    types.dedup();
+    assert_eq!(types, ["role", "user"]);
+    let grants: Vec<String> = reader
+        .grants()
+        .map(|g| g.unwrap().id().to_string())
+        .collect();
+    // The fixture's role memberships, and nothing else.
+    assert_eq!(
+        grants,
+        [
+            "role:1:member:user:1",
+            "role:2:member:user:1",
+            "role:2:member:user:2",
+            "role:2:member:user:3"
+        ]
+    );
+    assert_eq!(sim.count("GET", "/api/account_groups"), 0);
+    for scopes in sim.token_scopes() {
+        assert!(
+            !scopes.contains(&"core.accounting.read".to_owned()),
+            "{scopes:?}"
+        );
+    }
+}
