@@ -188,8 +188,12 @@ impl Writer {
         conn.pragma_update(None, "journal_mode", "DELETE")
             .database()?;
         conn.pragma_update(None, "synchronous", "OFF").database()?;
-        conn.pragma_update(None, "cache_size", -16_384).database()?;
-        conn.pragma_update(None, "threads", 2).database()?;
+        // 4 MiB of page cache, which also bounds each sorter that builds an index, and no
+        // sorter threads (each would take as much again): rows arrive in key order, so a larger
+        // cache buys little, and a sync task's peak memory is mostly SQLite's
+        // (docs/c1z.md, "Memory").
+        conn.pragma_update(None, "cache_size", -4096).database()?;
+        conn.pragma_update(None, "threads", 0).database()?;
         conn.execute_batch(SCHEMA).database()?;
         // Indexes are built after the rows are in: one sorted pass each.
         drop_indexes(&conn)?;

@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (name, latency_ms, sim_limit, client_limit, workers) = match args.next().as_deref() {
         Some("fast") | None => ("20 ms latency, no limit", 20, 0, None, 16),
-        Some("realistic") => ("200 ms latency, 25 req/s limit", 200, 1, Some(24), 12),
+        Some("realistic") => ("200 ms latency, 25 req/s limit", 200, 1, Some(25), 12),
         Some(other) => return Err(format!("unknown setting {other:?}: fast or realistic").into()),
     };
     let users: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
