@@ -10,7 +10,7 @@ use connector_sdk::SyncConfig;
 use secrecy::SecretString;
 
 use crate::command::ServeArgs;
-use crate::{CliError, ConnectorCli, Ctx, Purpose};
+use crate::{CliError, ConnectorCli, Ctx, OpenFor};
 
 pub(crate) async fn run<C: ConnectorCli>(
     ctx: &Ctx<'_, C>,
@@ -36,7 +36,7 @@ pub(crate) async fn run<C: ConnectorCli>(
             .map_err(|e| CliError::Usage(format!("SSL_CERT_FILE {path}: {e}")))?;
         config = config.with_ca_bundle_pem(pem);
     }
-    let opened = ctx.open(Purpose::Serve).await?;
+    let opened = ctx.open(OpenFor::Serve).await?;
     let store = crate::open_store(&args.out)?;
     // The store is the write journal too: an interrupted write is repaired before the first
     // task is fetched.

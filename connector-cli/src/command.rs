@@ -7,17 +7,23 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
-use crate::{ConnectorCli, Default};
+use crate::{ConnectorCli, DefaultCommand};
 
 /// Flags every subcommand takes.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
     /// Print the outcome (or the error) as one JSON object.
-    #[arg(long, global = true)]
+    #[arg(id = "cli-json", long = "json", global = true)]
     pub(crate) json: bool,
     /// Log lines as text or JSON on standard error (default: JSON for writes, whose log is the
     /// audit trail; text otherwise).
-    #[arg(long, global = true, value_enum)]
+    #[arg(
+        id = "cli-log-format",
+        value_name = "LOG_FORMAT",
+        long = "log-format",
+        global = true,
+        value_enum
+    )]
     pub(crate) log_format: Option<LogFormat>,
 }
 
@@ -32,28 +38,42 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct SyncArgs {
     /// The SQLite file to write; an interrupted sync in it is resumed.
-    #[arg(long)]
+    #[arg(id = "cli-out", value_name = "OUT", long = "out")]
     pub(crate) out: PathBuf,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(
+        id = "cli-workers",
+        value_name = "WORKERS",
+        long = "workers",
+        default_value_t = 8
+    )]
     pub(crate) workers: usize,
     /// Start a new run even when an unfinished one could be resumed (it is marked failed).
-    #[arg(long)]
+    #[arg(id = "cli-fresh", long = "fresh")]
     pub(crate) fresh: bool,
     /// Sync into a store whose latest completed run is of another tenant (or other settings):
     /// refused without this flag, since a store holds one tenant.
-    #[arg(long)]
+    #[arg(id = "cli-switch-tenant", long = "switch-tenant")]
     pub(crate) switch_tenant: bool,
     /// Completed runs kept in the store: older runs are pruned after each completed sync
     /// (0 keeps every run).
-    #[arg(long, default_value_t = 2)]
+    #[arg(
+        id = "cli-keep-runs",
+        value_name = "KEEP_RUNS",
+        long = "keep-runs",
+        default_value_t = 2
+    )]
     pub(crate) keep_runs: usize,
     /// Also write the completed run as a baton `.c1z` file here (a file already there keeps its
     /// previous sync, for `baton diff`).
-    #[arg(long)]
+    #[arg(id = "cli-c1z", value_name = "C1Z", long = "c1z")]
     pub(crate) c1z: Option<PathBuf>,
     /// Write the summary as JSON to this file.
-    #[arg(long)]
+    #[arg(
+        id = "cli-summary-json",
+        value_name = "SUMMARY_JSON",
+        long = "summary-json"
+    )]
     pub(crate) summary_json: Option<PathBuf>,
 }
 
@@ -61,39 +81,54 @@ pub(crate) struct SyncArgs {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
     /// The SQLite file syncs are stored in (an interrupted sync in it is resumed).
-    #[arg(long)]
+    #[arg(id = "cli-out", value_name = "OUT", long = "out")]
     pub(crate) out: PathBuf,
     /// Time between scheduled syncs, such as 30m, 1h or 90s.
-    #[arg(long, default_value = "1h", value_parser = parse_interval)]
+    #[arg(id = "cli-interval", value_name = "INTERVAL", long = "interval", default_value = "1h", value_parser = parse_interval)]
     pub(crate) interval: Duration,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(
+        id = "cli-listen",
+        value_name = "LISTEN",
+        long = "listen",
+        default_value = "127.0.0.1:8080"
+    )]
     pub(crate) listen: SocketAddr,
     /// Serve /v1 without authentication (SERVICE_TOKEN unset). Only on a loopback address.
-    #[arg(long)]
+    #[arg(id = "cli-insecure-no-auth", long = "insecure-no-auth")]
     pub(crate) insecure_no_auth: bool,
     /// Sync into a store whose latest completed run is of another tenant (or other settings).
-    #[arg(long)]
+    #[arg(id = "cli-switch-tenant", long = "switch-tenant")]
     pub(crate) switch_tenant: bool,
     /// Completed runs kept in the store (0 keeps every run).
-    #[arg(long, default_value_t = 2)]
+    #[arg(
+        id = "cli-keep-runs",
+        value_name = "KEEP_RUNS",
+        long = "keep-runs",
+        default_value_t = 2
+    )]
     pub(crate) keep_runs: usize,
     /// Requests in flight at once during a sync.
-    #[arg(long, default_value_t = 8)]
+    #[arg(
+        id = "cli-workers",
+        value_name = "WORKERS",
+        long = "workers",
+        default_value_t = 8
+    )]
     pub(crate) workers: usize,
     /// ConductorOne client id: run as a ConductorOne self-hosted connector (service mode)
     /// instead of serving /v1; /livez, /readyz and /metrics stay on --listen.
     #[arg(
-        id = "c1_client_id",
+        id = "cli-client-id",
         long = "client-id",
         value_name = "CLIENT_ID",
         env = "BATON_CLIENT_ID",
-        requires = "c1_client_secret"
+        requires = "cli-client-secret"
     )]
     pub(crate) client_id: Option<String>,
     /// ConductorOne client secret (`secret-token:…`); prefer the environment.
     #[arg(
-        id = "c1_client_secret",
+        id = "cli-client-secret",
         long = "client-secret",
         env = "BATON_CLIENT_SECRET",
         hide_env_values = true,
@@ -103,14 +138,21 @@ pub(crate) struct ServeArgs {
     /// In service mode, run grant, revoke, account-creation and action tasks (without it they
     /// are refused).
     #[arg(
+        id = "cli-provisioning",
         short = 'p',
-        long,
+        long = "provisioning",
         env = "BATON_PROVISIONING",
-        requires = "c1_client_id"
+        requires = "cli-client-id"
     )]
     pub(crate) provisioning: bool,
     /// Sync once, write the `.c1z` here and exit (baton's one-shot mode).
-    #[arg(short = 'f', long, conflicts_with = "c1_client_id")]
+    #[arg(
+        id = "cli-file",
+        value_name = "FILE",
+        short = 'f',
+        long = "file",
+        conflicts_with = "cli-client-id"
+    )]
     pub(crate) file: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) health: HealthServer,
@@ -121,7 +163,7 @@ pub(crate) struct ServeArgs {
 pub(crate) struct HealthServer {
     /// In service mode, also serve baton's health checks (/health, /ready, /live) on
     /// --health-check-bind-address:--health-check-port.
-    #[arg(long = "health-check", env = "BATON_HEALTH_CHECK")]
+    #[arg(id = "cli-enabled", long = "health-check", env = "BATON_HEALTH_CHECK")]
     pub(crate) enabled: bool,
     #[command(flatten)]
     pub(crate) at: HealthAddress,
@@ -132,6 +174,8 @@ pub(crate) struct HealthServer {
 pub(crate) struct HealthAddress {
     /// The port of baton's health checks.
     #[arg(
+        id = "cli-port",
+        value_name = "PORT",
         long = "health-check-port",
         env = "BATON_HEALTH_CHECK_PORT",
         default_value_t = 8081
@@ -139,6 +183,8 @@ pub(crate) struct HealthAddress {
     pub(crate) port: u16,
     /// The address baton's health checks listen on.
     #[arg(
+        id = "cli-bind-address",
+        value_name = "BIND_ADDRESS",
         long = "health-check-bind-address",
         env = "BATON_HEALTH_CHECK_BIND_ADDRESS",
         default_value = "127.0.0.1",
@@ -169,10 +215,21 @@ impl Endpoint {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct HealthCheckArgs {
     /// The check to ask for.
-    #[arg(long, value_enum, default_value = "health")]
+    #[arg(
+        id = "cli-endpoint",
+        value_name = "ENDPOINT",
+        long = "endpoint",
+        value_enum,
+        default_value = "health"
+    )]
     pub(crate) endpoint: Endpoint,
     /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 5)]
+    #[arg(
+        id = "cli-timeout",
+        value_name = "TIMEOUT",
+        long = "timeout",
+        default_value_t = 5
+    )]
     pub(crate) timeout: u64,
     #[command(flatten)]
     pub(crate) at: HealthAddress,
@@ -199,7 +256,7 @@ pub(crate) struct JournalArg {
     /// The write-ahead journal (a SQLite file): a write that takes several requests records
     /// what it changes here first, and an interrupted one is repaired before the next write.
     /// Default: $XDG_STATE_HOME/NAME/journal.db, else ~/.local/state/NAME/journal.db.
-    #[arg(long, value_name = "FILE")]
+    #[arg(id = "cli-journal", long = "journal", value_name = "FILE")]
     pub(crate) journal: Option<PathBuf>,
 }
 
@@ -209,7 +266,7 @@ pub(crate) struct GrantWords {
     #[command(flatten)]
     pub(crate) journal: JournalArg,
     /// What to grant and to whom.
-    #[arg(required = true, num_args = 1.., value_name = "WORDS")]
+    #[arg(id = "cli-words", required = true, num_args = 1.., value_name = "WORDS")]
     pub(crate) words: Vec<String>,
 }
 
@@ -221,6 +278,7 @@ pub(crate) struct FieldWords {
     /// `--FIELD VALUE` for each field (`--first-name Ada`; a list field repeats its flag,
     /// singular or plural: `--license a --license b`). `capabilities` lists the fields.
     #[arg(
+        id = "cli-fields",
         num_args = 0..,
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -302,7 +360,7 @@ pub(crate) struct Parsed<C: ConnectorCli> {
 impl<C: ConnectorCli> Parsed<C> {
     pub(crate) fn from_matches(
         matches: &ArgMatches,
-        default: Default,
+        default: DefaultCommand,
     ) -> Result<Self, clap::Error> {
         let connector_args = C::Args::from_arg_matches(matches)?;
         let global = Global::from_arg_matches(matches)?;
@@ -323,9 +381,9 @@ impl<C: ConnectorCli> Parsed<C> {
             }
         } else {
             match default {
-                Default::Sync => Action::Sync(SyncArgs::from_arg_matches(matches)?),
-                Default::Serve => Action::Serve(ServeArgs::from_arg_matches(matches)?),
-                Default::None => {
+                DefaultCommand::Sync => Action::Sync(SyncArgs::from_arg_matches(matches)?),
+                DefaultCommand::Serve => Action::Serve(ServeArgs::from_arg_matches(matches)?),
+                DefaultCommand::None => {
                     return Err(clap::Error::raw(
                         clap::error::ErrorKind::MissingSubcommand,
                         "a subcommand is required\n",
@@ -348,7 +406,7 @@ pub(crate) fn build<C: ConnectorCli>(
     name: &'static str,
     version: &'static str,
     about: Option<&'static str>,
-    default: Default,
+    default: DefaultCommand,
     grant_help: &'static str,
 ) -> clap::Command {
     let mut command = clap::Command::new(name).version(version);
@@ -367,20 +425,20 @@ pub(crate) fn build<C: ConnectorCli>(
     for sub in ["sync", "serve"] {
         let out = out.clone();
         command = command.mut_subcommand(sub, |s| {
-            s.mut_arg("out", |a| a.default_value(out).required(false))
+            s.mut_arg("cli-out", |a| a.default_value(out).required(false))
         });
     }
     for sub in ["grant", "revoke"] {
-        command = command.mut_subcommand(sub, |s| s.mut_arg("words", |a| a.help(grant_help)));
+        command = command.mut_subcommand(sub, |s| s.mut_arg("cli-words", |a| a.help(grant_help)));
     }
     command = match default {
-        Default::None => command.subcommand_required(true),
-        Default::Sync => SyncArgs::augment_args(command),
-        Default::Serve => ServeArgs::augment_args(command),
+        DefaultCommand::None => command.subcommand_required(true),
+        DefaultCommand::Sync => SyncArgs::augment_args(command),
+        DefaultCommand::Serve => ServeArgs::augment_args(command),
     };
-    if default != Default::None {
+    if default != DefaultCommand::None {
         command = command
-            .mut_arg("out", |a| a.default_value(out).required(false))
+            .mut_arg("cli-out", |a| a.default_value(out).required(false))
             .args_conflicts_with_subcommands(true);
     }
     // Set last: the derived pieces bring their own doc comments as descriptions.
@@ -415,4 +473,54 @@ pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(interval)
+}
+
+/// The long and short names a built-in argument takes anywhere in the command line.
+fn built_in_names() -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<char>,
+) {
+    let mut command = clap::Command::new("built-in");
+    command = Global::augment_args(command);
+    command = SyncArgs::augment_args(command);
+    command = Command::augment_subcommands(command);
+    let mut longs = std::collections::BTreeSet::new();
+    let mut shorts = std::collections::BTreeSet::new();
+    let mut add = |c: &clap::Command| {
+        for arg in c.get_arguments() {
+            longs.extend(arg.get_long().map(str::to_owned));
+            shorts.extend(arg.get_short());
+        }
+    };
+    add(&command);
+    for sub in command.get_subcommands() {
+        add(sub);
+    }
+    // clap's own.
+    longs.extend(["help".to_owned(), "version".to_owned()]);
+    shorts.extend(['h', 'V']);
+    (longs, shorts)
+}
+
+/// The connector's flags that take a name or an id a built-in argument has: they would be
+/// read as the built-in one (or the built-in one as theirs). Empty when there are none.
+pub(crate) fn collisions<C: ConnectorCli>() -> Vec<String> {
+    let (longs, shorts) = built_in_names();
+    let connector = C::Args::augment_args(clap::Command::new("connector"));
+    let mut found = Vec::new();
+    for arg in connector.get_arguments() {
+        let id = arg.get_id().as_str();
+        if id.starts_with("cli-") {
+            found.push(format!(
+                "the argument id `{id}` (ids starting with `cli-` are the CLI's)"
+            ));
+        }
+        if let Some(long) = arg.get_long().filter(|l| longs.contains(*l)) {
+            found.push(format!("--{long}"));
+        }
+        if let Some(short) = arg.get_short().filter(|s| shorts.contains(s)) {
+            found.push(format!("-{short}"));
+        }
+    }
+    found
 }

@@ -12,7 +12,7 @@ use crate::{CliError, printable};
 /// real tenant, a demo, a refusal) and say what it chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Purpose {
+pub enum OpenFor {
     /// `sync`: read everything.
     Sync,
     /// `capabilities`: only the registration is read; nothing is called.
@@ -81,7 +81,7 @@ pub trait ConnectorCli: Send + Sync + 'static {
 
     /// The connector configured by `args`, for `purpose`. Refuse (with
     /// [`CliError::Usage`]) what must not happen, such as writing to a tenant nobody named.
-    async fn open(&self, args: &Self::Args, purpose: Purpose) -> Result<Opened, CliError>;
+    async fn open(&self, args: &Self::Args, purpose: OpenFor) -> Result<Opened, CliError>;
 
     /// The grant named by the words after `grant` or `revoke`: by default an entitlement id
     /// and a principal id (`group:7:member user:42`). A connector may accept shorter forms.

@@ -4,7 +4,7 @@
 //! `--json`, the same exit codes and the same refusals.
 //!
 //! ```no_run
-//! use connector_cli::{Cli, CliError, ConnectorCli, Opened, Purpose};
+//! use connector_cli::{Cli, CliError, ConnectorCli, Opened, OpenFor};
 //!
 //! /// The connector's own flags.
 //! #[derive(Debug, clap::Args)]
@@ -22,7 +22,7 @@
 //!     fn version(&self) -> &'static str {
 //!         env!("CARGO_PKG_VERSION")
 //!     }
-//!     async fn open(&self, args: &Args, _purpose: Purpose) -> Result<Opened, CliError> {
+//!     async fn open(&self, args: &Args, _for: OpenFor) -> Result<Opened, CliError> {
 //!         Ok(Opened::new(directory_registry(&args.file)?))
 //!     }
 //! }
@@ -60,7 +60,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub use connector::{
-    ConnectorCli, Opened, Outcome, Purpose, default_action_outcome, default_grant_words,
+    ConnectorCli, OpenFor, Opened, Outcome, default_action_outcome, default_grant_words,
 };
 pub use error::CliError;
 pub use signal::{printable, shutdown_signal};
@@ -68,7 +68,7 @@ pub use signal::{printable, shutdown_signal};
 /// Which subcommand runs when none is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Default {
+pub enum DefaultCommand {
     /// None: a subcommand is required.
     None,
     /// `sync`: its flags are accepted without the word.
@@ -81,7 +81,7 @@ pub enum Default {
 pub struct Cli<C> {
     name: &'static str,
     about: Option<&'static str>,
-    default: Default,
+    default: DefaultCommand,
     connector: C,
 }
 
@@ -92,7 +92,7 @@ impl<C: ConnectorCli> Cli<C> {
         Self {
             name,
             about: None,
-            default: Default::None,
+            default: DefaultCommand::None,
             connector,
         }
     }
@@ -104,9 +104,24 @@ impl<C: ConnectorCli> Cli<C> {
     }
 
     /// The subcommand that runs when none is named.
-    pub fn with_default(mut self, default: Default) -> Self {
+    pub fn with_default(mut self, default: DefaultCommand) -> Self {
         self.default = default;
         self
+    }
+
+    /// Checks that none of the connector's flags takes the name of a built-in one (`--out`,
+    /// `--file`, `-f`, …): such a flag would be read as the built-in one. The programs refuse
+    /// to run with one (a usage error); a connector crate calls this in a test, so it never
+    /// ships one.
+    pub fn check_flags(&self) -> Result<(), CliError> {
+        let collisions = command::collisions::<C>();
+        if collisions.is_empty() {
+            return Ok(());
+        }
+        Err(CliError::Usage(format!(
+            "the connector's flags take names the command line keeps for its own: {}",
+            collisions.join(", ")
+        )))
     }
 
     /// The clap command, for `--help` and completions.
@@ -129,6 +144,10 @@ impl<C: ConnectorCli> Cli<C> {
 
     /// [`Cli::main`] with the given arguments (the first is the program name).
     pub fn main_from(self, args: impl IntoIterator<Item = OsString>) -> ExitCode {
+        if let Err(error) = self.check_flags() {
+            eprintln!("{}: {}", self.name, error.message());
+            return ExitCode::from(error.exit_code());
+        }
         let matches = match self.command().try_get_matches_from(args) {
             Ok(matches) => matches,
             Err(error) => {
@@ -179,6 +198,7 @@ impl<C: ConnectorCli> Cli<C> {
         self,
         args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     ) -> Result<String, CliError> {
+        self.check_flags()?;
         let parse_error = |error: clap::Error| match error.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 Ok(error.render().to_string())
@@ -230,7 +250,7 @@ impl<C: ConnectorCli> Cli<C> {
             }
             command::Action::HealthCheck(args) => probes::check(args).await,
             command::Action::Capabilities => {
-                let opened = ctx.open(Purpose::Describe).await?;
+                let opened = ctx.open(OpenFor::Describe).await?;
                 Ok(capabilities::describe(&opened.registry, json))
             }
             command::Action::Write(write) => write::run(&ctx, write).await,
@@ -249,12 +269,12 @@ pub(crate) struct Ctx<'a, C: ConnectorCli> {
 impl<C: ConnectorCli> Ctx<'_, C> {
     /// Opens the connector; prints its notice on standard error except for writes, whose
     /// standard error is the audit trail, and `serve`, which logs it.
-    pub(crate) async fn open(&self, purpose: Purpose) -> Result<Opened, CliError> {
+    pub(crate) async fn open(&self, purpose: OpenFor) -> Result<Opened, CliError> {
         let opened = self.connector.open(self.args, purpose).await?;
         if let Some(notice) = &opened.notice {
             match purpose {
-                Purpose::Serve => tracing::warn!("{notice}"),
-                Purpose::Write => {}
+                OpenFor::Serve => tracing::warn!("{notice}"),
+                OpenFor::Write => {}
                 _ => eprintln!("{}: {notice}", self.name),
             }
         }

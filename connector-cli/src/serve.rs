@@ -7,7 +7,7 @@ use connector_sdk::SyncConfig;
 use connector_service::{Auth, Service, ServiceConfig};
 
 use crate::command::ServeArgs;
-use crate::{CliError, ConnectorCli, Ctx, Purpose};
+use crate::{CliError, ConnectorCli, Ctx, OpenFor};
 
 pub(crate) async fn run<C: ConnectorCli>(
     ctx: &Ctx<'_, C>,
@@ -18,7 +18,7 @@ pub(crate) async fn run<C: ConnectorCli>(
         args.insecure_no_auth,
         args.listen,
     )?;
-    let opened = ctx.open(Purpose::Serve).await?;
+    let opened = ctx.open(OpenFor::Serve).await?;
     let store = crate::open_store(&args.out)?;
     let config = ServiceConfig::new(auth)
         .with_interval(args.interval)

@@ -13,13 +13,13 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::command::SyncArgs;
-use crate::{CliError, ConnectorCli, Ctx, Purpose};
+use crate::{CliError, ConnectorCli, Ctx, OpenFor};
 
 pub(crate) async fn run<C: ConnectorCli>(
     ctx: &Ctx<'_, C>,
     args: SyncArgs,
 ) -> Result<String, CliError> {
-    let opened = ctx.open(Purpose::Sync).await?;
+    let opened = ctx.open(OpenFor::Sync).await?;
     let registry = opened.registry.clone();
     // Its warnings are the sync's too: the engine reports them.
     registry.validate().await?;

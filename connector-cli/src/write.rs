@@ -8,7 +8,7 @@ use connector_sdk::{
 use serde_json::{Map, Value, json};
 
 use crate::command::{JournaledWrite, Write};
-use crate::{CliError, ConnectorCli, Ctx, Outcome, Purpose, fields, printable};
+use crate::{CliError, ConnectorCli, Ctx, OpenFor, Outcome, fields, printable};
 
 /// A write with its words read: what runs, and its audit event.
 enum Request {
@@ -31,7 +31,7 @@ pub(crate) async fn run<C: ConnectorCli>(
         Some(path) => path,
         None => default_journal(ctx.name)?,
     };
-    let opened = ctx.open(Purpose::Write).await?;
+    let opened = ctx.open(OpenFor::Write).await?;
     let registry = opened
         .registry
         .clone()

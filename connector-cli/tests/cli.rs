@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use connector_cli::{Cli, CliError, ConnectorCli, Default, Opened, Purpose};
+use connector_cli::{Cli, CliError, ConnectorCli, DefaultCommand, OpenFor, Opened};
 use connector_sdk::testing::fake::{FakeTenant, Shape};
 use serde_json::{Value, json};
 
@@ -34,8 +34,8 @@ impl ConnectorCli for Fake {
         "9.8.7"
     }
 
-    async fn open(&self, args: &FakeArgs, purpose: Purpose) -> Result<Opened, CliError> {
-        if args.read_only && purpose == Purpose::Write {
+    async fn open(&self, args: &FakeArgs, purpose: OpenFor) -> Result<Opened, CliError> {
+        if args.read_only && purpose == OpenFor::Write {
             return Err(CliError::Usage("read-only: no writes".into()));
         }
         let tenant = FakeTenant::new(Shape {
@@ -51,7 +51,7 @@ impl ConnectorCli for Fake {
 }
 
 /// Runs the fake's command line; a write gets a journal of its own in a temporary folder.
-async fn run(default: Default, args: &[&str]) -> Result<String, CliError> {
+async fn run(default: DefaultCommand, args: &[&str]) -> Result<String, CliError> {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.db");
     let mut all = vec!["fake"];
@@ -78,7 +78,11 @@ fn counts(grants: &std::collections::BTreeSet<String>, prefix: &str) -> usize {
 
 #[test]
 fn the_command_is_well_formed_with_every_default() {
-    for default in [Default::None, Default::Sync, Default::Serve] {
+    for default in [
+        DefaultCommand::None,
+        DefaultCommand::Sync,
+        DefaultCommand::Serve,
+    ] {
         Cli::new("fake", Fake)
             .with_default(default)
             .command()
@@ -88,7 +92,7 @@ fn the_command_is_well_formed_with_every_default() {
 
 #[tokio::test]
 async fn help_lists_every_subcommand() {
-    let help = run(Default::None, &["--help"]).await.unwrap();
+    let help = run(DefaultCommand::None, &["--help"]).await.unwrap();
     for sub in [
         "sync",
         "grant",
@@ -112,7 +116,7 @@ async fn sync_is_the_default_and_prints_every_type() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("f.db");
     let db = db.to_str().unwrap();
-    let out = run(Default::Sync, &["--users", "7", "--out", db])
+    let out = run(DefaultCommand::Sync, &["--users", "7", "--out", db])
         .await
         .unwrap();
     let tenant = FakeTenant::new(Shape {
@@ -138,7 +142,7 @@ async fn sync_is_the_default_and_prints_every_type() {
     );
     // The connector's flags may also follow the subcommand; --json prints the summary.
     let out = run(
-        Default::Sync,
+        DefaultCommand::Sync,
         &["sync", "--out", db, "--users", "7", "--json", "--fresh"],
     )
     .await
@@ -154,7 +158,9 @@ async fn sync_is_the_default_and_prints_every_type() {
 
 #[tokio::test]
 async fn without_a_default_a_subcommand_is_required() {
-    let error = run(Default::None, &["--users", "3"]).await.unwrap_err();
+    let error = run(DefaultCommand::None, &["--users", "3"])
+        .await
+        .unwrap_err();
     assert_eq!(error.exit_code(), 2);
     assert!(error.message().contains("requires a subcommand"), "{error}");
 }
@@ -181,10 +187,13 @@ async fn grants_and_revokes_print_one_outcome_each() {
         ),
     ];
     for (args, expected) in cases {
-        assert_eq!(run(Default::None, args).await.as_deref(), Ok(expected));
+        assert_eq!(
+            run(DefaultCommand::None, args).await.as_deref(),
+            Ok(expected)
+        );
     }
     let out = run(
-        Default::None,
+        DefaultCommand::None,
         &["--json", "grant", "group:1:member", "user:1"],
     )
     .await
@@ -234,7 +243,7 @@ async fn failures_map_to_their_exit_codes() {
         ),
     ];
     for (args, expected) in cases {
-        let error = run(Default::None, args).await.unwrap_err();
+        let error = run(DefaultCommand::None, args).await.unwrap_err();
         assert_eq!(error, expected, "{args:?}");
     }
 }
@@ -242,14 +251,14 @@ async fn failures_map_to_their_exit_codes() {
 #[tokio::test]
 async fn actions_read_their_arguments_by_schema() {
     let out = run(
-        Default::None,
+        DefaultCommand::None,
         &["action", "touch_user", "--user-id", "4", "--force", "true"],
     )
     .await
     .unwrap();
     assert_eq!(out, "ran touch_user: user_id=4\n");
     let out = run(
-        Default::None,
+        DefaultCommand::None,
         &["--json", "action", "touch_user", "--user-id", "4"],
     )
     .await
@@ -258,14 +267,17 @@ async fn actions_read_their_arguments_by_schema() {
         serde_json::from_str::<Value>(&out).unwrap(),
         json!({"outcome": "done", "action": "touch_user", "result": {"user_id": "4"}})
     );
-    let error = run(Default::None, &["action", "touch_user", "--force", "maybe"])
-        .await
-        .unwrap_err();
+    let error = run(
+        DefaultCommand::None,
+        &["action", "touch_user", "--force", "maybe"],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         error,
         CliError::Usage("action touch_user: --force: \"maybe\" is not true or false".into())
     );
-    let error = run(Default::None, &["action", "touch_user"])
+    let error = run(DefaultCommand::None, &["action", "touch_user"])
         .await
         .unwrap_err();
     assert_eq!(
@@ -273,7 +285,7 @@ async fn actions_read_their_arguments_by_schema() {
         CliError::Usage("action `touch_user`: missing required argument `user_id`".into())
     );
     // The fake creates no accounts.
-    let error = run(Default::None, &["create-account", "--login", "x"])
+    let error = run(DefaultCommand::None, &["create-account", "--login", "x"])
         .await
         .unwrap_err();
     assert_eq!(
@@ -284,7 +296,7 @@ async fn actions_read_their_arguments_by_schema() {
 
 #[tokio::test]
 async fn capabilities_print_the_manifest() {
-    let out = run(Default::None, &["capabilities", "--json"])
+    let out = run(DefaultCommand::None, &["capabilities", "--json"])
         .await
         .unwrap();
     let expected = FakeTenant::new(Shape::default())
@@ -292,7 +304,7 @@ async fn capabilities_print_the_manifest() {
         .manifest()
         .to_json();
     assert_eq!(out, expected);
-    let out = run(Default::None, &["capabilities"]).await.unwrap();
+    let out = run(DefaultCommand::None, &["capabilities"]).await.unwrap();
     assert!(
         out.contains("  group            sync, provision\n"),
         "{out}"
@@ -307,7 +319,7 @@ async fn capabilities_print_the_manifest() {
 async fn serve_refuses_without_a_token_before_opening() {
     // The token is read from SERVICE_TOKEN; this test's process never sets it.
     assert!(std::env::var_os("SERVICE_TOKEN").is_none());
-    let error = run(Default::Serve, &["--listen", "127.0.0.1:0"])
+    let error = run(DefaultCommand::Serve, &["--listen", "127.0.0.1:0"])
         .await
         .unwrap_err();
     assert_eq!(error.exit_code(), 2);
@@ -316,7 +328,7 @@ async fn serve_refuses_without_a_token_before_opening() {
         "{error}"
     );
     let error = run(
-        Default::None,
+        DefaultCommand::None,
         &["serve", "--insecure-no-auth", "--listen", "0.0.0.0:0"],
     )
     .await
@@ -331,6 +343,48 @@ async fn serve_refuses_without_a_token_before_opening() {
 
 #[tokio::test]
 async fn version_is_the_connectors() {
-    let out = run(Default::None, &["--version"]).await.unwrap();
+    let out = run(DefaultCommand::None, &["--version"]).await.unwrap();
     assert_eq!(out, "fake 9.8.7\n");
+}
+
+/// A connector whose flags take built-in names.
+struct Colliding;
+
+#[derive(Debug, clap::Args)]
+struct CollidingArgs {
+    /// Collides with `serve -f/--file`.
+    #[arg(long, short = 'f')]
+    file: Option<String>,
+    /// Collides with `sync --out`.
+    #[arg(long)]
+    out: Option<String>,
+    /// Its own.
+    #[arg(long)]
+    region: Option<String>,
+}
+
+#[async_trait]
+impl ConnectorCli for Colliding {
+    type Args = CollidingArgs;
+
+    fn version(&self) -> &'static str {
+        "1.0.0"
+    }
+
+    async fn open(&self, _args: &CollidingArgs, _for: OpenFor) -> Result<Opened, CliError> {
+        Err(CliError::Usage("never opened".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_connector_flag_with_a_built_in_name_is_refused() {
+    let cli = || Cli::new("colliding", Colliding);
+    let expected = "the connector's flags take names the command line keeps for its own: \
+                    --file, -f, --out";
+    assert_eq!(cli().check_flags().unwrap_err().message(), expected);
+    let error = cli().run_from(["colliding", "sync"]).await.unwrap_err();
+    assert_eq!(error.message(), expected);
+    assert_eq!(error.exit_code(), 2);
+    // The fake's own flags take no built-in name.
+    assert!(Cli::new("fake", Fake).check_flags().is_ok());
 }

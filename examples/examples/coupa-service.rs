@@ -12,11 +12,11 @@
 //! by default. SIGTERM or Ctrl-C stops it: no new requests, the sync in flight is cancelled with
 //! its progress kept (the next start resumes it), exit 0. See `docs/service.md`.
 
-use connector_cli::{Cli, Default};
+use connector_cli::{Cli, DefaultCommand};
 
 fn main() -> std::process::ExitCode {
     Cli::new("coupa-service", examples::coupa::Coupa)
         .with_about("The Coupa connector as a service.")
-        .with_default(Default::Serve)
+        .with_default(DefaultCommand::Serve)
         .main()
 }

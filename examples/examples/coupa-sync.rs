@@ -12,11 +12,11 @@
 //!
 //! Exit codes: 0 synced, 1 failed, 2 usage or configuration.
 
-use connector_cli::{Cli, Default};
+use connector_cli::{Cli, DefaultCommand};
 
 fn main() -> std::process::ExitCode {
     Cli::new("coupa-sync", examples::coupa::Coupa)
         .with_about("Sync a Coupa tenant (or a simulated one) into SQLite.")
-        .with_default(Default::Sync)
+        .with_default(DefaultCommand::Sync)
         .main()
 }

@@ -2,8 +2,8 @@
 //! directory kept in a JSON file.
 //!
 //! ```text
-//! cargo run --example json-directory -- --file directory.json sync --out directory.db
-//! cargo run --example json-directory -- --file directory.json grant group:eng:member user:u2
+//! cargo run --example json-directory -- --directory directory.json sync --out directory.db
+//! cargo run --example json-directory -- --directory directory.json grant group:eng:member user:u2
 //! cargo run --example json-directory -- --help
 //! ```
 

@@ -4,7 +4,7 @@
 //! subcommand.
 
 use async_trait::async_trait;
-use connector_cli::{CliError, ConnectorCli, Opened, Outcome, Purpose};
+use connector_cli::{CliError, ConnectorCli, OpenFor, Opened, Outcome};
 use connector_sdk::{ActionResult, EntitlementId, ResourceId};
 use coupa_client::License;
 use coupa_connector::{CoupaConnector, ids};
@@ -36,8 +36,8 @@ impl ConnectorCli for Coupa {
 
     /// A sync (or `capabilities`) without credentials demonstrates on a simulated tenant and
     /// says so; a write or a service refuses to run without a named tenant.
-    async fn open(&self, args: &CoupaArgs, purpose: Purpose) -> Result<Opened, CliError> {
-        let demo = matches!(purpose, Purpose::Sync | Purpose::Describe);
+    async fn open(&self, args: &CoupaArgs, purpose: OpenFor) -> Result<Opened, CliError> {
+        let demo = matches!(purpose, OpenFor::Sync | OpenFor::Describe);
         let without = if demo {
             WithoutCredentials::Demo
         } else {
@@ -61,8 +61,8 @@ impl ConnectorCli for Coupa {
                 format!("tenant of {} users", args.tenant.sim_users)
             };
             let verb = match purpose {
-                Purpose::Serve => "serving",
-                Purpose::Write => "changing",
+                OpenFor::Serve => "serving",
+                OpenFor::Write => "changing",
                 _ => "syncing",
             };
             opened = opened

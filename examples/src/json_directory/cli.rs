@@ -1,7 +1,8 @@
-//! The command line: the connector's one flag, `--file`.
+//! The command line: the connector's one flag, `--directory` (not `--file`: `serve -f/--file`
+//! is baton's one-shot sync, and a connector flag may not take a built-in name).
 
 use async_trait::async_trait;
-use connector_cli::{CliError, ConnectorCli, Opened, Purpose};
+use connector_cli::{CliError, ConnectorCli, OpenFor, Opened};
 
 /// The JSON-directory connector, for `connector_cli::Cli`.
 pub struct Cli;
@@ -10,8 +11,8 @@ pub struct Cli;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The JSON file the directory is kept in.
-    #[arg(long, env = "DIRECTORY_FILE")]
-    file: std::path::PathBuf,
+    #[arg(long, value_name = "FILE", env = "DIRECTORY_FILE")]
+    directory: std::path::PathBuf,
 }
 
 #[async_trait]
@@ -22,7 +23,7 @@ impl ConnectorCli for Cli {
         env!("CARGO_PKG_VERSION")
     }
 
-    async fn open(&self, args: &Args, _purpose: Purpose) -> Result<Opened, CliError> {
-        Ok(Opened::new(super::registry(&args.file)?))
+    async fn open(&self, args: &Args, _for: OpenFor) -> Result<Opened, CliError> {
+        Ok(Opened::new(super::registry(&args.directory)?))
     }
 }

@@ -185,8 +185,12 @@ fn a_one_shot_sync_writes_the_file_and_exits() {
 
 #[test]
 fn the_coupa_command_line_is_well_formed() {
-    use connector_cli::{Cli, Default};
-    for default in [Default::None, Default::Sync, Default::Serve] {
+    use connector_cli::{Cli, DefaultCommand};
+    for default in [
+        DefaultCommand::None,
+        DefaultCommand::Sync,
+        DefaultCommand::Serve,
+    ] {
         Cli::new("coupa", examples::coupa::Coupa)
             .with_default(default)
             .command()

@@ -235,7 +235,7 @@ fn the_binary_runs_every_kind_of_command() {
     let run = |args: &[&str]| {
         crate::outcome(
             crate::command("json-directory")
-                .args(["--file", file])
+                .args(["--directory", file])
                 .args(args)
                 .current_dir(dir.path()),
         )
@@ -258,4 +258,61 @@ fn the_binary_runs_every_kind_of_command() {
     assert_eq!(code, 1, "{err}");
     let (code, out, _) = crate::outcome(crate::command("json-directory").arg("sync"));
     assert_eq!((code, out.as_str()), (2, ""));
+}
+
+#[test]
+fn the_templates_flags_take_no_built_in_name_and_its_serve_serves() {
+    use connector_cli::Cli;
+    assert!(
+        Cli::new("json-directory", examples::json_directory::Cli)
+            .check_flags()
+            .is_ok()
+    );
+    assert!(
+        Cli::new("coupa", examples::coupa::Coupa)
+            .check_flags()
+            .is_ok()
+    );
+    // `--directory` before `serve` is the connector's: the service runs (it is not baton's
+    // one-shot `serve -f`, which would sync and exit).
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_directory(&dir, 3);
+    let port = crate::free_port();
+    let mut child = crate::command("json-directory")
+        .args([
+            "--directory",
+            path.to_str().unwrap(),
+            "serve",
+            "--insecure-no-auth",
+        ])
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("SERVICE_TOKEN")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let began = std::time::Instant::now();
+    let mut answered = false;
+    while began.elapsed() < std::time::Duration::from_secs(20) {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            stream
+                .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answered = answer.starts_with("HTTP/1.1 200");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "serve exited: it took the one-shot path"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(answered, "the service did not answer /livez");
 }
