@@ -2,8 +2,7 @@
 //! each change one audit event, and a write in flight never cut by a signal.
 
 use connector_sdk::{
-    Audit, CallContext, CreateAccountOutcome, GrantOutcome, GrantRequest, Registry, RevokeOutcome,
-    RevokeRequest,
+    Audit, CallContext, CreateAccountOutcome, GrantRequest, Registry, RevokeOutcome, RevokeRequest,
 };
 use serde_json::{Map, Value, json};
 
@@ -164,7 +163,7 @@ async fn execute(
                 request.entitlement.to_string(),
                 request.principal.to_string(),
             );
-            let granted = matches!(registry.grant(request).await?, GrantOutcome::Granted);
+            let granted = registry.grant(request).await?.is_granted();
             let (word, key) = if granted {
                 ("granted", "granted")
             } else {

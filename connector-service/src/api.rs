@@ -465,7 +465,7 @@ async fn grant(
             .grant(connector_sdk::GrantRequest::new(p.clone(), e.clone()))
             .await?
         {
-            GrantOutcome::Granted => "granted",
+            GrantOutcome::Granted { .. } => "granted",
             _ => "already_granted",
         };
         Ok((outcome, outcome))

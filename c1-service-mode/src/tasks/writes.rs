@@ -34,14 +34,23 @@ pub(super) async fn grant(shared: &Shared, task: proto::GrantTask) -> Finish {
     }
     match shared.registry.grant(request).await {
         Ok(outcome) => {
-            let grant = connector_sdk::Grant::new(entitlement, principal);
             let mut annotations = Vec::new();
-            if matches!(outcome, GrantOutcome::AlreadyGranted) {
-                annotations.push(proto::any("c1.connector.v2.GrantAlreadyExists", Vec::new()));
-            }
+            // The grants the connector made; a grant already held is the one asked for.
+            let grants = match &outcome {
+                GrantOutcome::Granted { grants, .. } => {
+                    grants.iter().map(c1z::wire::grant).collect()
+                }
+                _ => {
+                    annotations.push(proto::any("c1.connector.v2.GrantAlreadyExists", Vec::new()));
+                    vec![c1z::wire::grant(&connector_sdk::Grant::new(
+                        entitlement,
+                        principal,
+                    ))]
+                }
+            };
             let response = proto::GrantResponse {
                 annotations: annotations.clone(),
-                grants: vec![c1z::wire::grant(&grant)],
+                grants,
             };
             Finish::Success {
                 response: Some((

@@ -5,16 +5,42 @@ use async_trait::async_trait;
 use super::{GrantRequest, RevokeRequest};
 use crate::error::ConnectorError;
 use crate::journal::{RepairRequest, Repaired};
+use crate::model::Grant;
 
 /// What a grant call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum GrantOutcome {
-    /// The principal now holds the entitlement.
-    Granted,
+    /// The principal now holds the entitlement: the grants the connector made, as it would sync
+    /// them (usually one; hosts report these, never grants of their own making).
+    #[non_exhaustive]
+    Granted {
+        /// The grants made.
+        grants: Vec<Grant>,
+    },
     /// The principal already held it; nothing was written.
     AlreadyGranted,
+}
+
+impl GrantOutcome {
+    /// The principal now holds the entitlement through `grants`.
+    pub fn granted(grants: Vec<Grant>) -> Self {
+        Self::Granted { grants }
+    }
+
+    /// Whether access changed.
+    pub fn is_granted(&self) -> bool {
+        matches!(self, Self::Granted { .. })
+    }
+
+    /// The grants made (none when nothing was written).
+    pub fn grants(&self) -> &[Grant] {
+        match self {
+            Self::Granted { grants } => grants,
+            Self::AlreadyGranted => &[],
+        }
+    }
 }
 
 /// What a revoke call did.

@@ -607,7 +607,10 @@ impl Provisioner for GroupProvisioner {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert((g, u));
-        Ok(GrantOutcome::Granted)
+        Ok(GrantOutcome::granted(vec![Grant::new(
+            request.entitlement.clone(),
+            request.principal.clone(),
+        )]))
     }
 
     async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError> {

@@ -183,7 +183,7 @@ pub async fn check_provisioning(
             entitlement.clone(),
         ))
         .await?;
-    if outcome != GrantOutcome::Granted {
+    if !outcome.is_granted() {
         return Err(fail("grant", format!("first grant returned {outcome:?}")));
     }
     if !holds(registry, principal, entitlement).await? {

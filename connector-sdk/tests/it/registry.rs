@@ -97,7 +97,7 @@ fn registration_errors_are_reported() {
             &self,
             _: connector_sdk::GrantRequest,
         ) -> Result<connector_sdk::GrantOutcome, connector_sdk::ConnectorError> {
-            Ok(connector_sdk::GrantOutcome::Granted)
+            Ok(connector_sdk::GrantOutcome::granted(Vec::new()))
         }
         async fn revoke(
             &self,

@@ -68,7 +68,10 @@ impl Provisioner for LicenseProvisioner {
                 .set(&request.principal, &request.entitlement, true)
                 .await?
             {
-                GrantOutcome::Granted
+                GrantOutcome::granted(vec![connector_sdk::Grant::new(
+                    request.entitlement.clone(),
+                    request.principal.clone(),
+                )])
             } else {
                 GrantOutcome::AlreadyGranted
             },

@@ -110,13 +110,17 @@ impl Write {
     }
 }
 
-async fn add(target: Target<List>, id: i64) -> Result<GrantOutcome, ConnectorError> {
+async fn add(write: Write, id: i64) -> Result<GrantOutcome, ConnectorError> {
+    let target = &write.target;
     let converged = target
         .converge(|ids| ids.contains(&id), |ids| with(ids, id))
         .await?;
     match converged {
         Converged::Already => Ok(GrantOutcome::AlreadyGranted),
-        Converged::Changed => Ok(GrantOutcome::Granted),
+        Converged::Changed => Ok(GrantOutcome::granted(vec![connector_sdk::Grant::new(
+            ids::member_of(write.type_id, id),
+            ids::user(target.user),
+        )])),
         Converged::NotApplied { answer, .. } => Err(ConnectorError::not_found(format!(
             "Coupa ignored {key} id {id} when writing user {user}'s {key} (it does not exist); \
              the list reads {now}",
@@ -317,7 +321,7 @@ impl Provisioner for ListProvisioner {
         request.require_permanent()?;
         let id = self.object_id(&request.entitlement)?;
         self.spawn(&request.principal, request.context, move |write| {
-            add(write.target, id)
+            add(write, id)
         })
         .await
     }

@@ -51,7 +51,7 @@ async fn newer_license_flags_round_trip_when_hidden_from_unprojected_answers() {
                 .grant(connector_sdk::GrantRequest::new(user(2), license.clone()))
                 .await
                 .unwrap(),
-            GrantOutcome::Granted,
+            GrantOutcome::granted(vec![connector_sdk::Grant::new(license.clone(), user(2))]),
             "{label}"
         );
         assert!(sim.tenant().users[&2].licenses.contains("intake-user"));
@@ -408,8 +408,8 @@ async fn a_change_another_writer_undoes_is_written_again() {
         .unwrap();
     let b_outcome = b_grant.await.unwrap().unwrap();
     assert_eq!(
-        (a_outcome, b_outcome),
-        (GrantOutcome::Granted, GrantOutcome::Granted)
+        (a_outcome.is_granted(), b_outcome.is_granted()),
+        (true, true)
     );
     assert_eq!(sim.tenant().users[&2].user_groups, [10, 11, 12].into());
     assert_eq!(
@@ -458,7 +458,7 @@ async fn two_connectors_granting_to_one_user_both_land_or_say_so() {
     let now = sim.tenant().users[&2].user_groups.clone();
     for (id, outcome) in groups {
         match outcome {
-            Ok(GrantOutcome::Granted) => {}
+            Ok(GrantOutcome::Granted { .. }) => {}
             Ok(other) => panic!("group {id}: {other:?}"),
             Err(err) => {
                 assert!(
@@ -507,7 +507,7 @@ async fn account_group_writes_ask_for_the_accounting_scope() {
             ))
             .await
             .unwrap(),
-        GrantOutcome::Granted
+        GrantOutcome::granted(vec![connector_sdk::Grant::new(ent("group", "11"), user(2))])
     );
 }
 

@@ -112,7 +112,10 @@ impl Provisioner for Groups {
                     return Ok((GrantOutcome::AlreadyGranted, false));
                 }
                 members.push(who.id.clone());
-                Ok((GrantOutcome::Granted, true))
+                Ok((
+                    GrantOutcome::granted(vec![Grant::new(to.clone(), who.clone())]),
+                    true,
+                ))
             })
             .await
     }
