@@ -130,11 +130,12 @@ impl Client {
         })
     }
 
+    /// The request, and the authorization header it carries.
     async fn request<T>(
         &self,
         message: T,
         deadline: Option<Duration>,
-    ) -> Result<tonic::Request<T>, CallError> {
+    ) -> Result<(tonic::Request<T>, secrecy::SecretString), CallError> {
         let header = self.tokens.header().await?;
         let mut request = tonic::Request::new(message);
         request
@@ -143,7 +144,7 @@ impl Client {
         if let Some(deadline) = deadline {
             request.set_timeout(deadline);
         }
-        Ok(request)
+        Ok((request, header))
     }
 
     async fn unary<Q, A>(
@@ -157,7 +158,7 @@ impl Client {
         Q: prost::Message + Send + Sync + 'static,
         A: prost::Message + Default + Send + Sync + 'static,
     {
-        let request = self.request(message, deadline).await?;
+        let (request, header) = self.request(message, deadline).await?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let rpc = |status: tonic::Status| CallError::Rpc {
             method,
@@ -177,7 +178,7 @@ impl Client {
             Ok(answer) => Ok(answer.into_inner()),
             Err(status) => {
                 if status.code() == tonic::Code::Unauthenticated {
-                    self.tokens.forget().await;
+                    self.tokens.forget(&header).await;
                 }
                 Err(rpc(status))
             }
@@ -297,7 +298,7 @@ impl Client {
         let stream = futures::stream::once(async { metadata })
             .chain(chunks)
             .chain(futures::stream::once(async { eof }));
-        let request = self.request(stream, None).await?;
+        let (request, _) = self.request(stream, None).await?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         let rpc = |status: tonic::Status| CallError::Rpc {
             method: "UploadAsset",

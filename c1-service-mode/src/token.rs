@@ -57,6 +57,11 @@ struct Cached {
     refresh_at: Instant,
 }
 
+/// Whether two header values are the same token.
+fn same(a: &SecretString, b: &SecretString) -> bool {
+    a.expose_secret() == b.expose_secret()
+}
+
 /// Tokens for one client.
 pub(crate) struct Tokens {
     http: reqwest::Client,
@@ -101,9 +106,13 @@ impl Tokens {
         Ok(header)
     }
 
-    /// Forgets the cached token (after the service refused it).
-    pub(crate) async fn forget(&self) {
-        *self.cached.lock().await = None;
+    /// Forgets the cached token if it is the one the service refused (`refused`, the header
+    /// that call sent): a token another call fetched since is kept.
+    pub(crate) async fn forget(&self, refused: &SecretString) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|c| same(&c.header, refused)) {
+            *cached = None;
+        }
     }
 
     async fn fetch(&self) -> Result<Cached, TokenError> {
@@ -208,4 +217,16 @@ pub(crate) fn metadata_value(
         })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_refused_token_is_forgotten() {
+        let used = SecretString::from("Bearer old");
+        assert!(same(&used, &SecretString::from("Bearer old")));
+        assert!(!same(&used, &SecretString::from("Bearer new")));
+    }
 }
