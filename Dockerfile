@@ -1,4 +1,5 @@
-# The Coupa connector as a self-hosted service (examples/examples/coupa-service.rs).
+# The Coupa connector as a self-hosted service (coupa-cli's coupa-service), built without the
+# simulator (`--no-default-features`) in the stripped `dist` profile.
 #
 #   docker build -t coupa-service .
 #   docker run -p 8080:8080 -v coupa-data:/data \
@@ -8,8 +9,8 @@
 FROM rust:1.89.0-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --example coupa-service \
- && cp target/release/examples/coupa-service /coupa-service
+RUN cargo build --profile dist --locked -p coupa-cli --bin coupa-service --no-default-features \
+ && cp target/dist/coupa-service /coupa-service
 
 FROM debian:12.12-slim
 RUN apt-get update \

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use c1z::Reader;
 use clap::{Parser, Subcommand};
 use connector_cli::printable;
-use examples::cli::one_line;
+use coupa_cli::tenant::one_line;
 
 #[derive(Debug, Parser)]
 #[command(name = "c1z")]

@@ -2,12 +2,10 @@
 //!
 //! * `cargo run --release --example coupa-sync`: the main job (see the workspace README), which
 //!   syncs a Coupa tenant, or a simulated one when no credentials are set, into SQLite.
-//! * `cargo run --example json-directory -- --file FILE sync`: syncs a directory kept in a JSON
+//! * `cargo run --example json-directory -- --directory FILE sync`: syncs a directory kept in a JSON
 //!   file with [`json_directory`], the template new connector authors copy (`--help` lists every
 //!   subcommand).
-//! * [`coupa`]: the Coupa connector on `connector_cli`, which `coupa-sync`, `coupa-provision` and
-//!   `coupa-service` run.
+//! * `coupa-sync`, `coupa-provision` and `coupa-service`: the programs of the `coupa-cli` crate,
+//!   also runnable here as examples (`cargo run --example coupa-sync`).
 
-pub mod cli;
-pub mod coupa;
 pub mod json_directory;

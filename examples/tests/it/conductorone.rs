@@ -191,7 +191,7 @@ fn the_coupa_command_line_is_well_formed() {
         DefaultCommand::Sync,
         DefaultCommand::Serve,
     ] {
-        Cli::new("coupa", examples::coupa::Coupa)
+        Cli::new("coupa", coupa_cli::Coupa)
             .with_default(default)
             .command()
             .debug_assert();

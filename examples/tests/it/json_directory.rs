@@ -268,11 +268,7 @@ fn the_templates_flags_take_no_built_in_name_and_its_serve_serves() {
             .check_flags()
             .is_ok()
     );
-    assert!(
-        Cli::new("coupa", examples::coupa::Coupa)
-            .check_flags()
-            .is_ok()
-    );
+    assert!(Cli::new("coupa", coupa_cli::Coupa).check_flags().is_ok());
     // `--directory` before `serve` is the connector's: the service runs (it is not baton's
     // one-shot `serve -f`, which would sync and exit).
     let dir = tempfile::tempdir().unwrap();

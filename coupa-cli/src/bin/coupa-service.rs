@@ -15,7 +15,7 @@
 use connector_cli::{Cli, DefaultCommand};
 
 fn main() -> std::process::ExitCode {
-    Cli::new("coupa-service", examples::coupa::Coupa)
+    Cli::new("coupa-service", coupa_cli::Coupa)
         .with_about("The Coupa connector as a service.")
         .with_default(DefaultCommand::Serve)
         .main()

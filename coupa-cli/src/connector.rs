@@ -10,7 +10,7 @@ use coupa_client::License;
 use coupa_connector::{CoupaConnector, ids};
 use serde_json::json;
 
-use crate::cli::{TenantArgs, WithoutCredentials, coupa_id, one_line};
+use crate::tenant::{TenantArgs, WithoutCredentials, coupa_id, one_line};
 
 /// The Coupa connector, for `connector_cli::Cli`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,30 +48,12 @@ impl ConnectorCli for Coupa {
             .connector_config()
             .with_account_groups(!args.no_account_groups);
         let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
-        let mut opened = Opened::new(connector.registry());
-        if let Some(sim) = target.sim {
-            let why = if args.tenant.simulated() {
-                "as asked"
-            } else {
-                "no Coupa credentials set"
-            };
-            let what = if args.tenant.sim_fixture {
-                "fixture tenant".to_owned()
-            } else {
-                format!("tenant of {} users", args.tenant.sim_users)
-            };
-            let verb = match purpose {
-                OpenFor::Serve => "serving",
-                OpenFor::Write => "changing",
-                _ => "syncing",
-            };
-            opened = opened
-                .with_notice(format!(
-                    "{why}; {verb} a SIMULATED {what} at {} (not Coupa)",
-                    sim.uri()
-                ))
-                .with_guard(sim);
-        }
+        let opened = Opened::new(connector.registry());
+        #[cfg(feature = "sim")]
+        let opened = match target.sim {
+            Some(sim) => simulated(opened, sim, args, purpose),
+            None => opened,
+        };
         Ok(opened)
     }
 
@@ -150,4 +132,35 @@ fn entitlement(kind: &str, id: &str) -> Result<EntitlementId, CliError> {
             KINDS.join(", ")
         ))),
     }
+}
+
+/// `opened`, on the simulator `sim`, with a notice that says so.
+#[cfg(feature = "sim")]
+fn simulated(
+    opened: Opened,
+    sim: coupa_sim::CoupaSim,
+    args: &CoupaArgs,
+    purpose: OpenFor,
+) -> Opened {
+    let why = if args.tenant.simulated() {
+        "as asked"
+    } else {
+        "no Coupa credentials set"
+    };
+    let what = if args.tenant.simulated.sim_fixture {
+        "fixture tenant".to_owned()
+    } else {
+        format!("tenant of {} users", args.tenant.simulated.sim_users)
+    };
+    let verb = match purpose {
+        OpenFor::Serve => "serving",
+        OpenFor::Write => "changing",
+        _ => "syncing",
+    };
+    opened
+        .with_notice(format!(
+            "{why}; {verb} a SIMULATED {what} at {} (not Coupa)",
+            sim.uri()
+        ))
+        .with_guard(sim)
 }

@@ -1,10 +1,10 @@
-//! Where the Coupa example programs find their tenant (real, or simulated when asked) and how
-//! they read ids from the command line.
+//! Where the Coupa programs find their tenant (real, or simulated when asked and built with the
+//! `sim` feature) and how they read ids from the command line.
 
 use std::ffi::OsString;
-use std::time::Duration;
 
 use connector_cli::CliError;
+#[cfg(feature = "sim")]
 use coupa_sim::{CoupaSim, RateLimit, SimOptions, Sizes, Tenant};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -35,6 +35,16 @@ pub struct TenantArgs {
     /// documented rate; off against a simulated tenant without `--sim-rate-limit`.
     #[arg(long)]
     pub rate_limit: Option<u32>,
+    /// The simulated tenant, when asked for.
+    #[cfg(feature = "sim")]
+    #[command(flatten)]
+    pub simulated: SimArgs,
+}
+
+/// The simulated tenant's flags (feature `sim`).
+#[cfg(feature = "sim")]
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
     /// Act on a generated simulated tenant on loopback, not on Coupa.
     #[arg(long, conflicts_with = "sim_fixture")]
     pub sim: bool,
@@ -61,6 +71,7 @@ pub struct Target {
     /// The client configuration.
     pub config: coupa_client::Config,
     /// The simulator, when the tenant is simulated.
+    #[cfg(feature = "sim")]
     pub sim: Option<CoupaSim>,
     /// How a simulated tenant is named in sync fingerprints (by what it holds, not by its
     /// URL, which changes with every start).
@@ -110,8 +121,7 @@ impl std::fmt::Debug for TenantArgs {
                 "client_secret",
                 &self.client_secret.as_ref().map(|_| "[REDACTED]"),
             )
-            .field("sim", &self.sim)
-            .field("sim_fixture", &self.sim_fixture)
+            .field("simulated", &self.simulated())
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +139,15 @@ fn read_env(name: &str, value: Option<OsString>) -> Result<Option<String>, CliEr
     }
 }
 
+/// What a program that needs a tenant says without one.
+const NO_TENANT: &str = if cfg!(feature = "sim") {
+    "no Coupa tenant given: set COUPA_DOMAIN (or COUPA_BASE_URL), COUPA_CLIENT_ID and \
+     COUPA_CLIENT_SECRET, or pass --sim or --sim-fixture to act on a simulated tenant"
+} else {
+    "no Coupa tenant given: set COUPA_DOMAIN (or COUPA_BASE_URL), COUPA_CLIENT_ID and \
+     COUPA_CLIENT_SECRET"
+};
+
 fn usage(error: impl std::fmt::Display) -> CliError {
     CliError::Usage(error.to_string())
 }
@@ -136,7 +155,10 @@ fn usage(error: impl std::fmt::Display) -> CliError {
 impl TenantArgs {
     /// Whether a simulator flag was given.
     pub fn simulated(&self) -> bool {
-        self.sim || self.sim_fixture
+        #[cfg(feature = "sim")]
+        return self.simulated.sim || self.simulated.sim_fixture;
+        #[cfg(not(feature = "sim"))]
+        false
     }
 
     /// Resolves the tenant: flags over environment. A simulated tenant only on `--sim` or
@@ -174,17 +196,12 @@ impl TenantArgs {
                     if named.len() == 1 { "it" } else { "them" },
                 )));
             }
-            return Ok(self.start_simulator().await);
+            return self.start_simulator().await;
         }
         if named.is_empty() {
             return match without {
-                WithoutCredentials::Demo => Ok(self.start_simulator().await),
-                WithoutCredentials::Refuse => Err(CliError::Usage(
-                    "no Coupa tenant given: set COUPA_DOMAIN (or COUPA_BASE_URL), \
-                     COUPA_CLIENT_ID and COUPA_CLIENT_SECRET, or pass --sim or --sim-fixture to \
-                     act on a simulated tenant"
-                        .into(),
-                )),
+                WithoutCredentials::Demo if cfg!(feature = "sim") => self.start_simulator().await,
+                _ => Err(CliError::Usage(NO_TENANT.into())),
             };
         }
         // Flags over the environment.
@@ -208,26 +225,30 @@ impl TenantArgs {
         };
         Ok(Target {
             config,
+            #[cfg(feature = "sim")]
             sim: None,
             tenant: None,
         })
     }
 
-    async fn start_simulator(&self) -> Target {
+    /// The simulated tenant the flags describe, started.
+    #[cfg(feature = "sim")]
+    async fn start_simulator(&self) -> Result<Target, CliError> {
+        let flags = &self.simulated;
         let mut options = SimOptions::default()
-            .with_latency(Duration::from_millis(self.sim_latency_ms))
+            .with_latency(std::time::Duration::from_millis(flags.sim_latency_ms))
             .with_newer_licenses_hidden();
-        if self.sim_rate_limit {
+        if flags.sim_rate_limit {
             options = options.with_rate_limit(Some(RateLimit::default()));
         }
-        let (tenant, name) = if self.sim_fixture {
+        let (tenant, name) = if flags.sim_fixture {
             (Tenant::fixture(), "simulated fixture tenant".to_owned())
         } else {
             (
-                Tenant::generate(self.sim_seed, Sizes::users(self.sim_users)),
+                Tenant::generate(flags.sim_seed, Sizes::users(flags.sim_users)),
                 format!(
                     "simulated tenant (seed {}, {} users)",
-                    self.sim_seed, self.sim_users
+                    flags.sim_seed, flags.sim_users
                 ),
             )
         };
@@ -238,13 +259,19 @@ impl TenantArgs {
             SecretString::from(sim.client_secret()),
         )
         .unwrap_or_else(|e| unreachable!("the simulator's own URL is valid: {e}"));
-        let default_rate = if self.sim_rate_limit { 25 } else { 0 };
+        let default_rate = if flags.sim_rate_limit { 25 } else { 0 };
         let config = config.with_rate_limit(Some(self.rate_limit.unwrap_or(default_rate)));
-        Target {
+        Ok(Target {
             config,
             sim: Some(sim),
             tenant: Some(name),
-        }
+        })
+    }
+
+    /// Without the `sim` feature there is no simulator to start.
+    #[cfg(not(feature = "sim"))]
+    async fn start_simulator(&self) -> Result<Target, CliError> {
+        Err(CliError::Usage(NO_TENANT.into()))
     }
 }
 
@@ -278,6 +305,22 @@ mod tests {
         );
         assert_eq!(read_env("X", Some(" ".into())), Ok(None));
         assert_eq!(read_env("X", None), Ok(None));
+    }
+
+    /// The simulator's flags exist only with the `sim` feature (the container image is built
+    /// without it: `--sim` is then an unknown flag, not a way to act on a fake tenant).
+    #[test]
+    fn the_simulator_flags_follow_the_sim_feature() {
+        use clap::Args;
+        let command = TenantArgs::augment_args(clap::Command::new("coupa"));
+        let longs: Vec<&str> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .collect();
+        for flag in ["sim", "sim-fixture", "sim-users"] {
+            assert_eq!(longs.contains(&flag), cfg!(feature = "sim"), "--{flag}");
+        }
+        assert_eq!(NO_TENANT.contains("--sim"), cfg!(feature = "sim"));
     }
 
     #[test]

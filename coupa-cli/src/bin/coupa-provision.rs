@@ -20,7 +20,7 @@
 use connector_cli::Cli;
 
 fn main() -> std::process::ExitCode {
-    Cli::new("coupa-provision", examples::coupa::Coupa)
+    Cli::new("coupa-provision", coupa_cli::Coupa)
         .with_about("Change access in a Coupa tenant.")
         .main()
 }

@@ -15,7 +15,7 @@
 use connector_cli::{Cli, DefaultCommand};
 
 fn main() -> std::process::ExitCode {
-    Cli::new("coupa-sync", examples::coupa::Coupa)
+    Cli::new("coupa-sync", coupa_cli::Coupa)
         .with_about("Sync a Coupa tenant (or a simulated one) into SQLite.")
         .with_default(DefaultCommand::Sync)
         .main()
