@@ -29,6 +29,7 @@ mod metadata;
 mod proto;
 mod proxy;
 mod runner;
+mod shared;
 mod stats;
 mod tasks;
 mod token;
@@ -259,7 +260,7 @@ pub enum Error {
 
 /// A connector running in service mode.
 pub struct ServiceMode {
-    inner: Arc<runner::Shared>,
+    inner: Arc<shared::Shared>,
 }
 
 impl ServiceMode {
@@ -271,7 +272,7 @@ impl ServiceMode {
         config: Config,
     ) -> Result<Self, Error> {
         Ok(Self {
-            inner: Arc::new(runner::Shared::new(registry, store, config)?),
+            inner: Arc::new(shared::Shared::new(registry, store, config)?),
         })
     }
 

@@ -5,120 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_sdk::Registry;
-use connector_sdk::backend::WorkQueue;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{CallError, Client};
-use crate::stats::TaskStats;
-use crate::token::Tokens;
-use crate::{Config, Error, metadata, proto, tasks};
-
-/// What every task shares.
-pub(crate) struct Shared {
-    pub(crate) client: Client,
-    pub(crate) registry: Registry,
-    pub(crate) store: Arc<dyn WorkQueue>,
-    pub(crate) config: Config,
-    pub(crate) stats: Arc<TaskStats>,
-    pub(crate) actions: tasks::ActionResults,
-}
-
-impl Shared {
-    pub(crate) fn new(
-        registry: Registry,
-        store: Arc<dyn WorkQueue>,
-        config: Config,
-    ) -> Result<Self, Error> {
-        let host = config.api_host().to_owned();
-        let transport = |reason: String| Error::Transport {
-            host: host.clone(),
-            reason,
-        };
-        // No redirect is followed: the client assertion goes to the token endpoint only.
-        let mut http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(format!(
-                "baton-c1-credential-provider {}/{}",
-                env!("CARGO_PKG_NAME"),
-                env!("CARGO_PKG_VERSION")
-            ))
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(30));
-        let mut roots = Vec::new();
-        if let Some(pem) = &config.ca_bundle_pem {
-            let certificates = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| transport(format!("the CA bundle is not PEM: {e}")))?;
-            for certificate in certificates {
-                http = http.add_root_certificate(certificate);
-            }
-            roots.push(pem.clone());
-        }
-        let http = http
-            .build()
-            .map_err(|e| transport(connector_sdk::error_chain(&e)))?;
-        let tokens = Tokens::new(http, &host, config.client_id.clone(), config.secret.clone());
-        let user_agent = format!(
-            "{} {}/{}",
-            config.client_id.name(),
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION")
-        );
-        let deadlines = crate::client::Deadlines {
-            call: config.call_deadline,
-            stall: config.upload_stall,
-        };
-        let client = Client::new(&host, &roots, &user_agent, tokens, deadlines)
-            .map_err(|e| transport(connector_sdk::error_chain(&e)))?;
-        let stats = TaskStats::new(config.liveness_bound, config.call_deadline);
-        Ok(Self {
-            client,
-            registry,
-            store,
-            config,
-            stats: Arc::new(stats),
-            actions: tasks::ActionResults::default(),
-        })
-    }
-}
-
-/// Capped exponential backoff with jitter: each delay is a random point in the upper half of
-/// `base * 2^n`, at most `cap`.
-pub(crate) struct Backoff {
-    base: Duration,
-    cap: Duration,
-    step: u32,
-}
-
-impl Backoff {
-    pub(crate) fn new(base: Duration, cap: Duration) -> Self {
-        Self { base, cap, step: 0 }
-    }
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let full = self
-            .base
-            .saturating_mul(1u32 << self.step.min(20))
-            .min(self.cap);
-        self.step = self.step.saturating_add(1);
-        let half = full / 2;
-        half + half.mul_f64(rand::random::<f64>())
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.step = 0;
-    }
-}
-
-/// Sleeps `wait`; false when `stop` came first.
-pub(crate) async fn pause(wait: Duration, stop: &CancellationToken) -> bool {
-    tokio::select! {
-        () = stop.cancelled() => false,
-        () = tokio::time::sleep(wait) => true,
-    }
-}
+use crate::client::CallError;
+use crate::shared::{Backoff, Shared, pause};
+use crate::{metadata, proto, tasks};
 
 /// Logs a failed call: a refusal names the client id and the status, never the secret.
 fn log_failure(what: &str, error: &CallError, client: &str, retry_in: Duration) {

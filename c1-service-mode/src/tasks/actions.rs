@@ -1,15 +1,12 @@
 //! The action tasks: list and get schemas, invoke, status.
 
-use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
-
 use connector_sdk::{CallContext, FieldKind};
 use prost::Message;
 use serde_json::Map;
 
 use super::{Finish, malformed, sdk_error};
 use crate::proto::{self, code};
-use crate::runner::Shared;
+use crate::shared::Shared;
 
 fn action_schema(schema: &connector_sdk::ActionSchema) -> proto::ActionSchema {
     proto::ActionSchema {
@@ -67,27 +64,6 @@ pub(super) fn get_schema(shared: &Shared, name: &str) -> Finish {
             )
         }
         None => Finish::error(code::NOT_FOUND, format!("unknown action `{name}`"), false),
-    }
-}
-
-/// The outcomes of recent action invocations, for `action_status` (the newest 256).
-#[derive(Default)]
-pub(crate) struct ActionResults(Mutex<VecDeque<(String, String, Vec<u8>)>>);
-
-impl ActionResults {
-    fn keep(&self, id: String, name: String, response: Vec<u8>) {
-        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.len() == 256 {
-            kept.pop_front();
-        }
-        kept.push_back((id, name, response));
-    }
-
-    fn find(&self, id: &str) -> Option<(String, Vec<u8>)> {
-        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.iter()
-            .find(|(kept_id, _, _)| kept_id == id)
-            .map(|(_, name, response)| (name.clone(), response.clone()))
     }
 }
 

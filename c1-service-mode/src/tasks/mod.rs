@@ -11,9 +11,8 @@ use connector_sdk::ErrorKind;
 use tokio_util::sync::CancellationToken;
 
 use crate::proto::{self, TaskType, code};
-use crate::runner::{Backoff, Shared, pause};
+use crate::shared::{Backoff, Shared, pause};
 
-pub(crate) use actions::ActionResults;
 use actions::{action_status, get_schema, invoke_action, list_schemas};
 use sync::sync_full;
 use writes::{create_account, grant, revoke};

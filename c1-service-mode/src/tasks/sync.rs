@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Finish, sdk_error};
 use crate::proto::{self, code};
-use crate::runner::Shared;
+use crate::shared::Shared;
 
 /// The heartbeat interval ConductorOne asks for: 30 s when absent or zero, else 1 s to 5 min.
 fn heartbeat_interval(next: Option<prost_types::Duration>) -> Duration {

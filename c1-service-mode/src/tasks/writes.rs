@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{Finish, malformed, sdk_error};
 use crate::proto::{self, code};
-use crate::runner::Shared;
+use crate::shared::Shared;
 
 fn duration(d: Option<prost_types::Duration>) -> Option<Duration> {
     d.and_then(|d| Duration::try_from(d).ok())
