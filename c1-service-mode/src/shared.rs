@@ -83,27 +83,26 @@ impl Shared {
     }
 }
 
-/// Capped exponential backoff with jitter: each delay is a random point in the upper half of
-/// `base * 2^n`, at most `cap`.
+/// Capped exponential backoff with jitter, on the SDK's one schedule
+/// ([`connector_sdk::RetryPolicy::jittered_backoff`]): each delay is a random point in the upper
+/// half of `base * 2^n`, at most `cap`.
 pub(crate) struct Backoff {
-    base: Duration,
-    cap: Duration,
+    policy: connector_sdk::RetryPolicy,
     step: u32,
 }
 
 impl Backoff {
     pub(crate) fn new(base: Duration, cap: Duration) -> Self {
-        Self { base, cap, step: 0 }
+        Self {
+            policy: connector_sdk::RetryPolicy::default().with_backoff(base, cap),
+            step: 0,
+        }
     }
 
     pub(crate) fn next_delay(&mut self) -> Duration {
-        let full = self
-            .base
-            .saturating_mul(1u32 << self.step.min(20))
-            .min(self.cap);
-        self.step = self.step.saturating_add(1);
-        let half = full / 2;
-        half + half.mul_f64(rand::random::<f64>())
+        self.step = self.step.saturating_add(1).min(32);
+        self.policy
+            .jittered_backoff(self.step, rand::random::<f64>())
     }
 
     pub(crate) fn reset(&mut self) {
@@ -137,5 +136,25 @@ impl ActionResults {
         kept.iter()
             .find(|(kept_id, _, _)| kept_id == id)
             .map(|(_, name, response)| (name.clone(), response.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_in_the_upper_half_and_resets() {
+        let s = Duration::from_secs;
+        let mut backoff = Backoff::new(s(1), s(8));
+        for full in [1, 2, 4, 8, 8, 8] {
+            let delay = backoff.next_delay();
+            assert!(
+                delay >= s(full) / 2 && delay <= s(full),
+                "{delay:?} outside [{full}/2, {full}] s"
+            );
+        }
+        backoff.reset();
+        assert!(backoff.next_delay() <= s(1));
     }
 }

@@ -98,6 +98,12 @@ impl RetryPolicy {
             .min(self.max_backoff)
     }
 
+    /// The `n`th backoff at a point of its upper half: `jitter` in `0.0..=1.0` scales it into
+    /// `[backoff/2, backoff]`, so retries of many callers spread out.
+    pub fn jittered_backoff(&self, n: u32, jitter: f64) -> Duration {
+        self.backoff(n).mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+
     /// Decides after a failure. `failures` counts transient failures of this page so far (this
     /// one included), `waits` the rate-limit waits so far (this one excluded). `jitter` in
     /// `0.0..=1.0` scales the backoff into `[backoff/2, backoff]`.
@@ -108,7 +114,6 @@ impl RetryPolicy {
         waits: u32,
         jitter: f64,
     ) -> RetryDecision {
-        let jittered = |d: Duration| d.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
         let retry_after = error.retry_after();
         match error.kind() {
             ErrorKind::RateLimited
@@ -116,12 +121,12 @@ impl RetryPolicy {
                     && retry_after.is_none_or(|asked| asked <= self.max_wait) =>
             {
                 RetryDecision::Retry {
-                    after: retry_after.unwrap_or_else(|| jittered(self.backoff(waits + 1))),
+                    after: retry_after.unwrap_or_else(|| self.jittered_backoff(waits + 1, jitter)),
                     rate_limited: true,
                 }
             }
             ErrorKind::Transient if failures < self.max_attempts => RetryDecision::Retry {
-                after: jittered(self.backoff(failures)),
+                after: self.jittered_backoff(failures, jitter),
                 rate_limited: false,
             },
             _ => RetryDecision::GiveUp,
