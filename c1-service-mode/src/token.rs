@@ -223,10 +223,26 @@ pub(crate) fn metadata_value(
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_the_refused_token_is_forgotten() {
-        let used = SecretString::from("Bearer old");
-        assert!(same(&used, &SecretString::from("Bearer old")));
-        assert!(!same(&used, &SecretString::from("Bearer new")));
+    #[tokio::test]
+    async fn only_the_refused_token_is_forgotten() {
+        let secret = ClientSecret::encode(&ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]));
+        let tokens = Tokens::new(
+            reqwest::Client::new(),
+            "host.invalid",
+            ClientId::parse("agent@host.invalid/pcc").unwrap(),
+            ClientSecret::parse(&secret).unwrap(),
+        );
+        let cached = |header: &str| Cached {
+            header: SecretString::from(header.to_owned()),
+            refresh_at: Instant::now() + Duration::from_secs(600),
+        };
+        *tokens.cached.lock().await = Some(cached("Bearer new"));
+        // A call that sent the old token was refused: the one fetched since stays.
+        tokens.forget(&SecretString::from("Bearer old")).await;
+        let header = tokens.header().await.unwrap();
+        assert_eq!(header.expose_secret(), "Bearer new");
+        // The refused token itself is dropped.
+        tokens.forget(&SecretString::from("Bearer new")).await;
+        assert!(tokens.cached.lock().await.is_none());
     }
 }

@@ -22,6 +22,36 @@ fn user(id: i64) -> ResourceId {
     ResourceId::new("user", id.to_string())
 }
 
+/// Runs the Coupa connector on `sim` in service mode against `plane`, one task at a time, until
+/// `n` tasks are finished; what they finished with.
+async fn run_tasks(
+    sim: &CoupaSim,
+    plane: &FakeControlPlane,
+    provisioning: bool,
+    n: usize,
+) -> Vec<c1_service_mode::testing::Finished> {
+    let client =
+        coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
+            .unwrap();
+    let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
+    let config = Config::new(plane.client_id(), plane.client_secret())
+        .unwrap()
+        .with_ca_bundle_pem(plane.ca_pem())
+        .with_provisioning(provisioning)
+        .with_concurrency(1)
+        .with_min_poll(Duration::from_millis(10));
+    let mode =
+        ServiceMode::new(connector.registry(), Arc::new(MemoryStore::new()), config).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(mode.run(async move {
+        let _ = stopped.await;
+    }));
+    let finished = plane.wait_finished(n, Duration::from_secs(30)).await;
+    let _ = stop.send(());
+    running.await.unwrap();
+    finished
+}
+
 fn object(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap()
 }
@@ -62,25 +92,7 @@ async fn a_conductorone_task_list_runs_end_to_end_on_the_simulator() {
             &object(json!({"first_name": "Ada", "last_name": "Two"})),
         )),
     ];
-    let client =
-        coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
-            .unwrap();
-    let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
-    let config = Config::new(plane.client_id(), plane.client_secret())
-        .unwrap()
-        .with_ca_bundle_pem(plane.ca_pem())
-        .with_provisioning(true)
-        .with_concurrency(1)
-        .with_min_poll(Duration::from_millis(10));
-    let mode =
-        ServiceMode::new(connector.registry(), Arc::new(MemoryStore::new()), config).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(mode.run(async move {
-        let _ = stopped.await;
-    }));
-    let finished = plane.wait_finished(7, Duration::from_secs(30)).await;
-    let _ = stop.send(());
-    running.await.unwrap();
+    let finished = run_tasks(&sim, &plane, true, 7).await;
 
     // One at a time, in order, every one but the last a success.
     let ids: Vec<&str> = finished.iter().map(|f| f.task_id.as_str()).collect();
@@ -167,24 +179,7 @@ async fn a_sync_task_syncs_only_the_resource_types_it_selects() {
     let plane = FakeControlPlane::start().await;
     let selected = plane.push(ScriptedTask::sync_of(&["user", "role", "no_such_type"]));
     let nothing_known = plane.push(ScriptedTask::sync_of(&["no_such_type"]));
-    let client =
-        coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
-            .unwrap();
-    let connector = CoupaConnector::new(ConnectorConfig::new(client)).unwrap();
-    let config = Config::new(plane.client_id(), plane.client_secret())
-        .unwrap()
-        .with_ca_bundle_pem(plane.ca_pem())
-        .with_concurrency(1)
-        .with_min_poll(Duration::from_millis(10));
-    let mode =
-        ServiceMode::new(connector.registry(), Arc::new(MemoryStore::new()), config).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(mode.run(async move {
-        let _ = stopped.await;
-    }));
-    let finished = plane.wait_finished(2, Duration::from_secs(30)).await;
-    let _ = stop.send(());
-    running.await.unwrap();
+    let finished = run_tasks(&sim, &plane, false, 2).await;
     assert_eq!(finished[0].task_id, selected);
     assert!(
         matches!(finished[0].result, TaskResult::Success { .. }),

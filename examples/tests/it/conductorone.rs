@@ -297,17 +297,7 @@ fn service_command<'a>(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoke_killed_between_its_two_writes_is_repaired_before_the_task_comes_again() {
-    use coupa_sim::{CoupaSim, Fault, FaultKind, Tenant};
-    let sim = CoupaSim::start(Tenant::fixture()).await;
-    sim.update_tenant(|t| t.users.get_mut(&1).unwrap().roles = [1, 2, 3].into());
-    // Coupa keeps a removed role on a plain write, so the revoke is a clear and then a set; the
-    // clear (the second write to the user) lands and its answer never comes.
-    sim.inject(Fault::nth(
-        "PUT",
-        "/api/users/1",
-        2,
-        FaultKind::Delay(Duration::from_secs(600)),
-    ));
+    let sim = crate::sim_whose_clear_never_answers().await;
     let plane = FakeControlPlane::start().await;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
@@ -319,14 +309,7 @@ async fn a_revoke_killed_between_its_two_writes_is_repaired_before_the_task_come
     );
     plane.push(ScriptedTask::revoke(&grant));
     let mut first = service_for(&plane, &ca, &sim, &db);
-    let began = Instant::now();
-    while sim.count("PUT", "/api/users/1") < 2 {
-        assert!(
-            began.elapsed() < Duration::from_secs(30),
-            "the clear never came"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    crate::wait_for_the_clear(&sim).await;
     // SIGKILL between the two writes: the user is left with no roles.
     first.kill().unwrap();
     first.wait().unwrap();

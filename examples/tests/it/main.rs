@@ -86,3 +86,31 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The fixture tenant with user 1 holding roles 1, 2 and 3. Coupa keeps a removed role on a
+/// plain write, so a revoke is a clear and then a set; the clear (the second write to user 1)
+/// lands and its answer never comes, so a test can kill the writer between the two.
+pub async fn sim_whose_clear_never_answers() -> coupa_sim::CoupaSim {
+    use coupa_sim::{CoupaSim, Fault, FaultKind, Tenant};
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    sim.update_tenant(|t| t.users.get_mut(&1).unwrap().roles = [1, 2, 3].into());
+    sim.inject(Fault::nth(
+        "PUT",
+        "/api/users/1",
+        2,
+        FaultKind::Delay(std::time::Duration::from_secs(600)),
+    ));
+    sim
+}
+
+/// Waits (at most 30 s) until the clear of user 1's roles has reached `sim`.
+pub async fn wait_for_the_clear(sim: &coupa_sim::CoupaSim) {
+    let began = std::time::Instant::now();
+    while sim.count("PUT", "/api/users/1") < 2 {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(30),
+            "the clear never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
