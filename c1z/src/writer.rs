@@ -146,7 +146,7 @@ impl Writer {
                 let conn = crate::reader::open_untrusted(&old)?;
                 if !self.fingerprint_change
                     && let Some((sync_id, file)) = latest_fingerprint(&conn)?
-                    && file != record.fingerprint
+                    && !same_fingerprint(&file, &record.fingerprint)
                 {
                     return Err(Error::OtherFingerprint {
                         sync_id,
@@ -312,6 +312,13 @@ fn copy_rows(conn: &Connection, old: &Path) -> Result<(), Error> {
     conn.execute_batch("DETACH DATABASE old").database()?;
     conn.set_limit(limit, previous).database()?;
     copied
+}
+
+/// Whether two stored fingerprints are of the same tenant and settings (the same text, or
+/// texts that decode to matching [`Fingerprint`](connector_sdk::Fingerprint)s: one written
+/// before fingerprints had names matches the named form of the same settings).
+fn same_fingerprint(a: &str, b: &str) -> bool {
+    a == b || connector_sdk::Fingerprint::decode(a).is_ok_and(|a| a.matches_stored(b))
 }
 
 /// The latest finished sync of a file and the fingerprint it was written with, when the file

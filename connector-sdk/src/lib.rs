@@ -20,7 +20,7 @@
 //! use std::sync::Arc;
 //! use async_trait::async_trait;
 //! use connector_sdk::{
-//!     Connector, ConnectorError, ConnectorMetadata, ListRequest, Page, Registry, Resource, ResourceId,
+//!     Connector, ConnectorError, ConnectorMetadata, Fingerprint, ListRequest, Page, Registry, Resource, ResourceId,
 //!     ResourceSyncer, ResourceTrait, ResourceType, SqliteStore, SyncConfig, SyncEngine,
 //! };
 //! use tokio_util::sync::CancellationToken;
@@ -42,8 +42,8 @@
 //! struct Hello;
 //!
 //! impl Connector for Hello {
-//!     fn fingerprint(&self) -> String {
-//!         "the hello world".to_owned()
+//!     fn fingerprint(&self) -> Fingerprint {
+//!         Fingerprint::new("world", "hello")
 //!     }
 //! }
 //!
@@ -64,6 +64,7 @@ mod capability;
 mod engine;
 mod error;
 pub mod files;
+mod fingerprint;
 pub mod journal;
 mod model;
 mod registry;
@@ -84,6 +85,7 @@ pub use engine::{
     SyncReport,
 };
 pub use error::{BoxError, ConnectorError, Error, ErrorKind, SyncContext, error_chain};
+pub use fingerprint::{Fingerprint, FingerprintError};
 pub use model::{
     AccountType, Annotation, Email, Entitlement, EntitlementId, Grant, GrantId, IdParseError,
     Purpose, Resource, ResourceId, ResourceStatus, ResourceTrait, ResourceType, ResourceTypeId,

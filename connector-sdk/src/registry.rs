@@ -107,15 +107,12 @@ impl Registry {
         &self.inner.metadata
     }
 
-    /// The fingerprint of a sync through this registration: the connector id and what the
-    /// connector says determines its output ([`Connector::fingerprint`]).
-    pub fn fingerprint(&self) -> String {
-        let own = self.inner.connector.fingerprint();
-        if own.is_empty() {
-            self.inner.metadata.id.clone()
-        } else {
-            format!("{}|{own}", self.inner.metadata.id)
-        }
+    /// The fingerprint of a sync through this registration: the connector id (part
+    /// `connector`), then what the connector says determines its output
+    /// ([`Connector::fingerprint`]).
+    pub fn fingerprint(&self) -> crate::Fingerprint {
+        crate::Fingerprint::new("connector", &self.inner.metadata.id)
+            .then(self.inner.connector.fingerprint())
     }
 
     /// Hands the connector what an earlier process learned of this tenant and kept in `store`
@@ -128,7 +125,7 @@ impl Registry {
         let (store, connector, fingerprint) = (
             Arc::clone(store),
             self.inner.metadata.id.clone(),
-            self.fingerprint(),
+            self.fingerprint().encode(),
         );
         let kept =
             tokio::task::spawn_blocking(move || store.learned(&connector, &fingerprint)).await;
@@ -153,7 +150,7 @@ impl Registry {
         let (store, connector, fingerprint) = (
             Arc::clone(store),
             self.inner.metadata.id.clone(),
-            self.fingerprint(),
+            self.fingerprint().encode(),
         );
         let kept = tokio::task::spawn_blocking(move || {
             store.set_learned(&connector, &fingerprint, &learned, crate::store::now_ms())

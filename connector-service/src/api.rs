@@ -221,7 +221,7 @@ async fn latest_sync(State(shared): St) -> Result<Json<Value>, ApiError> {
         Ok(s.runs()?
             .into_iter()
             .rev()
-            .find(|r| r.connector == connector && r.fingerprint == fingerprint))
+            .find(|r| r.connector == connector && fingerprint.matches_stored(&r.fingerprint)))
     })
     .await?
     .ok_or_else(|| ApiError::not_found("no sync of this tenant has run yet"))?;
@@ -244,7 +244,7 @@ async fn sync_by_id(State(shared): St, Path(run): Path<String>) -> Result<Json<V
 }
 
 /// The connector's id and the fingerprint of its syncs as configured now.
-fn ours(shared: &Shared) -> (String, String) {
+fn ours(shared: &Shared) -> (String, connector_sdk::Fingerprint) {
     (
         shared.registry.metadata().id.clone(),
         shared.registry.fingerprint(),
@@ -263,7 +263,7 @@ async fn served_run(shared: &Arc<Shared>) -> Result<RunId, ApiError> {
             .find(|r| {
                 r.connector == connector
                     && r.status == RunStatus::Completed
-                    && r.fingerprint == fingerprint
+                    && fingerprint.matches_stored(&r.fingerprint)
             })
             .map(|r| r.id))
     })

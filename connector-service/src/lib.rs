@@ -476,8 +476,8 @@ mod tests {
     struct Fixed;
 
     impl connector_sdk::Connector for Fixed {
-        fn fingerprint(&self) -> String {
-            "the test tenant".to_owned()
+        fn fingerprint(&self) -> connector_sdk::Fingerprint {
+            connector_sdk::Fingerprint::new("tenant", "the test tenant")
         }
     }
 
@@ -485,8 +485,8 @@ mod tests {
     struct Counting(std::sync::atomic::AtomicU64);
 
     impl connector_sdk::Connector for Counting {
-        fn fingerprint(&self) -> String {
-            "counting".to_owned()
+        fn fingerprint(&self) -> connector_sdk::Fingerprint {
+            connector_sdk::Fingerprint::new("tenant", "counting")
         }
 
         fn stats(&self) -> Vec<connector_sdk::Stat> {

@@ -346,11 +346,10 @@ impl Connector for CoupaConnector {
         }
     }
 
-    fn fingerprint(&self) -> String {
+    fn fingerprint(&self) -> connector_sdk::Fingerprint {
         let config = self.session.primary().config();
-        format!(
-            "{}|{}|account_groups={}",
-            self.tenant, config.client_id, self.session.account_groups_on
-        )
+        connector_sdk::Fingerprint::new("tenant", &self.tenant)
+            .with("client_id", &config.client_id)
+            .with("account_groups", self.session.account_groups_on)
     }
 }

@@ -74,7 +74,7 @@ pub trait Connector: Send + Sync {
     /// only by a sync with the same fingerprint, and a store or `.c1z` file of one fingerprint
     /// refuses another's sync. No default, so no connector inherits "every configuration is the
     /// same"; `testing::check_fingerprint` (feature `testing`) checks it. Never include a secret.
-    fn fingerprint(&self) -> String;
+    fn fingerprint(&self) -> crate::Fingerprint;
 
     /// The connector's own counters, now: the same names every call, in the same order.
     /// Defaults to none.

@@ -27,6 +27,7 @@ pub use config::{IntegrityMode, SyncConfig};
 pub use event::{Progress, SyncEvent, SyncReport};
 pub use retry::{RetryDecision, RetryPolicy};
 
+use crate::Fingerprint;
 use crate::capability::{
     ListRequest, Page, PageToken, ResourceRequest, ResourceSyncer, RunContext,
 };
@@ -58,14 +59,19 @@ impl fmt::Debug for SyncEngine {
     }
 }
 
-/// What a run's fingerprint adds for a selection of resource types.
-const SELECTION: &str = "|resource_types=";
+/// The fingerprint part naming a run's selection of resource types.
+const SELECTION: &str = "resource_types";
 
-/// A run's fingerprint without its selection of resource types: the tenant and settings.
-fn tenant(fingerprint: &str) -> &str {
-    fingerprint
-        .split_once(SELECTION)
-        .map_or(fingerprint, |(tenant, _)| tenant)
+/// Whether the stored fingerprint of a run is of the same tenant and settings as `current`,
+/// whatever either selected of the resource types.
+fn same_tenant(stored: &str, current: &Fingerprint) -> bool {
+    let Ok(stored) = Fingerprint::decode(stored) else {
+        return false;
+    };
+    match (stored.without(SELECTION), current.without(SELECTION)) {
+        (Some(a), Some(b)) => a.matches(&b),
+        _ => false,
+    }
 }
 
 /// What one fetch task brings back.
@@ -378,13 +384,13 @@ impl SyncEngine {
 
     /// The fingerprint of this engine's runs: the registration's, with the selection of
     /// resource types when there is one.
-    fn run_fingerprint(&self) -> String {
+    fn run_fingerprint(&self) -> Fingerprint {
         let fingerprint = self.registry.fingerprint();
         match self.selection() {
             None => fingerprint,
             Some(types) => {
                 let types: Vec<&str> = types.iter().map(ResourceTypeId::as_str).collect();
-                format!("{fingerprint}{SELECTION}{}", types.join(","))
+                fingerprint.with(SELECTION, types.join(","))
             }
         }
     }
@@ -421,11 +427,11 @@ impl SyncEngine {
                         .find(|r| r.connector == connector && r.status == RunStatus::Completed))
                 })
                 .await?;
-            if let Some(latest) = latest.filter(|r| tenant(&r.fingerprint) != tenant(&current)) {
+            if let Some(latest) = latest.filter(|r| !same_tenant(&r.fingerprint, &current)) {
                 return Err(Error::OtherFingerprint {
                     run: latest.id,
                     stored: latest.fingerprint,
-                    current,
+                    current: current.encode(),
                 });
             }
         }

@@ -29,7 +29,7 @@ pub struct WriteJournal {
 struct Inner {
     journal: Arc<dyn Journal>,
     connector: String,
-    fingerprint: String,
+    fingerprint: crate::Fingerprint,
     holder: Holder,
 }
 
@@ -52,20 +52,20 @@ impl WriteJournal {
     pub fn new(
         journal: Arc<dyn Journal>,
         connector: impl Into<String>,
-        fingerprint: impl Into<String>,
+        fingerprint: crate::Fingerprint,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 journal,
                 connector: connector.into(),
-                fingerprint: fingerprint.into(),
+                fingerprint,
                 holder: Holder::current(),
             }),
         }
     }
 
     /// The tenant this journal records writes to.
-    pub fn fingerprint(&self) -> &str {
+    pub fn fingerprint(&self) -> &crate::Fingerprint {
         &self.inner.fingerprint
     }
 
@@ -82,7 +82,7 @@ impl WriteJournal {
     ) -> Result<IntentGuard, ConnectorError> {
         let intent = Intent::new(
             &self.inner.connector,
-            &self.inner.fingerprint,
+            self.inner.fingerprint.encode(),
             draft,
             self.inner.holder.clone(),
         )

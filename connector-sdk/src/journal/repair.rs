@@ -106,11 +106,11 @@ enum Verdict {
 
 fn verdict(journal: &WriteJournal, open: &OpenIntent) -> Verdict {
     let intent = &open.intent;
-    if intent.fingerprint != journal.fingerprint() {
+    if !journal.fingerprint().matches_stored(&intent.fingerprint) {
         return Verdict::Leave(format!(
             "it was recorded for another tenant ({:?}, configured: {:?})",
             intent.fingerprint,
-            journal.fingerprint()
+            journal.fingerprint().encode()
         ));
     }
     if intent.holder.is_this_process() {
@@ -167,10 +167,10 @@ impl Registry {
                 source: failed.error,
             });
         }
-        let blocking = report
-            .left_alone
-            .iter()
-            .find(|l| l.intent.intent.fingerprint == self.fingerprint());
+        let blocking = report.left_alone.iter().find(|l| {
+            self.fingerprint()
+                .matches_stored(&l.intent.intent.fingerprint)
+        });
         if let Some(left) = blocking {
             return Err(Error::Operation {
                 operation,

@@ -122,9 +122,9 @@ fn host_name() -> String {
 pub struct BeginRun<'a> {
     /// The connector id.
     pub connector: &'a str,
-    /// What determines the run's output (connector, tenant, settings). An unfinished run with
-    /// another fingerprint is never resumed.
-    pub fingerprint: &'a str,
+    /// What determines the run's output (connector, tenant, settings). An unfinished run whose
+    /// fingerprint does not [match](crate::Fingerprint::matches) is never resumed.
+    pub fingerprint: &'a crate::Fingerprint,
     /// Who asks.
     pub holder: &'a Holder,
     /// Whether an unfinished run may be resumed at all.
@@ -142,7 +142,11 @@ pub struct BeginRun<'a> {
 impl<'a> BeginRun<'a> {
     /// A request to begin a run of `connector` with `fingerprint` for `holder`: resume allowed
     /// (up to 7 days old), leases stale after 60 s, no resource types or work.
-    pub fn new(connector: &'a str, fingerprint: &'a str, holder: &'a Holder) -> Self {
+    pub fn new(
+        connector: &'a str,
+        fingerprint: &'a crate::Fingerprint,
+        holder: &'a Holder,
+    ) -> Self {
         Self {
             connector,
             fingerprint,
@@ -260,10 +264,11 @@ pub(crate) fn decide(open: &[OpenRun], begin: &BeginRun<'_>, now_ms: i64) -> Dec
     let max_age = i64::try_from(begin.max_resume_age.as_millis()).unwrap_or(i64::MAX);
     let reason = if !begin.resume {
         Some("a fresh run was asked for".to_owned())
-    } else if latest.fingerprint != begin.fingerprint {
+    } else if !begin.fingerprint.matches_stored(&latest.fingerprint) {
         Some(format!(
             "it synced something else (fingerprint {:?}, now {:?})",
-            latest.fingerprint, begin.fingerprint
+            latest.fingerprint,
+            begin.fingerprint.encode()
         ))
     } else if now_ms.saturating_sub(latest.started_at_ms) > max_age {
         Some(format!(
@@ -308,7 +313,9 @@ mod tests {
         let me = Holder::current();
         let other_live = Holder::new("elsewhere:1:1", 1, "elsewhere");
         let now = 2_000_000;
-        let begin = BeginRun::new("c", "fp", &me).with_lease_ttl(Duration::from_secs(60));
+        // Stored as "fp", as before fingerprints had names: it matches `tenant=fp`.
+        let fp = crate::Fingerprint::new("tenant", "fp");
+        let begin = BeginRun::new("c", &fp, &me).with_lease_ttl(Duration::from_secs(60));
         let resume = |run| Decision::Resume {
             run: RunId(run),
             fail: vec![],
@@ -365,10 +372,10 @@ mod tests {
         assert_eq!(
             not_resumed.as_deref(),
             Some(
-                r#"run 3 was not resumed: it synced something else (fingerprint "other", now "fp")"#
+                r#"run 3 was not resumed: it synced something else (fingerprint "other", now "tenant=fp")"#
             )
         );
-        let old = BeginRun::new("c", "fp", &me).with_max_resume_age(Duration::from_secs(500));
+        let old = BeginRun::new("c", &fp, &me).with_max_resume_age(Duration::from_secs(500));
         let Decision::Start { not_resumed, .. } = decide(&[open(3, "fp", None)], &old, now) else {
             panic!()
         };
@@ -376,7 +383,7 @@ mod tests {
             not_resumed.as_deref(),
             Some("run 3 was not resumed: it started more than 500 s ago")
         );
-        let fresh = BeginRun::new("c", "fp", &me).with_resume(false);
+        let fresh = BeginRun::new("c", &fp, &me).with_resume(false);
         let Decision::Start { not_resumed, .. } = decide(&[open(3, "fp", None)], &fresh, now)
         else {
             panic!()

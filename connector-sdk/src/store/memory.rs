@@ -475,7 +475,7 @@ impl WorkQueue for MemoryStore {
                     started_at_ms: now,
                     finished_at_ms: None,
                     status: RunStatus::Running,
-                    fingerprint: begin.fingerprint.to_owned(),
+                    fingerprint: begin.fingerprint.encode(),
                     failure: None,
                     holder: None,
                     heartbeat_ms: None,

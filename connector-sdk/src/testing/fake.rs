@@ -301,12 +301,13 @@ impl FakeTenant {
         out
     }
 
-    /// The registration, with an empty fingerprint of its own.
+    /// The registration, its tenant named `fake`.
     pub fn registry(&self) -> Registry {
-        self.registry_for("")
+        self.registry_for("fake")
     }
 
-    /// The registration, with the connector reporting `fingerprint` (its "tenant").
+    /// The registration, with the connector reporting `fingerprint` as its tenant (the part
+    /// `tenant` of its fingerprint).
     pub fn registry_for(&self, fingerprint: &str) -> Registry {
         Registry::builder(
             ConnectorMetadata::new(
@@ -337,8 +338,8 @@ struct Synth(String);
 
 #[async_trait]
 impl Connector for Synth {
-    fn fingerprint(&self) -> String {
-        self.0.clone()
+    fn fingerprint(&self) -> crate::Fingerprint {
+        crate::Fingerprint::new("tenant", &self.0)
     }
 }
 

@@ -28,14 +28,14 @@ use crate::store::{MemoryStore, RunId, Store};
 
 pub mod fake;
 
-/// A [`crate::Connector`] for tests: a fixed fingerprint and no validation. A real connector
-/// derives its fingerprint from its configuration.
+/// A [`crate::Connector`] for tests: a fixed fingerprint (one part, `tenant`) and no
+/// validation. A real connector derives its fingerprint from its configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FixedFingerprint(pub &'static str);
 
 impl crate::Connector for FixedFingerprint {
-    fn fingerprint(&self) -> String {
-        self.0.to_owned()
+    fn fingerprint(&self) -> crate::Fingerprint {
+        crate::Fingerprint::new("tenant", self.0)
     }
 }
 
@@ -155,10 +155,13 @@ async fn holds(
 /// one would take the other's runs.
 pub fn check_fingerprint(one: &Registry, other: &Registry) -> Result<(), ConformanceError> {
     let (a, b) = (one.fingerprint(), other.fingerprint());
-    if a == b {
+    if a.matches(&b) {
         return Err(fail(
             "fingerprint follows the configuration",
-            format!("two configurations have the same fingerprint {a:?}"),
+            format!(
+                "two configurations have the same fingerprint {:?}",
+                a.encode()
+            ),
         ));
     }
     Ok(())

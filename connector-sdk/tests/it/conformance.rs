@@ -171,7 +171,7 @@ fn a_fingerprint_that_ignores_the_configuration_fails() {
     assert_eq!(
         err.to_string(),
         "conformance check `fingerprint follows the configuration` failed: two configurations \
-         have the same fingerprint \"c|same\""
+         have the same fingerprint \"connector=c|tenant=same\""
     );
     connector_sdk::testing::check_fingerprint(&registry("tenant a"), &registry("tenant b"))
         .unwrap();

@@ -22,7 +22,14 @@ pub const LEASE: &str = "test-lease";
 pub fn begin(store: &dyn WorkQueue, connector: &str) -> RunId {
     let holder = Holder::new(LEASE, std::process::id(), "test-host");
     store
-        .begin_run(&BeginRun::new(connector, "", &holder).with_resume(false))
+        .begin_run(
+            &BeginRun::new(
+                connector,
+                &connector_sdk::Fingerprint::new("tenant", ""),
+                &holder,
+            )
+            .with_resume(false),
+        )
         .unwrap()
         .run
 }

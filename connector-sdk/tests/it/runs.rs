@@ -71,8 +71,8 @@ async fn a_run_of_another_tenant_is_not_resumed() {
     assert_eq!(
         report.warnings.last().map(String::as_str),
         Some(
-            "run 1 was not resumed: it synced something else (fingerprint \"synth|tenant-a\", \
-             now \"synth|tenant-b\")"
+            "run 1 was not resumed: it synced something else (fingerprint \
+             \"connector=synth|tenant=tenant-a\", now \"connector=synth|tenant=tenant-b\")"
         )
     );
     assert_eq!(
@@ -89,7 +89,7 @@ async fn a_run_of_another_tenant_is_not_resumed() {
             .unwrap()
             .contains("it synced something else")
     );
-    assert_eq!(runs[1].fingerprint, "synth|tenant-b");
+    assert_eq!(runs[1].fingerprint, "connector=synth|tenant=tenant-b");
 }
 
 #[tokio::test]
@@ -216,7 +216,8 @@ async fn a_stale_lease_is_taken_over_and_its_old_holder_stops() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let begun = store
         .begin_run(
-            &BeginRun::new("synth", "synth", &thief).with_lease_ttl(Duration::from_millis(1)),
+            &BeginRun::new("synth", &tenant.registry().fingerprint(), &thief)
+                .with_lease_ttl(Duration::from_millis(1)),
         )
         .unwrap();
     assert!(begun.resumed);
@@ -237,7 +238,7 @@ async fn a_lease_left_before_a_restart_with_the_same_pid_is_taken_over_at_once()
     // another process. Its lease must not look alive.
     let tenant = Tenant::new(Shape::default());
     let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    interrupted(&tenant, &store, "").await;
+    interrupted(&tenant, &store, "fake").await;
     let me = Holder::current();
     assert!(
         me.process.is_some(),
@@ -252,7 +253,11 @@ async fn a_lease_left_before_a_restart_with_the_same_pid_is_taken_over_at_once()
 /// and resumes it to the tenant's exact grants.
 async fn assert_taken_over(tenant: &Tenant, store: &Arc<dyn WorkQueue>, holder: &Holder) {
     store
-        .begin_run(&BeginRun::new("synth", "synth", holder))
+        .begin_run(&BeginRun::new(
+            "synth",
+            &tenant.registry().fingerprint(),
+            holder,
+        ))
         .unwrap();
     let report = engine(tenant.registry(), store.clone(), config())
         .run(&CancellationToken::new())
@@ -269,11 +274,15 @@ async fn assert_taken_over(tenant: &Tenant, store: &Arc<dyn WorkQueue>, holder: 
 async fn a_lease_of_a_live_process_on_this_host_is_respected() {
     let tenant = Tenant::new(Shape::default());
     let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    interrupted(&tenant, &store, "").await;
+    interrupted(&tenant, &store, "fake").await;
     let mut other = Holder::current();
     other.id = "another engine of this process".into();
     store
-        .begin_run(&BeginRun::new("synth", "synth", &other))
+        .begin_run(&BeginRun::new(
+            "synth",
+            &tenant.registry().fingerprint(),
+            &other,
+        ))
         .unwrap();
     let err = engine(tenant.registry(), store.clone(), config())
         .run(&CancellationToken::new())
@@ -286,7 +295,7 @@ async fn a_lease_of_a_live_process_on_this_host_is_respected() {
 async fn a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once() {
     let tenant = Tenant::new(Shape::default());
     let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    interrupted(&tenant, &store, "").await;
+    interrupted(&tenant, &store, "fake").await;
     let me = Holder::current();
     let dead = Holder::new("dead", u32::MAX - 1, me.host.clone());
     assert_taken_over(&tenant, &store, &dead).await;
@@ -345,11 +354,11 @@ async fn pruning_keeps_unfinished_runs_and_failures_since_the_last_success() {
         }
     };
     sync(keep_all.clone()).await.unwrap(); // 1 completed
-    interrupted(&tenant, &store, "").await; // 2 running
+    interrupted(&tenant, &store, "fake").await; // 2 running
     sync(keep_all.clone().with_resume(false)).await.unwrap(); // 2 failed (not resumed), 3 completed
-    interrupted(&tenant, &store, "").await; // 4 running, then failed by 5
+    interrupted(&tenant, &store, "fake").await; // 4 running, then failed by 5
     sync(keep_all.clone().with_resume(false)).await.unwrap(); // 5 completed
-    interrupted(&tenant, &store, "").await; // 6 running
+    interrupted(&tenant, &store, "fake").await; // 6 running
     let statuses = |store: &Arc<dyn WorkQueue>| -> Vec<(String, RunStatus)> {
         store
             .runs()

@@ -34,9 +34,10 @@ async fn a_file_of_another_tenant_is_not_written_into_unless_asked() {
     assert_eq!(
         err.to_string(),
         format!(
-            "the file's latest sync {} is of \"coupa|tenant A|sim-client|account_groups=true\", \
-             not of \"coupa|tenant B|sim-client|account_groups=true\": a .c1z holds one tenant \
-             (write another file, or allow the change explicitly)",
+            "the file's latest sync {} is of \"connector=coupa|tenant=tenant A|\
+             client_id=sim-client|account_groups=true\", not of \"connector=coupa|tenant=tenant B|\
+             client_id=sim-client|account_groups=true\": a .c1z holds one tenant (write another \
+             file, or allow the change explicitly)",
             first.sync_id
         )
     );
@@ -55,6 +56,29 @@ async fn a_file_of_another_tenant_is_not_written_into_unless_asked() {
         Writer::new().write(a.as_ref(), a_run, &path),
         Err(Error::OtherFingerprint { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_fingerprinted_before_parts_had_names_takes_the_same_tenant_only() {
+    let (a, a_run) = crate::synced_as(Tenant::fixture(), "tenant A").await;
+    let (b, b_run) = crate::synced_as(Tenant::fixture(), "tenant B").await;
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("new.c1z");
+    Writer::new().write(a.as_ref(), a_run, &written).unwrap();
+    let old = dir.path().join("old.c1z");
+    rewrite(
+        &written,
+        &old,
+        "UPDATE c1z_sync_fingerprints SET fingerprint = \
+         'coupa|tenant A|sim-client|account_groups=true'",
+    );
+    assert!(matches!(
+        Writer::new().write(b.as_ref(), b_run, &old),
+        Err(Error::OtherFingerprint { file, .. })
+            if file == "coupa|tenant A|sim-client|account_groups=true"
+    ));
+    let report = Writer::new().write(a.as_ref(), a_run, &old).unwrap();
+    assert_eq!(report.syncs_kept, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -185,7 +185,7 @@ async fn a_repair_that_must_remove_the_id_clears_and_sets_and_keeps_later_grants
         [104, 106, 107, 108].map(|id| connector_sdk::ResourceId::new("role", id.to_string()));
     let mut intent = Intent::new(
         "coupa",
-        registry.fingerprint(),
+        registry.fingerprint().encode(),
         IntentDraft::revoke(user(1), ent("role", "104"), "roles", before.to_vec()),
         Holder::new("elsewhere:1:0:0", 1, "another-host"),
     )
@@ -227,7 +227,7 @@ async fn intents_of_another_tenant_or_a_live_writer_elsewhere_are_left_alone() {
     );
     let live = Intent::new(
         "coupa",
-        registry.fingerprint(),
+        registry.fingerprint().encode(),
         draft,
         Holder::new("h:2:0:0", 2, "another-host"),
     );

@@ -755,7 +755,10 @@ async fn the_next_process_starts_at_the_learned_rate_and_costs_fewer_429s() {
         limited.push(sim.requests().iter().filter(|r| r.status == 429).count());
     }
     let learned = store
-        .learned("coupa", &crate::connector(&sim).registry().fingerprint())
+        .learned(
+            "coupa",
+            &crate::connector(&sim).registry().fingerprint().encode(),
+        )
         .unwrap()
         .unwrap();
     let learned: serde_json::Value = serde_json::from_str(&learned.0).unwrap();

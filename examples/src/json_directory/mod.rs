@@ -135,13 +135,14 @@ impl Provisioner for Groups {
     }
 }
 
-/// The file (its canonical path is the fingerprint); creates accounts; runs `set_active`.
+/// The file (its canonical path is the fingerprint's `file`); creates accounts; runs
+/// `set_active`.
 struct Directories(Arc<File>);
 
 #[async_trait]
 impl Connector for Directories {
-    fn fingerprint(&self) -> String {
-        self.0.canonical_path()
+    fn fingerprint(&self) -> connector_sdk::Fingerprint {
+        connector_sdk::Fingerprint::new("file", self.0.canonical_path())
     }
     async fn validate(&self) -> Result<Vec<String>> {
         self.0.read().await.map(|_| Vec::new())

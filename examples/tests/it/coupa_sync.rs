@@ -180,11 +180,14 @@ async fn two_processes_on_one_file_and_a_killed_holder() {
     let (code, _, stderr) =
         crate::outcome(command().args(["--sim-users", "200", "--out"]).arg(&db));
     assert_eq!(code, 1, "{stderr}");
-    let real_tenant = format!("\"coupa|{}/|sim-client|account_groups=true\"", sim.uri());
+    let real_tenant = format!(
+        "\"connector=coupa|tenant={}/|client_id=sim-client|account_groups=true\"",
+        sim.uri()
+    );
     assert!(
         stderr.contains(&format!(
-            "the store holds run 1 of {real_tenant}, not of \"coupa|simulated tenant (seed 42, \
-             200 users)|sim-client|account_groups=true\""
+            "the store holds run 1 of {real_tenant}, not of \"connector=coupa|tenant=simulated \
+             tenant (seed 42, 200 users)|client_id=sim-client|account_groups=true\""
         )) && stderr.contains("pass --switch-tenant to sync into"),
         "{stderr}"
     );

@@ -138,7 +138,11 @@ mod tests {
         // A version 1 run has no fingerprint: a sync that has one starts afresh.
         let holder = Holder::current();
         let begun = store
-            .begin_run(&BeginRun::new("c", "c|tenant", &holder))
+            .begin_run(&BeginRun::new(
+                "c",
+                &crate::Fingerprint::new("tenant", "c|tenant"),
+                &holder,
+            ))
             .unwrap();
         assert!(!begun.resumed);
         assert_eq!(store.runs().unwrap()[0].status, RunStatus::Failed);

@@ -99,7 +99,7 @@ impl WorkQueue for SqliteStore {
                 tx.execute(
                     "INSERT INTO sync_runs (connector, started_at_ms, status, fingerprint, holder,
                      heartbeat_ms) VALUES (?1, ?2, 'running', ?3, ?4, ?2)",
-                    params![begin.connector, now, begin.fingerprint, holder],
+                    params![begin.connector, now, begin.fingerprint.encode(), holder],
                 )
                 .backend()?;
                 let run = RunId(tx.last_insert_rowid());
