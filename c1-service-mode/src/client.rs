@@ -24,12 +24,16 @@ pub enum CallError {
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The call failed (transport or status).
-    #[error("{method} failed: {status}")]
+    #[error("{method} failed with gRPC status {code}")]
     Rpc {
         /// The method, such as `GetTask`.
         method: &'static str,
-        /// gRPC's status.
-        status: Box<tonic::Status>,
+        /// gRPC's status code, as gRPC numbers them (14 UNAVAILABLE, 16 UNAUTHENTICATED, ...).
+        code: i32,
+        /// gRPC's status (its message and details; a `tonic::Status` for `downcast_ref`, which
+        /// is not otherwise part of this crate's API).
+        #[source]
+        status: connector_sdk::BoxError,
     },
     /// Reading the file to upload failed.
     #[error("cannot read the file to upload: {0}")]
@@ -52,14 +56,22 @@ pub enum CallError {
 }
 
 impl CallError {
+    fn rpc(method: &'static str, status: tonic::Status) -> Self {
+        Self::Rpc {
+            method,
+            code: status.code() as i32,
+            status: Box::new(status),
+        }
+    }
+
     /// Whether ConductorOne refused the token or the credentials.
     pub fn is_refusal(&self) -> bool {
         match self {
             Self::Token(e) => e.is_refusal(),
-            Self::Rpc { status, .. } => matches!(
-                status.code(),
-                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
-            ),
+            Self::Rpc { code, .. } => {
+                *code == tonic::Code::Unauthenticated as i32
+                    || *code == tonic::Code::PermissionDenied as i32
+            }
             Self::File(_) | Self::Stalled { .. } | Self::Cancelled { .. } => false,
         }
     }
@@ -160,10 +172,7 @@ impl Client {
     {
         let (request, header) = self.request(message, deadline).await?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-        let rpc = |status: tonic::Status| CallError::Rpc {
-            method,
-            status: Box::new(status),
-        };
+        let rpc = |status: tonic::Status| CallError::rpc(method, status);
         grpc.ready()
             .await
             .map_err(|e| rpc(tonic::Status::unavailable(connector_sdk::error_chain(&e))))?;
@@ -300,10 +309,7 @@ impl Client {
             .chain(futures::stream::once(async { eof }));
         let (request, _) = self.request(stream, None).await?;
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-        let rpc = |status: tonic::Status| CallError::Rpc {
-            method: "UploadAsset",
-            status: Box::new(status),
-        };
+        let rpc = |status: tonic::Status| CallError::rpc("UploadAsset", status);
         grpc.ready()
             .await
             .map_err(|e| rpc(tonic::Status::unavailable(connector_sdk::error_chain(&e))))?;
@@ -351,4 +357,26 @@ async fn hash_file(file: &Path) -> Result<(u64, Vec<u8>), std::io::Error> {
         size += n as u64;
     }
     Ok((size, hasher.finalize().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_call_keeps_grpcs_status_as_its_source() {
+        let error = CallError::rpc("Hello", tonic::Status::unauthenticated("token expired"));
+        assert_eq!(error.to_string(), "Hello failed with gRPC status 16");
+        assert!(error.is_refusal());
+        let status = std::error::Error::source(&error)
+            .and_then(|s| s.downcast_ref::<tonic::Status>())
+            .expect("tonic's status");
+        assert_eq!(status.message(), "token expired");
+        assert_eq!(
+            connector_sdk::error_chain(&error),
+            "Hello failed with gRPC status 16: code: 'The request does not have valid \
+             authentication credentials', message: \"token expired\""
+        );
+        assert!(!CallError::rpc("GetTask", tonic::Status::unavailable("down")).is_refusal());
+    }
 }

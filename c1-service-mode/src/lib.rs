@@ -249,12 +249,15 @@ fn default_host_id() -> String {
 #[non_exhaustive]
 pub enum Error {
     /// The channel could not be set up (a bad host, a TLS set-up error).
-    #[error("cannot set up the connection to {host}: {reason}")]
+    #[error("cannot set up the connection to {host}: {what}")]
     Transport {
         /// `host[:port]`.
         host: String,
-        /// Why.
-        reason: String,
+        /// What failed.
+        what: &'static str,
+        /// The underlying error (reqwest's, tonic's, a proxy address's).
+        #[source]
+        source: connector_sdk::BoxError,
     },
 }
 

@@ -32,9 +32,10 @@ impl Shared {
         config: Config,
     ) -> Result<Self, Error> {
         let host = config.api_host().to_owned();
-        let transport = |reason: String| Error::Transport {
+        let transport = |what: &'static str, source: connector_sdk::BoxError| Error::Transport {
             host: host.clone(),
-            reason,
+            what,
+            source,
         };
         // No redirect is followed: the client assertion goes to the token endpoint only.
         let mut http = reqwest::Client::builder()
@@ -49,7 +50,7 @@ impl Shared {
         let mut roots = Vec::new();
         if let Some(pem) = &config.ca_bundle_pem {
             let certificates = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| transport(format!("the CA bundle is not PEM: {e}")))?;
+                .map_err(|e| transport("the CA bundle is not PEM", Box::new(e)))?;
             for certificate in certificates {
                 http = http.add_root_certificate(certificate);
             }
@@ -57,7 +58,7 @@ impl Shared {
         }
         let http = http
             .build()
-            .map_err(|e| transport(connector_sdk::error_chain(&e)))?;
+            .map_err(|e| transport("the token endpoint's client", Box::new(e)))?;
         let tokens = Tokens::new(http, &host, config.client_id.clone(), config.secret.clone());
         let user_agent = format!(
             "{} {}/{}",
@@ -70,7 +71,7 @@ impl Shared {
             stall: config.upload_stall,
         };
         let client = Client::new(&host, &roots, &user_agent, tokens, deadlines)
-            .map_err(|e| transport(connector_sdk::error_chain(&e)))?;
+            .map_err(|e| transport("the gRPC channel", Box::new(e)))?;
         let stats = TaskStats::new(config.liveness_bound, config.call_deadline);
         Ok(Self {
             client,

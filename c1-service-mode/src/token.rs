@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use crate::credentials::{ClientId, ClientSecret};
 
 /// Why no access token could be had. Never carries the secret or a token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
     /// The token endpoint answered with a status other than 200.
@@ -21,12 +21,15 @@ pub enum TokenError {
         status: u16,
     },
     /// The token endpoint could not be reached, or its answer could not be read.
-    #[error("the token endpoint failed for client {client}: {reason}")]
+    #[error("the token endpoint failed for client {client}: {what}")]
     Unavailable {
         /// The client id.
         client: String,
         /// What failed.
-        reason: String,
+        what: &'static str,
+        /// The underlying error (reqwest's, serde_json's), when there is one.
+        #[source]
+        source: Option<connector_sdk::BoxError>,
     },
 }
 
@@ -116,10 +119,12 @@ impl Tokens {
     }
 
     async fn fetch(&self) -> Result<Cached, TokenError> {
-        let unavailable = |reason: String| TokenError::Unavailable {
-            client: self.client.to_string(),
-            reason,
-        };
+        let unavailable =
+            |what: &'static str, source: Option<connector_sdk::BoxError>| TokenError::Unavailable {
+                client: self.client.to_string(),
+                what,
+                source,
+            };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -141,7 +146,7 @@ impl Tokens {
             .timeout(Duration::from_secs(60))
             .send()
             .await
-            .map_err(|e| unavailable(connector_sdk::error_chain(&e)))?;
+            .map_err(|e| unavailable("the request failed", Some(Box::new(e))))?;
         let status = response.status().as_u16();
         if status != 200 {
             return Err(TokenError::Refused {
@@ -151,7 +156,7 @@ impl Tokens {
         }
         // Read a chunk at a time against the cap: a declared or endless large body is refused
         // without being held.
-        let too_large = || unavailable(format!("the answer is larger than {MAX_ANSWER} bytes"));
+        let too_large = || unavailable("the answer is larger than 64 KiB", None);
         if response
             .content_length()
             .is_some_and(|n| n > MAX_ANSWER as u64)
@@ -163,7 +168,7 @@ impl Tokens {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| unavailable(connector_sdk::error_chain(&e)))?
+            .map_err(|e| unavailable("the answer could not be read", Some(Box::new(e))))?
         {
             if body.len() + chunk.len() > MAX_ANSWER {
                 return Err(too_large());
@@ -171,9 +176,9 @@ impl Tokens {
             body.extend_from_slice(&chunk);
         }
         let answer: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|e| unavailable(format!("the answer is not a token: {e}")))?;
+            .map_err(|e| unavailable("the answer is not a token", Some(Box::new(e))))?;
         if answer.access_token.trim().is_empty() {
-            return Err(unavailable("the answer holds no access token".into()));
+            return Err(unavailable("the answer holds no access token", None));
         }
         let scheme = match answer.token_type.to_ascii_lowercase().as_str() {
             "" | "bearer" => "Bearer".to_owned(),
@@ -213,7 +218,8 @@ pub(crate) fn metadata_value(
         .parse()
         .map_err(|_| TokenError::Unavailable {
             client: String::new(),
-            reason: "the access token is not a valid header value".into(),
+            what: "the access token is not a valid header value",
+            source: None,
         })?;
     value.set_sensitive(true);
     Ok(value)
@@ -244,5 +250,28 @@ mod tests {
         // The refused token itself is dropped.
         tokens.forget(&SecretString::from("Bearer new")).await;
         assert!(tokens.cached.lock().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_keeps_the_transport_error_as_the_source() {
+        let secret = ClientSecret::encode(&ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]));
+        // Nothing listens on port 1 of this host.
+        let tokens = Tokens::new(
+            reqwest::Client::new(),
+            "127.0.0.1:1",
+            ClientId::parse("agent@host.invalid/pcc").unwrap(),
+            ClientSecret::parse(&secret).unwrap(),
+        );
+        let error = tokens.header().await.unwrap_err();
+        assert!(!error.is_refusal());
+        assert_eq!(
+            error.to_string(),
+            "the token endpoint failed for client agent@host.invalid/pcc: the request failed"
+        );
+        let source = std::error::Error::source(&error).expect("a source");
+        let transport = source
+            .downcast_ref::<reqwest::Error>()
+            .expect("reqwest's error");
+        assert!(transport.is_connect(), "{transport:?}");
     }
 }
