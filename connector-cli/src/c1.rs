@@ -19,7 +19,7 @@ pub(crate) async fn run<C: ConnectorCli>(
     secret: SecretString,
 ) -> Result<(), CliError> {
     let mut config = Config::new(client_id, secret)
-        .map_err(|e| CliError::Usage(format!("ConductorOne credentials: {e}")))?
+        .map_err(|e| CliError::usage("ConductorOne credentials").with_source(e))?
         .with_provisioning(args.provisioning)
         .with_build(ctx.name, ctx.connector.version())
         .with_sync(
@@ -33,7 +33,7 @@ pub(crate) async fn run<C: ConnectorCli>(
     }
     if let Some(path) = variable("SSL_CERT_FILE")? {
         let pem = std::fs::read(&path)
-            .map_err(|e| CliError::Usage(format!("SSL_CERT_FILE {path}: {e}")))?;
+            .map_err(|e| CliError::usage(format!("SSL_CERT_FILE {path}")).with_source(e))?;
         config = config.with_ca_bundle_pem(pem);
     }
     let opened = ctx.open(OpenFor::Serve).await?;
@@ -41,8 +41,8 @@ pub(crate) async fn run<C: ConnectorCli>(
     // The store is the write journal too: an interrupted write is repaired before the first
     // task is fetched.
     let registry = opened.registry.clone().with_journal(store.clone());
-    let mode =
-        ServiceMode::new(registry, store, config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mode = ServiceMode::new(registry, store, config)
+        .map_err(|e| CliError::usage("service mode cannot start").with_source(e))?;
     let listener = bind(args.listen).await?;
     let health = match args.health.enabled {
         true => {
@@ -85,7 +85,7 @@ pub(crate) async fn run<C: ConnectorCli>(
     }
     drop(opened);
     if stopped.writes_cut > 0 {
-        return Err(CliError::Failed(format!(
+        return Err(CliError::failed(format!(
             "stopped with {} write(s) still in flight after the {} s write grace; the journal \
              in {} repairs them at the next start",
             stopped.writes_cut,
@@ -102,12 +102,12 @@ fn variable(name: &str) -> Result<Option<String>, CliError> {
     match std::env::var_os(name).map(std::ffi::OsString::into_string) {
         None => Ok(None),
         Some(Ok(value)) => Ok(Some(value).filter(|v| !v.trim().is_empty())),
-        Some(Err(_)) => Err(CliError::Usage(format!("{name} is not valid UTF-8"))),
+        Some(Err(_)) => Err(CliError::usage(format!("{name} is not valid UTF-8"))),
     }
 }
 
 async fn bind(at: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(at)
         .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {at}: {e}")))
+        .map_err(|e| CliError::usage(format!("cannot listen on {at}")).with_source(e))
 }

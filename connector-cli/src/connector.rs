@@ -108,14 +108,14 @@ pub fn default_grant_words(words: &[String]) -> Result<(EntitlementId, ResourceI
     match words {
         [entitlement, principal] => {
             let entitlement = entitlement.parse::<EntitlementId>().map_err(|e| {
-                CliError::Usage(format!("entitlement {}: {e}", printable(entitlement)))
+                CliError::usage(format!("entitlement {}", printable(entitlement))).with_source(e)
             })?;
-            let principal = principal
-                .parse::<ResourceId>()
-                .map_err(|e| CliError::Usage(format!("principal {}: {e}", printable(principal))))?;
+            let principal = principal.parse::<ResourceId>().map_err(|e| {
+                CliError::usage(format!("principal {}", printable(principal))).with_source(e)
+            })?;
             Ok((entitlement, principal))
         }
-        _ => Err(CliError::Usage(format!(
+        _ => Err(CliError::usage(format!(
             "expected ENTITLEMENT PRINCIPAL, got {} word(s)",
             words.len()
         ))),

@@ -15,7 +15,7 @@ pub(crate) fn read(
     schema: &[FieldSpec],
     words: &[String],
 ) -> Result<Map<String, Value>, CliError> {
-    let usage = |message: String| CliError::Usage(format!("{target}: {message}"));
+    let usage = |message: String| CliError::usage(format!("{target}: {message}"));
     let mut fields = Map::new();
     let mut words = words.iter();
     while let Some(word) = words.next() {
@@ -137,9 +137,10 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
+            let error = read("create account", &schema(), &words(text)).unwrap_err();
             assert_eq!(
-                read("create account", &schema(), &words(text)),
-                Err(CliError::Usage(expected.into())),
+                (error.exit_code(), error.chain()),
+                (2, expected.to_owned()),
                 "{text}"
             );
         }

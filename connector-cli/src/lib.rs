@@ -118,7 +118,7 @@ impl<C: ConnectorCli> Cli<C> {
         if collisions.is_empty() {
             return Ok(());
         }
-        Err(CliError::Usage(format!(
+        Err(CliError::usage(format!(
             "the connector's flags take names the command line keeps for its own: {}",
             collisions.join(", ")
         )))
@@ -145,7 +145,7 @@ impl<C: ConnectorCli> Cli<C> {
     /// [`Cli::main`] with the given arguments (the first is the program name).
     pub fn main_from(self, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         if let Err(error) = self.check_flags() {
-            eprintln!("{}: {}", self.name, error.message());
+            eprintln!("{}: {}", self.name, error.chain());
             return ExitCode::from(error.exit_code());
         }
         let matches = match self.command().try_get_matches_from(args) {
@@ -184,7 +184,7 @@ impl<C: ConnectorCli> Cli<C> {
                 if json {
                     println!("{}", error.to_json());
                 }
-                eprintln!("{name}: {}", error.message());
+                eprintln!("{name}: {}", error.chain());
                 ExitCode::from(error.exit_code())
             }
         }
@@ -203,7 +203,7 @@ impl<C: ConnectorCli> Cli<C> {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 Ok(error.render().to_string())
             }
-            _ => Err(CliError::Usage(
+            _ => Err(CliError::usage(
                 error.render().to_string().trim().to_owned(),
             )),
         };
@@ -239,10 +239,9 @@ impl<C: ConnectorCli> Cli<C> {
                 }
                 match (args.client_id.clone(), args.client_secret.clone()) {
                     (Some(id), Some(secret)) => c1::run(&ctx, args, &id, secret).await,
-                    (None, Some(_)) => Err(CliError::Usage(
+                    (None, Some(_)) => Err(CliError::usage(
                         "a ConductorOne client secret (BATON_CLIENT_SECRET) is set without a \
-                         client id (--client-id, BATON_CLIENT_ID)"
-                            .into(),
+                         client id (--client-id, BATON_CLIENT_ID)",
                     )),
                     _ => serve::run(&ctx, args).await,
                 }
@@ -288,10 +287,6 @@ pub(crate) fn open_store(
 ) -> Result<std::sync::Arc<connector_sdk::SqliteStore>, CliError> {
     match connector_sdk::SqliteStore::open(path) {
         Ok(store) => Ok(std::sync::Arc::new(store)),
-        Err(e) => Err(CliError::Failed(format!(
-            "cannot open {}: {}",
-            path.display(),
-            connector_sdk::error_chain(&e)
-        ))),
+        Err(e) => Err(CliError::failed(format!("cannot open {}", path.display())).with_source(e)),
     }
 }

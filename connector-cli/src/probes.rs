@@ -133,18 +133,18 @@ pub(crate) async fn check(args: HealthCheckArgs) -> Result<String, CliError> {
         .timeout(Duration::from_secs(args.timeout.max(1)))
         .no_proxy()
         .build()
-        .map_err(|e| CliError::Failed(format!("cannot build an HTTP client: {e}")))?;
+        .map_err(|e| CliError::failed("cannot build an HTTP client").with_source(e))?;
     let response = client
         .get(&url)
         .send()
         .await
-        .map_err(|e| CliError::Failed(format!("{url}: {}", connector_sdk::error_chain(&e))))?;
+        .map_err(|e| CliError::failed(url.clone()).with_source(e))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     if status == reqwest::StatusCode::OK {
         Ok(format!("{}\n", body.trim()))
     } else {
-        Err(CliError::Failed(format!(
+        Err(CliError::failed(format!(
             "{url} answered {}: {}",
             status.as_u16(),
             body.trim()

@@ -30,14 +30,14 @@ pub(crate) async fn run<C: ConnectorCli>(
         );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|e| CliError::usage(format!("cannot listen on {}", args.listen)).with_source(e))?;
     tracing::info!(listen = %args.listen, store = %args.out.display(), "{} started", ctx.name);
     // The store is the write journal too: the service repairs interrupted writes at start.
     let registry = opened.registry.clone().with_journal(store.clone());
     Service::new(registry, store, config)
         .serve(listener, crate::shutdown_signal())
         .await
-        .map_err(|e| CliError::Failed(format!("the server failed: {e}")))?;
+        .map_err(|e| CliError::failed("the server failed").with_source(e))?;
     tracing::info!("{} stopped", ctx.name);
     drop(opened);
     Ok(())
@@ -51,27 +51,26 @@ fn auth(
     listen: SocketAddr,
 ) -> Result<Auth, CliError> {
     let token = match token.map(std::ffi::OsString::into_string) {
-        Some(Err(_)) => return Err(CliError::Usage("SERVICE_TOKEN is not valid UTF-8".into())),
+        Some(Err(_)) => return Err(CliError::usage("SERVICE_TOKEN is not valid UTF-8")),
         Some(Ok(token)) if !token.trim().is_empty() => Some(token),
         _ => None,
     };
     match (token, insecure) {
-        (Some(_), true) => Err(CliError::Usage(
-            "SERVICE_TOKEN and --insecure-no-auth contradict each other: give one".into(),
+        (Some(_), true) => Err(CliError::usage(
+            "SERVICE_TOKEN and --insecure-no-auth contradict each other: give one",
         )),
         (Some(token), false) => {
-            Auth::bearer(token).map_err(|e| CliError::Usage(format!("SERVICE_TOKEN: {e}")))
+            Auth::bearer(token).map_err(|e| CliError::usage("SERVICE_TOKEN").with_source(e))
         }
         (None, true) if listen.ip().is_loopback() => Ok(Auth::InsecureNone),
-        (None, true) => Err(CliError::Usage(format!(
+        (None, true) => Err(CliError::usage(format!(
             "--insecure-no-auth is refused on {listen}: only a loopback address (127.0.0.1, \
              [::1]) may serve /v1 without a token"
         ))),
-        (None, false) => Err(CliError::Usage(
+        (None, false) => Err(CliError::usage(
             "SERVICE_TOKEN is not set: /v1 requires a bearer token of at least 32 characters \
              (generate one with `openssl rand -hex 32`; pass --insecure-no-auth to serve \
-             without one on a loopback address)"
-                .into(),
+             without one on a loopback address)",
         )),
     }
 }

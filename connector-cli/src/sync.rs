@@ -49,17 +49,18 @@ pub(crate) async fn run<C: ConnectorCli>(
     let report = match result {
         Ok(report) => report,
         Err(connector_sdk::Error::Cancelled) => {
-            return Err(CliError::Failed(format!(
+            return Err(CliError::failed(format!(
                 "interrupted; run again with --out {} to resume",
                 args.out.display()
             )));
         }
         Err(e @ connector_sdk::Error::OtherFingerprint { .. }) => {
-            return Err(CliError::Failed(format!(
+            return Err(CliError::failed(format!(
                 "{}; pass --switch-tenant to sync into {} anyway",
                 error_chain(&e),
                 args.out.display()
-            )));
+            ))
+            .with_source(e));
         }
         Err(e) => return Err(e.into()),
     };
@@ -79,13 +80,14 @@ pub(crate) async fn run<C: ConnectorCli>(
                 .write(store.as_ref(), run, &target)
         })
         .await
-        .map_err(|e| CliError::Failed(format!("the .c1z writer stopped: {e}")))?
+        .map_err(|e| CliError::failed("the .c1z writer stopped").with_source(e))?
         .map_err(|e| match e {
-            c1z::Error::OtherFingerprint { .. } => CliError::Failed(format!(
+            c1z::Error::OtherFingerprint { .. } => CliError::failed(format!(
                 "{}; pass --switch-tenant to write into it anyway",
                 error_chain(&e)
-            )),
-            e => CliError::Failed(error_chain(&e)),
+            ))
+            .with_source(e),
+            e => CliError::failed("the .c1z could not be written").with_source(e),
         })?;
         if !ctx.json {
             out.push_str(&format!(
@@ -98,8 +100,9 @@ pub(crate) async fn run<C: ConnectorCli>(
         }
     }
     if let Some(path) = &args.summary_json {
-        std::fs::write(path, summary.json())
-            .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, summary.json()).map_err(|e| {
+            CliError::failed(format!("cannot write {}", path.display())).with_source(e)
+        })?;
     }
     drop(opened);
     Ok(out)

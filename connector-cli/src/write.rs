@@ -83,7 +83,7 @@ pub(crate) async fn run<C: ConnectorCli>(
             let schema = registry
                 .manifest()
                 .account_creation
-                .ok_or_else(|| CliError::Usage("the connector does not create accounts".into()))?
+                .ok_or_else(|| CliError::usage("the connector does not create accounts"))?
                 .fields;
             (
                 Request::CreateAccount(fields::read("create-account", &schema, &words)?),
@@ -94,7 +94,7 @@ pub(crate) async fn run<C: ConnectorCli>(
             let actions = registry.actions();
             let Some(schema) = actions.iter().find(|a| a.name == name) else {
                 let names: Vec<&str> = actions.iter().map(|a| a.name.as_str()).collect();
-                return Err(CliError::Usage(format!(
+                return Err(CliError::usage(format!(
                     "invalid value '{}' for NAME: the actions are {}",
                     printable(&name),
                     if names.is_empty() {
@@ -109,7 +109,7 @@ pub(crate) async fn run<C: ConnectorCli>(
             (Request::Action(name, arguments), audit)
         }
         (Write::Grant(_) | Write::Revoke(_), None) => {
-            return Err(CliError::Usage("no grant named".into()));
+            return Err(CliError::usage("no grant named"));
         }
     };
     let mut audit = audit.with_actor(actor);
@@ -124,7 +124,7 @@ pub(crate) async fn run<C: ConnectorCli>(
             operation.await
         }
     };
-    let done = result.map_err(|e| CliError::Failed(format!("internal error: {e}")))??;
+    let done = result.map_err(|e| CliError::failed("internal error").with_source(e))??;
     let outcome = match done {
         Done::Ready(outcome) => outcome,
         Done::Action(name, result) => connector.action_outcome(&name, &result),
@@ -199,7 +199,7 @@ async fn execute(
                     ("already exists", "already_exists", account)
                 }
                 other => {
-                    return Err(CliError::Failed(format!(
+                    return Err(CliError::failed(format!(
                         "unexpected account outcome {other:?}"
                     )));
                 }
@@ -245,9 +245,9 @@ fn default_journal(name: &str) -> Result<std::path::PathBuf, CliError> {
     let state = variable("XDG_STATE_HOME")
         .or_else(|| variable("HOME").map(|home| home.join(".local").join("state")))
         .ok_or_else(|| {
-            CliError::Usage(
+            CliError::usage(
                 "neither XDG_STATE_HOME nor HOME is set: name the write journal with --journal FILE"
-                    .into(),
+                    ,
             )
         })?;
     let dir = state.join(name);
@@ -257,6 +257,6 @@ fn default_journal(name: &str) -> Result<std::path::PathBuf, CliError> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(&dir)
-        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| CliError::failed(format!("cannot create {}", dir.display())).with_source(e))?;
     Ok(dir.join("journal.db"))
 }

@@ -36,7 +36,7 @@ impl ConnectorCli for Fake {
 
     async fn open(&self, args: &FakeArgs, purpose: OpenFor) -> Result<Opened, CliError> {
         if args.read_only && purpose == OpenFor::Write {
-            return Err(CliError::Usage("read-only: no writes".into()));
+            return Err(CliError::usage("read-only: no writes"));
         }
         let tenant = FakeTenant::new(Shape {
             users: args.users,
@@ -187,10 +187,7 @@ async fn grants_and_revokes_print_one_outcome_each() {
         ),
     ];
     for (args, expected) in cases {
-        assert_eq!(
-            run(DefaultCommand::None, args).await.as_deref(),
-            Ok(expected)
-        );
+        assert_eq!(run(DefaultCommand::None, args).await.unwrap(), expected);
     }
     let out = run(
         DefaultCommand::None,
@@ -206,45 +203,50 @@ async fn grants_and_revokes_print_one_outcome_each() {
 
 #[tokio::test]
 async fn failures_map_to_their_exit_codes() {
-    let cases: [(&[&str], CliError); 6] = [
+    let cases: [(&[&str], (u8, &str)); 6] = [
         (
             &["grant", "group:1:member"],
-            CliError::Usage("expected ENTITLEMENT PRINCIPAL, got 1 word(s)".into()),
+            (2, "expected ENTITLEMENT PRINCIPAL, got 1 word(s)"),
         ),
         (
             &["grant", "group:1", "user:1"],
-            CliError::Usage(
+            (
+                2,
                 "entitlement group:1: invalid entitlement id \"group:1\": expected 3 \
-                 `:`-separated percent-encoded components"
-                    .into(),
+                 `:`-separated percent-encoded components",
             ),
         ),
         (
             &["--failing-writes", "1", "grant", "group:1:member", "user:1"],
-            CliError::Failed(
+            (
+                1,
                 "grant group:1:member to user:1 failed: upstream unavailable: the upstream refused \
-                 the write (fault)"
-                    .into(),
+                 the write (fault)",
             ),
         ),
         (
             &["grant", "role:1:member", "user:1"],
-            CliError::Usage("resource type `role` has no provisioner".into()),
+            (2, "resource type `role` has no provisioner"),
         ),
         (
             &["action", "delete_user", "--user-id", "1"],
-            CliError::Usage(
-                "invalid value 'delete_user' for NAME: the actions are touch_user".into(),
+            (
+                2,
+                "invalid value 'delete_user' for NAME: the actions are touch_user",
             ),
         ),
         (
             &["--read-only", "revoke", "group:1:member", "user:2"],
-            CliError::Usage("read-only: no writes".into()),
+            (2, "read-only: no writes"),
         ),
     ];
     for (args, expected) in cases {
         let error = run(DefaultCommand::None, args).await.unwrap_err();
-        assert_eq!(error, expected, "{args:?}");
+        assert_eq!(
+            (error.exit_code(), error.chain().as_str()),
+            expected,
+            "{args:?}"
+        );
     }
 }
 
@@ -274,23 +276,29 @@ async fn actions_read_their_arguments_by_schema() {
     .await
     .unwrap_err();
     assert_eq!(
-        error,
-        CliError::Usage("action touch_user: --force: \"maybe\" is not true or false".into())
+        (error.exit_code(), error.chain().as_str()),
+        (
+            2,
+            "action touch_user: --force: \"maybe\" is not true or false"
+        )
     );
     let error = run(DefaultCommand::None, &["action", "touch_user"])
         .await
         .unwrap_err();
     assert_eq!(
-        error,
-        CliError::Usage("action `touch_user`: missing required argument `user_id`".into())
+        (error.exit_code(), error.chain().as_str()),
+        (
+            2,
+            "action `touch_user`: missing required argument `user_id`"
+        )
     );
     // The fake creates no accounts.
     let error = run(DefaultCommand::None, &["create-account", "--login", "x"])
         .await
         .unwrap_err();
     assert_eq!(
-        error,
-        CliError::Usage("the connector does not create accounts".into())
+        (error.exit_code(), error.chain().as_str()),
+        (2, "the connector does not create accounts")
     );
 }
 
@@ -372,7 +380,7 @@ impl ConnectorCli for Colliding {
     }
 
     async fn open(&self, _args: &CollidingArgs, _for: OpenFor) -> Result<Opened, CliError> {
-        Err(CliError::Usage("never opened".into()))
+        Err(CliError::usage("never opened"))
     }
 }
 

@@ -47,7 +47,7 @@ impl ConnectorCli for Coupa {
         let config = target
             .connector_config()
             .with_account_groups(!args.no_account_groups);
-        let connector = CoupaConnector::new(config).map_err(|e| CliError::Usage(one_line(&e)))?;
+        let connector = CoupaConnector::new(config).map_err(|e| CliError::usage(one_line(&e)))?;
         let opened = Opened::new(connector.registry());
         #[cfg(feature = "sim")]
         let opened = match target.sim {
@@ -119,14 +119,14 @@ fn entitlement(kind: &str, id: &str) -> Result<EntitlementId, CliError> {
             .map(ids::license)
             .ok_or_else(|| {
                 let known: Vec<&str> = License::ALL.iter().map(License::key).collect();
-                CliError::Usage(format!(
+                CliError::usage(format!(
                     "unknown license {:?}; known: {}",
                     connector_cli::printable(id),
                     known.join(", ")
                 ))
             }),
         kind if KINDS.contains(&kind) => Ok(ids::member_of(kind, coupa_id(id, kind)?)),
-        other => Err(CliError::Usage(format!(
+        other => Err(CliError::usage(format!(
             "invalid value '{}' for KIND: the kinds are {}",
             connector_cli::printable(other),
             KINDS.join(", ")

@@ -135,7 +135,7 @@ fn read_env(name: &str, value: Option<OsString>) -> Result<Option<String>, CliEr
     match value.map(OsString::into_string) {
         None => Ok(None),
         Some(Ok(text)) => Ok(Some(text).filter(|v| !v.trim().is_empty())),
-        Some(Err(_)) => Err(CliError::Usage(format!("{name} is not valid UTF-8"))),
+        Some(Err(_)) => Err(CliError::usage(format!("{name} is not valid UTF-8"))),
     }
 }
 
@@ -149,7 +149,7 @@ const NO_TENANT: &str = if cfg!(feature = "sim") {
 };
 
 fn usage(error: impl std::fmt::Display) -> CliError {
-    CliError::Usage(error.to_string())
+    CliError::usage(error.to_string())
 }
 
 impl TenantArgs {
@@ -188,7 +188,7 @@ impl TenantArgs {
         .collect();
         if self.simulated() {
             if !named.is_empty() {
-                return Err(CliError::Usage(format!(
+                return Err(CliError::usage(format!(
                     "--sim and --sim-fixture act on a simulated tenant, but {} {} set: unset \
                      {} or drop the flag",
                     named.join(", "),
@@ -201,7 +201,7 @@ impl TenantArgs {
         if named.is_empty() {
             return match without {
                 WithoutCredentials::Demo if cfg!(feature = "sim") => self.start_simulator().await,
-                _ => Err(CliError::Usage(NO_TENANT.into())),
+                _ => Err(CliError::usage(NO_TENANT)),
             };
         }
         // Flags over the environment.
@@ -216,7 +216,7 @@ impl TenantArgs {
             }
         };
         let config = coupa_client::Config::from_lookup(given).map_err(|e| match e {
-            coupa_client::Error::InvalidConfig { reason } => CliError::Usage(reason),
+            coupa_client::Error::InvalidConfig { reason } => CliError::usage(reason),
             other => usage(other),
         })?;
         let config = match self.rate_limit {
@@ -271,7 +271,7 @@ impl TenantArgs {
     /// Without the `sim` feature there is no simulator to start.
     #[cfg(not(feature = "sim"))]
     async fn start_simulator(&self) -> Result<Target, CliError> {
-        Err(CliError::Usage(NO_TENANT.into()))
+        Err(CliError::usage(NO_TENANT))
     }
 }
 
@@ -279,7 +279,7 @@ impl TenantArgs {
 /// are refused, so the id echoed is the id given).
 pub fn coupa_id(text: &str, what: &str) -> Result<i64, CliError> {
     coupa_connector::ids::canonical_id(text).ok_or_else(|| {
-        CliError::Usage(format!(
+        CliError::usage(format!(
             "{what} id {text:?} is not a positive integer (digits only, no sign or leading zero)"
         ))
     })
@@ -299,12 +299,13 @@ mod tests {
     fn non_utf8_environment_values_are_usage_errors() {
         use std::os::unix::ffi::OsStringExt;
         let value = OsString::from_vec(vec![0x66, 0x6f, 0x80]);
+        let error = read_env("COUPA_CLIENT_ID", Some(value)).unwrap_err();
         assert_eq!(
-            read_env("COUPA_CLIENT_ID", Some(value)),
-            Err(CliError::Usage("COUPA_CLIENT_ID is not valid UTF-8".into()))
+            (error.exit_code(), error.chain().as_str()),
+            (2, "COUPA_CLIENT_ID is not valid UTF-8")
         );
-        assert_eq!(read_env("X", Some(" ".into())), Ok(None));
-        assert_eq!(read_env("X", None), Ok(None));
+        assert_eq!(read_env("X", Some(" ".into())).unwrap(), None);
+        assert_eq!(read_env("X", None).unwrap(), None);
     }
 
     /// The simulator's flags exist only with the `sim` feature (the container image is built
@@ -325,12 +326,9 @@ mod tests {
 
     #[test]
     fn ids_are_canonical() {
-        assert_eq!(coupa_id("42", "user"), Ok(42));
+        assert_eq!(coupa_id("42", "user").unwrap(), 42);
         for bad in ["+7", "007", "-1", "0", "abc", "", "99999999999999999999"] {
-            assert!(
-                matches!(coupa_id(bad, "user"), Err(CliError::Usage(_))),
-                "{bad:?}"
-            );
+            assert!(coupa_id(bad, "user").unwrap_err().is_usage(), "{bad:?}");
         }
     }
 }

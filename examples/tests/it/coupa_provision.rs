@@ -90,7 +90,8 @@ fn json_prints_one_object_per_outcome() {
         ),
         (
             &["--json", "grant", "group", "999", "1"],
-            serde_json::json!({"outcome": "error", "error": {"kind": "failed", "message":
+            serde_json::json!({"outcome": "error", "error": {"kind": "failed", "code": "not_found",
+                "message":
                 "grant group:999:member to user:1 failed: not found: Coupa ignored user-groups \
                  id 999 when writing user 1's user-groups (it does not exist); the list reads \
                  [10, 11]"}}),
