@@ -59,8 +59,8 @@ impl CliError {
         &self.message
     }
 
-    /// The connector's kind of failure (`not_found`, `permission_denied`, ...) when the
-    /// connector refused or failed; `None` for the program's own errors.
+    /// The kind of an SDK or connector failure (`not_found`, `permission_denied`,
+    /// `unsupported`, ...); `None` for the program's own errors.
     pub fn kind(&self) -> Option<ErrorKind> {
         self.kind
     }
@@ -71,8 +71,8 @@ impl CliError {
     }
 
     /// The error as `--json` prints it: `{"outcome": "error", "error": {"kind", "message"}}`,
-    /// `kind` being `usage` or `failed`, with `"code"` (the connector's kind, such as
-    /// `not_found`) when the connector refused or failed.
+    /// `kind` being `usage` or `failed`, with `"code"` (the SDK's [`ErrorKind`], such as
+    /// `not_found`) when the SDK or the connector refused or failed.
     pub fn to_json(&self) -> serde_json::Value {
         let kind = if self.usage { "usage" } else { "failed" };
         let mut error = json!({"kind": kind, "message": self.chain()});
@@ -97,17 +97,11 @@ impl std::error::Error for CliError {
     }
 }
 
-/// An SDK error keeps its exit code ([`connector_sdk::Error::exit_code`]), the connector's kind
-/// when a connector call failed, and itself as the source.
+/// An SDK error keeps its kind ([`connector_sdk::Error::kind`]), the exit code the kind maps to,
+/// and itself as the source.
 impl From<connector_sdk::Error> for CliError {
     fn from(error: connector_sdk::Error) -> Self {
-        use connector_sdk::Error as E;
-        let kind = match &error {
-            E::Operation { source, .. }
-            | E::Connector { source, .. }
-            | E::RetriesExhausted { source, .. } => Some(source.kind()),
-            _ => None,
-        };
+        let kind = Some(error.kind());
         let cli = match error.exit_code() {
             2 => Self::usage(error.to_string()),
             _ => Self::failed(error.to_string()),

@@ -38,6 +38,18 @@ pub enum ErrorKind {
     Conflict,
     /// Any other failure; not retried.
     Fatal,
+    /// The connector has no such capability or action (the SDK's kind: a connector's own
+    /// calls do not fail with it).
+    Unsupported,
+    /// Another engine holds the run, or took it over (the SDK's kind).
+    Busy,
+    /// The store (or file) holds another tenant's syncs (the SDK's kind).
+    OtherTenant,
+    /// The work was cancelled and can be resumed (the SDK's kind).
+    Cancelled,
+    /// The SDK itself failed: its store, a task that ended abnormally, a paging or integrity
+    /// fault (the SDK's kind).
+    Internal,
 }
 
 impl ErrorKind {
@@ -51,11 +63,12 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             Self::InvalidArgument => 422,
-            Self::Conflict => 409,
-            Self::NotFound => 404,
+            Self::Conflict | Self::Busy | Self::OtherTenant => 409,
+            Self::NotFound | Self::Unsupported => 404,
             Self::RateLimited => 429,
-            Self::Transient | Self::RetriedByConnector => 503,
+            Self::Transient | Self::RetriedByConnector | Self::Cancelled => 503,
             Self::Unauthenticated | Self::PermissionDenied | Self::Fatal => 502,
+            Self::Internal => 500,
         }
     }
 
@@ -65,7 +78,7 @@ impl ErrorKind {
     /// codes.
     pub fn exit_code(self) -> u8 {
         match self {
-            Self::InvalidArgument => 2,
+            Self::InvalidArgument | Self::Unsupported => 2,
             _ => 1,
         }
     }
@@ -82,6 +95,11 @@ impl ErrorKind {
             Self::InvalidArgument => "invalid_argument",
             Self::Conflict => "conflict",
             Self::Fatal => "fatal",
+            Self::Unsupported => "unsupported",
+            Self::Busy => "busy",
+            Self::OtherTenant => "other_tenant",
+            Self::Cancelled => "cancelled",
+            Self::Internal => "internal",
         }
     }
 
@@ -96,6 +114,11 @@ impl ErrorKind {
             Self::NotFound => "not found",
             Self::InvalidArgument => "invalid argument",
             Self::Conflict => "conflict",
+            Self::Unsupported => "unsupported",
+            Self::Busy => "busy",
+            Self::OtherTenant => "another tenant",
+            Self::Cancelled => "cancelled",
+            Self::Internal => "internal error",
             Self::Fatal => "",
         }
     }
@@ -392,14 +415,27 @@ impl Error {
     /// connector lacks, an invalid registration) or the connector refused it as invalid
     /// ([`ErrorKind::exit_code`]); 1 for every other failure.
     pub fn exit_code(&self) -> u8 {
+        self.kind().exit_code()
+    }
+
+    /// What kind of failure it is: the connector's kind for a failed call, the SDK's own
+    /// otherwise. The one classification of SDK errors: each host maps the kind to its codes
+    /// ([`ErrorKind::exit_code`], [`ErrorKind::http_status`], service mode's gRPC codes).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Argument(_)
-            | Self::UnknownAction(_)
+            Self::Connector { source, .. } | Self::Operation { source, .. } => source.kind(),
+            Self::RetriesExhausted { .. } => ErrorKind::RetriedByConnector,
+            Self::Argument(_) | Self::Registration(_) => ErrorKind::InvalidArgument,
+            Self::UnknownAction(_)
             | Self::Unsupported { .. }
-            | Self::AccountCreationUnsupported
-            | Self::Registration(_) => 2,
-            Self::Operation { source, .. } => source.kind().exit_code(),
-            _ => 1,
+            | Self::AccountCreationUnsupported => ErrorKind::Unsupported,
+            Self::Cancelled => ErrorKind::Cancelled,
+            Self::InProgress { .. } | Self::LeaseLost(_) => ErrorKind::Busy,
+            Self::OtherFingerprint { .. } => ErrorKind::OtherTenant,
+            Self::PageTokenRepeated { .. }
+            | Self::Integrity { .. }
+            | Self::Store(_)
+            | Self::Internal { .. } => ErrorKind::Internal,
         }
     }
 }
@@ -491,5 +527,57 @@ mod tests {
         assert_eq!(Error::UnknownAction("x".into()).exit_code(), 2);
         assert_eq!(Error::AccountCreationUnsupported.exit_code(), 2);
         assert_eq!(Error::Cancelled.exit_code(), 1);
+    }
+
+    #[test]
+    fn every_sdk_error_has_one_kind_that_every_host_maps() {
+        let failed = |kind| ConnectorError::new(kind, "x");
+        let context = || {
+            Box::new(SyncContext {
+                stage: Stage::Resources,
+                resource_type: ResourceTypeId::new("user"),
+                resource: None,
+            })
+        };
+        let cases = [
+            (
+                Error::Connector {
+                    context: context(),
+                    source: failed(ErrorKind::PermissionDenied),
+                },
+                ErrorKind::PermissionDenied,
+            ),
+            (
+                Error::RetriesExhausted {
+                    context: context(),
+                    attempts: 5,
+                    source: failed(ErrorKind::Transient),
+                },
+                ErrorKind::RetriedByConnector,
+            ),
+            (Error::Cancelled, ErrorKind::Cancelled),
+            (Error::LeaseLost(RunId::from_raw(1)), ErrorKind::Busy),
+            (
+                Error::OtherFingerprint {
+                    run: RunId::from_raw(1),
+                    stored: "a".into(),
+                    current: "b".into(),
+                },
+                ErrorKind::OtherTenant,
+            ),
+            (Error::UnknownAction("x".into()), ErrorKind::Unsupported),
+            (Error::Registration("x".into()), ErrorKind::InvalidArgument),
+            (Error::Store(StoreError::Poisoned), ErrorKind::Internal),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            assert_eq!(error.exit_code(), kind.exit_code(), "{error}");
+        }
+        assert_eq!(
+            [ErrorKind::Busy, ErrorKind::OtherTenant, ErrorKind::Internal]
+                .map(ErrorKind::http_status),
+            [409, 409, 500]
+        );
+        assert_eq!(ErrorKind::Unsupported.exit_code(), 2);
     }
 }

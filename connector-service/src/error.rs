@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use connector_sdk::{ConnectorError, Error, ErrorKind};
+use connector_sdk::{Error, ErrorKind};
 use serde_json::json;
 
 /// What kind of error an answer is, as its `kind` field says it: stable, for machines.
@@ -118,64 +118,48 @@ impl ApiError {
 /// How long a client should wait after an upstream outage when the upstream did not say.
 const UNAVAILABLE_RETRY: Duration = Duration::from_secs(30);
 
+/// The HTTP service's map of the SDK's one classification ([`Error::kind`]): the status is the
+/// kind's ([`ErrorKind::http_status`]), the name says who refused.
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let message = connector_sdk::error_chain(&error);
-        match &error {
-            Error::Argument(_) => Self::bad_request(message),
-            Error::Unsupported { .. } | Error::UnknownAction(_) => Self::not_found(message),
-            Error::AccountCreationUnsupported => Self::not_found(message),
-            Error::InProgress { .. } => {
-                Self::new(StatusCode::CONFLICT, ApiErrorKind::SyncInProgress, message)
+        let kind = error.kind();
+        let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let upstream_wait = match &error {
+            Error::Connector { source, .. } | Error::Operation { source, .. } => {
+                source.retry_after()
             }
-            Error::OtherFingerprint { .. } => {
-                Self::new(StatusCode::CONFLICT, ApiErrorKind::OtherTenant, message)
-            }
-            Error::Operation { source, .. } | Error::Connector { source, .. } => {
-                from_connector(source, message)
-            }
-            Error::RetriesExhausted { .. } => Self {
-                retry_after: Some(UNAVAILABLE_RETRY),
-                ..Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ApiErrorKind::UpstreamUnavailable,
-                    message,
-                )
-            },
-            _ => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ApiErrorKind::Internal,
-                message,
+            _ => None,
+        };
+        // Values that fail the declared schema never reached the connector: the request is
+        // malformed (400), where values the connector refused are unprocessable (422).
+        if let Error::Argument(_) = &error {
+            return Self::bad_request(message);
+        }
+        let (name, retry_after) = match kind {
+            ErrorKind::InvalidArgument => (ApiErrorKind::InvalidArgument, None),
+            ErrorKind::NotFound | ErrorKind::Unsupported => (ApiErrorKind::NotFound, None),
+            ErrorKind::Conflict => (ApiErrorKind::Conflict, None),
+            ErrorKind::Busy => (ApiErrorKind::SyncInProgress, None),
+            ErrorKind::OtherTenant => (ApiErrorKind::OtherTenant, None),
+            ErrorKind::Cancelled => (ApiErrorKind::ShuttingDown, Some(UNAVAILABLE_RETRY)),
+            ErrorKind::RateLimited => (
+                ApiErrorKind::UpstreamRateLimited,
+                Some(upstream_wait.unwrap_or(UNAVAILABLE_RETRY)),
             ),
+            ErrorKind::Transient | ErrorKind::RetriedByConnector => {
+                (ApiErrorKind::UpstreamUnavailable, Some(UNAVAILABLE_RETRY))
+            }
+            ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => {
+                (ApiErrorKind::UpstreamRefused, None)
+            }
+            ErrorKind::Fatal => (ApiErrorKind::UpstreamFailure, None),
+            _ => (ApiErrorKind::Internal, None),
+        };
+        ApiError {
+            retry_after,
+            ..ApiError::new(status, name, message)
         }
-    }
-}
-
-/// The answer to an operation that failed with `source`: the status is the kind's
-/// ([`connector_sdk::ErrorKind::http_status`], the one place kinds map to statuses), the kind
-/// names who refused.
-fn from_connector(source: &ConnectorError, message: String) -> ApiError {
-    let kind = source.kind();
-    let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let (name, retry_after) = match kind {
-        ErrorKind::InvalidArgument => (ApiErrorKind::InvalidArgument, None),
-        ErrorKind::NotFound => (ApiErrorKind::NotFound, None),
-        ErrorKind::Conflict => (ApiErrorKind::Conflict, None),
-        ErrorKind::RateLimited => (
-            ApiErrorKind::UpstreamRateLimited,
-            Some(source.retry_after().unwrap_or(UNAVAILABLE_RETRY)),
-        ),
-        ErrorKind::Transient | ErrorKind::RetriedByConnector => {
-            (ApiErrorKind::UpstreamUnavailable, Some(UNAVAILABLE_RETRY))
-        }
-        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => {
-            (ApiErrorKind::UpstreamRefused, None)
-        }
-        _ => (ApiErrorKind::UpstreamFailure, None),
-    };
-    ApiError {
-        retry_after,
-        ..ApiError::new(status, name, message)
     }
 }
 

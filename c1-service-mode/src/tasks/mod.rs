@@ -65,29 +65,29 @@ impl Finish {
 /// The gRPC code and retryability of an SDK error: writes the connector refused are final;
 /// rate limits and unavailability may pass.
 pub(super) fn sdk_error(error: &connector_sdk::Error) -> Finish {
-    use connector_sdk::Error as E;
     let message = connector_sdk::error_chain(error);
-    let (code, non_retryable) = match error {
-        E::Argument(_) | E::UnknownAction(_) => (code::INVALID_ARGUMENT, true),
-        E::Unsupported { .. } | E::AccountCreationUnsupported => (code::UNIMPLEMENTED, true),
-        E::Cancelled => (code::CANCELLED, false),
-        E::OtherFingerprint { .. } | E::Registration(_) => (code::FAILED_PRECONDITION, true),
-        E::InProgress { .. } | E::LeaseLost(_) => (code::UNAVAILABLE, false),
-        E::Operation { source, .. }
-        | E::Connector { source, .. }
-        | E::RetriesExhausted { source, .. } => match source.kind() {
-            ErrorKind::InvalidArgument => (code::INVALID_ARGUMENT, true),
-            ErrorKind::Conflict => (code::FAILED_PRECONDITION, true),
-            ErrorKind::NotFound => (code::NOT_FOUND, true),
-            ErrorKind::PermissionDenied => (code::PERMISSION_DENIED, true),
-            ErrorKind::Unauthenticated => (code::UNAUTHENTICATED, true),
-            ErrorKind::RateLimited => (code::RESOURCE_EXHAUSTED, false),
-            ErrorKind::Transient | ErrorKind::RetriedByConnector => (code::UNAVAILABLE, false),
-            _ => (code::UNKNOWN, true),
-        },
-        _ => (code::UNKNOWN, false),
-    };
+    let (code, non_retryable) = grpc_code(error.kind());
     Finish::error(code, message, non_retryable)
+}
+
+/// The gRPC code a task that failed with `kind` finishes with, and whether ConductorOne should
+/// not retry it: service mode's map of the SDK's one classification ([`ErrorKind`]).
+fn grpc_code(kind: ErrorKind) -> (i32, bool) {
+    match kind {
+        ErrorKind::InvalidArgument => (code::INVALID_ARGUMENT, true),
+        ErrorKind::Unsupported => (code::UNIMPLEMENTED, true),
+        ErrorKind::Conflict | ErrorKind::OtherTenant => (code::FAILED_PRECONDITION, true),
+        ErrorKind::NotFound => (code::NOT_FOUND, true),
+        ErrorKind::PermissionDenied => (code::PERMISSION_DENIED, true),
+        ErrorKind::Unauthenticated => (code::UNAUTHENTICATED, true),
+        ErrorKind::RateLimited => (code::RESOURCE_EXHAUSTED, false),
+        ErrorKind::Transient | ErrorKind::RetriedByConnector | ErrorKind::Busy => {
+            (code::UNAVAILABLE, false)
+        }
+        ErrorKind::Cancelled => (code::CANCELLED, false),
+        ErrorKind::Fatal => (code::UNKNOWN, true),
+        _ => (code::UNKNOWN, false),
+    }
 }
 
 /// Whether a task changes access (and so needs `--provisioning`, and gets the write grace).
@@ -245,4 +245,39 @@ pub(super) fn malformed(what: &str, error: impl std::fmt::Display) -> Finish {
         format!("malformed {what} task: {error}"),
         true,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_finishes_with_one_grpc_code() {
+        let cases = [
+            (ErrorKind::InvalidArgument, (code::INVALID_ARGUMENT, true)),
+            (ErrorKind::Unsupported, (code::UNIMPLEMENTED, true)),
+            (ErrorKind::OtherTenant, (code::FAILED_PRECONDITION, true)),
+            (ErrorKind::Conflict, (code::FAILED_PRECONDITION, true)),
+            (ErrorKind::NotFound, (code::NOT_FOUND, true)),
+            (ErrorKind::Unauthenticated, (code::UNAUTHENTICATED, true)),
+            (ErrorKind::RateLimited, (code::RESOURCE_EXHAUSTED, false)),
+            (ErrorKind::Busy, (code::UNAVAILABLE, false)),
+            (ErrorKind::RetriedByConnector, (code::UNAVAILABLE, false)),
+            (ErrorKind::Cancelled, (code::CANCELLED, false)),
+            (ErrorKind::Fatal, (code::UNKNOWN, true)),
+            (ErrorKind::Internal, (code::UNKNOWN, false)),
+        ];
+        for (kind, expected) in cases {
+            assert_eq!(grpc_code(kind), expected, "{kind}");
+        }
+        let finish = sdk_error(&connector_sdk::Error::UnknownAction("nope".into()));
+        assert!(
+            matches!(
+                finish,
+                Finish::Error { code: c, non_retryable: true, ref message, .. }
+                    if c == code::UNIMPLEMENTED && message == "unknown action `nope`"
+            ),
+            "not an UNIMPLEMENTED error"
+        );
+    }
 }
