@@ -4,7 +4,8 @@
 //! Generic code (a store, an exporter, a service) is tested with it, not with a real connector.
 //!
 //! * `user`: offset pages handing out several tokens at once; each user row carries its `role`
-//!   grant (grants discovered while listing).
+//!   grant (grants discovered while listing). User `u` is `User u`, login `uu`, primary email
+//!   `uu@example.com`, profile `title` (`Title u`), `department` (`Sales`), `seniority` (`u % 5`).
 //! * `role`: one page; the `member` entitlements ride on the list page.
 //! * `group`: token-chained pages; per-resource `member` entitlement and paged grants.
 //! * `project`: children of even groups only (not listed at the top level).
@@ -365,6 +366,9 @@ impl ResourceSyncer for Users {
         let users = ids.iter().map(|u| {
             Resource::new(ResourceId::new("user", u.to_string()), format!("User {u}"))
                 .with_status(ResourceStatus::Enabled)
+                .with_profile("title", format!("Title {u}"))
+                .with_profile("department", "Sales")
+                .with_profile("seniority", u % 5)
                 .with_user(
                     UserTrait::new()
                         .with_login(format!("u{u}"))

@@ -4,13 +4,21 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use c1z::{Error, Reader, Writer};
-use coupa_sim::{Sizes, Tenant};
+use connector_sdk::testing::fake::{FakeTenant, Shape};
 
-use crate::{grant_ids, synced};
+use crate::{assert_round_trip, fixture, grant_ids, open, rewrite, synced};
+
+/// A fake tenant of `users` users.
+fn users(users: u32) -> FakeTenant {
+    FakeTenant::new(Shape {
+        users,
+        ..Shape::default()
+    })
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_run_gives_the_same_bytes() {
-    let (store, run) = synced(Tenant::generate(41, Sizes::users(120))).await;
+    let (store, run) = synced(&users(120), "fake tenant").await;
     let dir = tempfile::tempdir().unwrap();
     let at = UNIX_EPOCH + Duration::from_secs(1_796_163_502);
     let writer = Writer::new().with_clock(at);
@@ -24,8 +32,8 @@ async fn the_same_run_gives_the_same_bytes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_of_another_tenant_is_not_written_into_unless_asked() {
-    let (a, a_run) = crate::synced_as(Tenant::fixture(), "tenant A").await;
-    let (b, b_run) = crate::synced_as(Tenant::fixture(), "tenant B").await;
+    let (a, a_run) = synced(&users(23), "tenant A").await;
+    let (b, b_run) = synced(&users(23), "tenant B").await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.c1z");
     let first = Writer::new().write(a.as_ref(), a_run, &path).unwrap();
@@ -34,10 +42,9 @@ async fn a_file_of_another_tenant_is_not_written_into_unless_asked() {
     assert_eq!(
         err.to_string(),
         format!(
-            "the file's latest sync {} is of \"connector=coupa|tenant=tenant A|\
-             client_id=sim-client|account_groups=true\", not of \"connector=coupa|tenant=tenant B|\
-             client_id=sim-client|account_groups=true\": a .c1z holds one tenant (write another \
-             file, or allow the change explicitly)",
+            "the file's latest sync {} is of \"connector=synth|tenant=tenant A\", not of \
+             \"connector=synth|tenant=tenant B\": a .c1z holds one tenant (write another file, or \
+             allow the change explicitly)",
             first.sync_id
         )
     );
@@ -60,8 +67,8 @@ async fn a_file_of_another_tenant_is_not_written_into_unless_asked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_fingerprinted_before_parts_had_names_takes_the_same_tenant_only() {
-    let (a, a_run) = crate::synced_as(Tenant::fixture(), "tenant A").await;
-    let (b, b_run) = crate::synced_as(Tenant::fixture(), "tenant B").await;
+    let (a, a_run) = synced(&users(23), "tenant A").await;
+    let (b, b_run) = synced(&users(23), "tenant B").await;
     let dir = tempfile::tempdir().unwrap();
     let written = dir.path().join("new.c1z");
     Writer::new().write(a.as_ref(), a_run, &written).unwrap();
@@ -69,13 +76,12 @@ async fn a_file_fingerprinted_before_parts_had_names_takes_the_same_tenant_only(
     rewrite(
         &written,
         &old,
-        "UPDATE c1z_sync_fingerprints SET fingerprint = \
-         'coupa|tenant A|sim-client|account_groups=true'",
+        "UPDATE c1z_sync_fingerprints SET fingerprint = 'synth|tenant A'",
     );
     assert!(matches!(
         Writer::new().write(b.as_ref(), b_run, &old),
         Err(Error::OtherFingerprint { file, .. })
-            if file == "coupa|tenant A|sim-client|account_groups=true"
+            if file == "synth|tenant A"
     ));
     let report = Writer::new().write(a.as_ref(), a_run, &old).unwrap();
     assert_eq!(report.syncs_kept, 2);
@@ -83,8 +89,8 @@ async fn a_file_fingerprinted_before_parts_had_names_takes_the_same_tenant_only(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writing_into_a_file_keeps_the_previous_sync_for_diff() {
-    let (old, old_run) = synced(Tenant::generate(42, Sizes::users(60))).await;
-    let (new, new_run) = synced(Tenant::generate(43, Sizes::users(80))).await;
+    let (old, old_run) = synced(&users(60), "fake tenant").await;
+    let (new, new_run) = synced(&users(80), "fake tenant").await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.c1z");
     let first = Writer::new().write(old.as_ref(), old_run, &path).unwrap();
@@ -122,7 +128,7 @@ async fn writing_into_a_file_keeps_the_previous_sync_for_diff() {
         .map(|s| s.sync_id)
         .collect();
     assert_eq!(ids, [second.sync_id, third.sync_id]);
-    let (_, _db, conn) = crate::schema::open(&path);
+    let (_, _db, conn) = open(&path);
     let stale: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM v1_grants WHERE sync_id = ?1",
@@ -137,20 +143,9 @@ async fn writing_into_a_file_keeps_the_previous_sync_for_diff() {
     ));
 }
 
-/// `path`'s database, changed by `sql`, compressed again as `out`.
-pub fn rewrite(path: &std::path::Path, out: &std::path::Path, sql: &str) {
-    let (_, dir, conn) = crate::schema::open(path);
-    conn.execute_batch(sql).unwrap();
-    drop(conn);
-    let db = std::fs::read(dir.path().join("db.sqlite")).unwrap();
-    let mut bytes = b"C1ZF\0".to_vec();
-    bytes.extend(zstd::stream::encode_all(db.as_slice(), 3).unwrap());
-    std::fs::write(out, bytes).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_from_an_older_baton_writer_is_read_and_appended_to() {
-    let (store, run) = synced(Tenant::fixture()).await;
+    let (store, run) = fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("ours.c1z");
     let old = dir.path().join("old.c1z");
@@ -169,15 +164,15 @@ async fn a_file_from_an_older_baton_writer_is_read_and_appended_to() {
          ALTER TABLE v1_sync_runs DROP COLUMN ingest_invariant_coverage;
          ALTER TABLE v1_sync_runs DROP COLUMN ingest_invariant_mode;",
     );
-    crate::roundtrip::assert_round_trip(store.as_ref(), run, &old);
+    assert_round_trip(store.as_ref(), run, &old);
     let report = Writer::new().write(store.as_ref(), run, &old).unwrap();
     assert_eq!(report.syncs_kept, 2);
-    crate::roundtrip::assert_round_trip(store.as_ref(), run, &old);
+    assert_round_trip(store.as_ref(), run, &old);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slim_grants_are_completed_from_their_columns() {
-    let (store, run) = synced(Tenant::fixture()).await;
+    let (store, run) = fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("ours.c1z");
     let slim = dir.path().join("slim.c1z");
@@ -189,12 +184,12 @@ async fn slim_grants_are_completed_from_their_columns() {
         "UPDATE v1_grants SET data = CAST(char(26, length(external_id)) || external_id AS BLOB)
          WHERE length(external_id) < 128",
     );
-    crate::roundtrip::assert_round_trip(store.as_ref(), run, &slim);
+    assert_round_trip(store.as_ref(), run, &slim);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_files_are_typed_errors() {
-    let (store, run) = synced(Tenant::fixture()).await;
+    let (store, run) = fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.c1z");
     Writer::new().write(store.as_ref(), run, &good).unwrap();
@@ -251,7 +246,7 @@ async fn bad_files_are_typed_errors() {
     rewrite(
         &good,
         &mismatch,
-        "UPDATE v1_grants SET principal_resource_id = '2' WHERE external_id = 'group:10:member:user:1'",
+        "UPDATE v1_grants SET principal_resource_id = '3' WHERE external_id = 'group:1:member:user:2'",
     );
     let reader = Reader::open(&mismatch).unwrap();
     let err = reader.grants().find_map(Result::err).unwrap();
@@ -267,7 +262,7 @@ async fn bad_files_are_typed_errors() {
     };
     assert_eq!(
         (*table, *column, column_value.as_str(), blob_value.as_str()),
-        ("v1_grants", "principal_resource_id", "2", "1")
+        ("v1_grants", "principal_resource_id", "3", "2")
     );
 
     // A blob that is not protobuf.

@@ -3,10 +3,8 @@
 //! temporary file behind.
 
 use c1z::{Error, Reader, Writer};
-use coupa_sim::Tenant;
 
-use crate::files::rewrite;
-use crate::synced;
+use crate::{fixture, rewrite};
 
 /// The entries of `dir` whose name starts with `.c1z-` (the writer's work directories).
 fn leftovers(dir: &std::path::Path) -> Vec<String> {
@@ -19,7 +17,7 @@ fn leftovers(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn views_and_triggers_are_refused_when_reading_and_writing_into() {
-    let (store, run) = synced(Tenant::fixture()).await;
+    let (store, run) = fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.c1z");
     Writer::new().write(store.as_ref(), run, &good).unwrap();
@@ -59,7 +57,7 @@ async fn views_and_triggers_are_refused_when_reading_and_writing_into() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_value_over_the_limit_is_an_error_not_an_allocation() {
-    let (store, run) = synced(Tenant::fixture()).await;
+    let (store, run) = fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.c1z");
     Writer::new().write(store.as_ref(), run, &good).unwrap();
@@ -72,11 +70,8 @@ async fn a_value_over_the_limit_is_an_error_not_an_allocation() {
     let reader = Reader::open(&big).unwrap();
     let err = reader.resources().find_map(Result::err).unwrap();
     assert!(matches!(err, Error::Database(_)), "{err:?}");
-    assert!(
-        crate::chain(&err).contains("too big"),
-        "{}",
-        crate::chain(&err)
-    );
+    let chain = connector_sdk::error_chain(&err);
+    assert!(chain.contains("too big"), "{chain}");
 }
 
 #[test]

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::Connection;
-
-use crate::synced;
+use crate::open;
 
 /// (table, column, declared type, not null, default) per baton's reference.
 const COLUMNS: &[(&str, &str, &str, bool, Option<&str>)] = &[
@@ -223,20 +221,9 @@ const INDEXES: &[(&str, &str, &[&str], bool, bool)] = &[
     ),
 ];
 
-/// The file's bytes and its database, decompressed with the zstd crate directly.
-pub fn open(path: &std::path::Path) -> (Vec<u8>, tempfile::TempDir, Connection) {
-    let bytes = std::fs::read(path).unwrap();
-    let db = zstd::stream::decode_all(&bytes[5..]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("db.sqlite");
-    std::fs::write(&file, &db).unwrap();
-    let conn = Connection::open(&file).unwrap();
-    (bytes, dir, conn)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_database_has_batons_tables_and_indexes_exactly() {
-    let (store, run) = synced(coupa_sim::Tenant::fixture()).await;
+    let (store, run) = crate::fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.c1z");
     c1z::Writer::new()
@@ -343,7 +330,7 @@ async fn the_database_has_batons_tables_and_indexes_exactly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_container_and_the_database_file_are_as_baton_expects() {
-    let (store, run) = synced(coupa_sim::Tenant::fixture()).await;
+    let (store, run) = crate::fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.c1z");
     c1z::Writer::new()
