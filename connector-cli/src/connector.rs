@@ -80,7 +80,7 @@ pub trait ConnectorCli: Send + Sync + 'static {
     fn version(&self) -> &'static str;
 
     /// The connector configured by `args`, for `purpose`. Refuse (with
-    /// [`CliError::Usage`]) what must not happen, such as writing to a tenant nobody named.
+    /// [`CliError::usage`]) what must not happen, such as writing to a tenant nobody named.
     async fn open(&self, args: &Self::Args, purpose: OpenFor) -> Result<Opened, CliError>;
 
     /// The grant named by the words after `grant` or `revoke`: by default an entitlement id

@@ -193,7 +193,7 @@ impl<C: ConnectorCli> Cli<C> {
     /// Runs the program with `args` (the first is the program name) inside the caller's
     /// runtime, without touching logging: what `main` would print on standard output, or the
     /// error it would exit with. Help and version text are printed output; a parse error is a
-    /// [`CliError::Usage`] carrying clap's message. For embedding and for tests.
+    /// [`CliError::usage`] error carrying clap's message. For embedding and for tests.
     pub async fn run_from(
         self,
         args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
