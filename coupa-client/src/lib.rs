@@ -67,6 +67,6 @@ pub use endpoints::{ListQuery, MAX_PAGE_SIZE};
 pub use error::{ApiError, Error};
 pub use fields::Fields;
 pub use models::{
-    AccessList, AccountGroup, CodeRef, ContentGroup, IdRef, License, LoginRef, NewUser, Record,
-    Reference, Role, User, UserGroup, UserUpdate,
+    AccessList, AccountGroup, ApprovalLimit, ApprovalLimitKind, CodeRef, ContentGroup, Currency,
+    IdRef, License, LoginRef, NewUser, Record, Reference, Role, User, UserGroup, UserUpdate,
 };

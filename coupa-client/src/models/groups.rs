@@ -34,6 +34,9 @@ pub struct UserGroup {
     /// Blank for a group, `Project` for a project.
     #[serde(default, rename = "type")]
     pub group_type: Option<String>,
+    /// Whether the group's approvers can approve (`can-approve`).
+    #[serde(default)]
+    pub can_approve: Option<bool>,
     /// Members, when projected; `None` when the answer did not carry the key or carried `null`
     /// (unknown is not empty).
     #[serde(default)]
@@ -100,3 +103,17 @@ pub struct ContentGroup {
     pub extra: Map<String, Value>,
 }
 record!(ContentGroup);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_group_says_whether_it_can_approve() {
+        let group: UserGroup =
+            serde_json::from_str(r#"{"id":11,"name":"Finance","can-approve":true}"#).unwrap();
+        assert_eq!((group.id, group.can_approve), (11, Some(true)));
+        let unsaid: UserGroup = serde_json::from_str(r#"{"id":12}"#).unwrap();
+        assert_eq!(unsaid.can_approve, None);
+    }
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::approval::{ApprovalLimit, ApprovalLimitKind};
 use super::common::{IdRef, Record, Reference, string_or_number};
 use super::license::License;
 
@@ -54,6 +55,12 @@ pub struct User {
     /// Content groups (`content-groups`, formerly `business-groups`; `None` when absent or
     /// `null`). A record that carries both keys with different values does not decode.
     pub content_groups: Option<Vec<Reference>>,
+    /// The user groups whose approver the user is (`approval-groups`; `None` when absent or
+    /// `null`).
+    pub approval_groups: Option<Vec<Reference>>,
+    /// The approval limits the record carried, by kind: `None` for a limit carried as `null`
+    /// (no limit); a limit the answer did not carry has no entry.
+    pub approval_limits: BTreeMap<ApprovalLimitKind, Option<ApprovalLimit>>,
     /// License flags present in the record.
     pub licenses: BTreeMap<License, bool>,
     /// Every other key.
@@ -86,6 +93,7 @@ impl User {
             AccessList::UserGroups => self.user_groups.as_deref(),
             AccessList::AccountGroups => self.account_groups.as_deref(),
             AccessList::ContentGroups => self.content_groups.as_deref(),
+            AccessList::ApprovalGroups => self.approval_groups.as_deref(),
         }
     }
 }
@@ -102,15 +110,18 @@ pub enum AccessList {
     AccountGroups,
     /// `content-groups`
     ContentGroups,
+    /// `approval-groups`: the user groups whose approver the user is
+    ApprovalGroups,
 }
 
 impl AccessList {
     /// Every access list.
-    pub const ALL: [AccessList; 4] = [
+    pub const ALL: [AccessList; 5] = [
         Self::Roles,
         Self::UserGroups,
         Self::AccountGroups,
         Self::ContentGroups,
+        Self::ApprovalGroups,
     ];
 
     /// The JSON key, as in a `fields` projection and an update body.
@@ -120,6 +131,7 @@ impl AccessList {
             Self::UserGroups => "user-groups",
             Self::AccountGroups => "account-groups",
             Self::ContentGroups => "content-groups",
+            Self::ApprovalGroups => "approval-groups",
         }
     }
 }
@@ -168,6 +180,8 @@ impl<'de> serde::de::Visitor<'de> for UserVisitor {
             user_groups: None,
             account_groups: None,
             content_groups: None,
+            approval_groups: None,
+            approval_limits: BTreeMap::new(),
             licenses: BTreeMap::new(),
             extra: Map::new(),
         };
@@ -195,6 +209,13 @@ impl<'de> serde::de::Visitor<'de> for UserVisitor {
                 "account-groups" => user.account_groups = map.next_value::<Refs>()?,
                 "content-groups" => content = Some(map.next_value::<Refs>()?),
                 "business-groups" => business = Some(map.next_value::<Refs>()?),
+                "approval-groups" => user.approval_groups = map.next_value::<Refs>()?,
+                other if ApprovalLimitKind::from_key(other).is_some() => {
+                    if let Some(kind) = ApprovalLimitKind::from_key(other) {
+                        let limit: Option<ApprovalLimit> = map.next_value()?;
+                        user.approval_limits.insert(kind, limit);
+                    }
+                }
                 other => {
                     let value: Value = map.next_value()?;
                     match (License::from_key(other), &value) {
@@ -261,6 +282,8 @@ pub struct UserUpdate {
     pub account_groups: Option<Vec<IdRef>>,
     /// The content-group list.
     pub content_groups: Option<Vec<IdRef>>,
+    /// The approval-group list.
+    pub approval_groups: Option<Vec<IdRef>>,
     /// License flags to set, written with dash keys.
     #[serde(flatten, skip_serializing_if = "is_empty_map")]
     pub licenses: BTreeMap<License, bool>,
@@ -309,6 +332,12 @@ impl UserUpdate {
         self
     }
 
+    /// Sets the approval-group list.
+    pub fn approval_groups(mut self, groups: impl IntoIterator<Item = i64>) -> Self {
+        self.approval_groups = ids(groups);
+        self
+    }
+
     /// Sets one access list.
     pub fn list(self, list: AccessList, ids: impl IntoIterator<Item = i64>) -> Self {
         match list {
@@ -316,6 +345,7 @@ impl UserUpdate {
             AccessList::UserGroups => self.user_groups(ids),
             AccessList::AccountGroups => self.account_groups(ids),
             AccessList::ContentGroups => self.content_groups(ids),
+            AccessList::ApprovalGroups => self.approval_groups(ids),
         }
     }
 
@@ -469,6 +499,7 @@ mod tests {
             "account-groups",
             "content-groups",
             "business-groups",
+            "approval-groups",
         ] {
             let json = format!(r#"{{"id":7,"{key}":null}}"#);
             let user: User = serde_json::from_str(&json).unwrap();
@@ -476,6 +507,43 @@ mod tests {
                 assert_eq!(user.list(list), None, "{key}: {list:?}");
             }
         }
+    }
+
+    #[test]
+    fn approval_groups_and_limits_decode_as_carried() {
+        let json = r#"{"id":7,"approval-groups":[{"id":11,"name":"Finance approvers"}],
+          "requisition-approval-limit":{"id":35,"name":"5000.00 USD","amount":"5000.00",
+            "currency":{"id":1,"code":"USD","decimals":2},"subject":"requisition_header"},
+          "expense-approval-limit":null,
+          "invoice-self-approval-limit":{"id":36,"amount":250,"currency":{"code":"EUR"}}}"#;
+        let user: User = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            user.list(AccessList::ApprovalGroups),
+            Some(&[Reference::new(11, Some("Finance approvers".into()))][..])
+        );
+        let limit = |kind| user.approval_limits.get(&kind).cloned();
+        let requisition = limit(ApprovalLimitKind::Requisition).flatten().unwrap();
+        assert_eq!(
+            (
+                requisition.id,
+                requisition.amount.as_deref(),
+                requisition.currency.and_then(|c| c.code).as_deref()
+            ),
+            (35, Some("5000.00"), Some("USD"))
+        );
+        // `null` is carried as no limit; a key the answer left out has no entry.
+        assert_eq!(limit(ApprovalLimitKind::Expense), Some(None));
+        assert_eq!(limit(ApprovalLimitKind::Contract), None);
+        let invoice = limit(ApprovalLimitKind::InvoiceSelf).flatten().unwrap();
+        assert_eq!(invoice.amount.as_deref(), Some("250"));
+        assert!(!user.extra.contains_key("requisition-approval-limit"));
+        // Without the keys, nothing is known.
+        let bare: User = serde_json::from_str(r#"{"id":8}"#).unwrap();
+        assert_eq!(bare.list(AccessList::ApprovalGroups), None);
+        assert!(bare.approval_limits.is_empty());
+        let body =
+            serde_json::to_value(UserUpdate::new().list(AccessList::ApprovalGroups, [11])).unwrap();
+        assert_eq!(body, serde_json::json!({"approval-groups": [{"id": 11}]}));
     }
 
     #[test]
