@@ -91,6 +91,12 @@ pub(crate) fn route(
             Err(e) => return Reply::errors(400, "fields", vec![e.0]),
         },
     };
+    if let Some(name) = fields
+        .as_ref()
+        .and_then(|f| render::rejected(f, &state.options.rejected_fields))
+    {
+        return Reply::errors(400, "fields", vec![format!("unknown field {name}")]);
+    }
     match (method, collection, id) {
         ("GET", collection, None) => list(state, collection, query),
         ("GET", Collection::Users, Some(id)) => match state.tenant.users.get(&id) {

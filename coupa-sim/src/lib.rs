@@ -57,5 +57,6 @@ pub use options::{
 pub use server::CoupaSim;
 pub use state::LoggedRequest;
 pub use tenant::{
-    AccessList, LICENSE_KEYS, Named, SimUser, Sizes, Tenant, user_list, user_list_mut,
+    APPROVAL_LIMIT_KEYS, AccessList, ApprovalLimit, LICENSE_KEYS, Named, SimUser, Sizes, Tenant,
+    user_list, user_list_mut,
 };

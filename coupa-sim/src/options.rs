@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::tenant::AccessList;
+use crate::tenant::{APPROVAL_LIMIT_KEYS, AccessList};
 
 /// The client id the simulator accepts.
 pub const CLIENT_ID: &str = "sim-client";
@@ -131,6 +131,9 @@ pub struct SimOptions {
     /// the unprojected record, as from a tenant that honours only `return_object` on writes
     /// (unconfirmed which tenants do).
     pub project_write_answers: bool,
+    /// Keys a `fields=` projection may not name: such a request is answered 400, as by a
+    /// release that does not know them.
+    pub rejected_fields: BTreeSet<String>,
 }
 
 /// License flags added in recent Coupa releases: a real tenant sends them only when they are
@@ -150,6 +153,7 @@ impl Default for SimOptions {
                 (AccessList::UserGroups, ListWrite::Replace),
                 (AccessList::AccountGroups, ListWrite::Replace),
                 (AccessList::ContentGroups, ListWrite::Replace),
+                (AccessList::ApprovalGroups, ListWrite::Replace),
             ]
             .into(),
             unknown_ids: UnknownIds::Ignore,
@@ -159,6 +163,7 @@ impl Default for SimOptions {
             null_user_keys: BTreeSet::new(),
             ignore_filters: false,
             project_write_answers: true,
+            rejected_fields: BTreeSet::new(),
         }
     }
 }
@@ -241,6 +246,26 @@ impl SimOptions {
     pub fn with_user_key_null(mut self, key: &str) -> Self {
         self.null_user_keys.insert(key.to_owned());
         self
+    }
+
+    /// A tenant of a release without approval authority on users: `approval-groups` and the
+    /// eight approval limits are left out of every user record.
+    pub fn with_approval_authority_absent(self) -> Self {
+        std::iter::once("approval-groups")
+            .chain(APPROVAL_LIMIT_KEYS)
+            .fold(self, |options, key| options.with_user_key_omitted(key))
+    }
+
+    /// As [`with_approval_authority_absent`](Self::with_approval_authority_absent), and a
+    /// `fields=` naming any of those keys is answered 400.
+    pub fn with_approval_fields_rejected(self) -> Self {
+        let mut options = self.with_approval_authority_absent();
+        options.rejected_fields.extend(
+            std::iter::once("approval-groups")
+                .chain(APPROVAL_LIMIT_KEYS)
+                .map(str::to_owned),
+        );
+        options
     }
 
     /// Ignores list filters other than paging: every row is listed.

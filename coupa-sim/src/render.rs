@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::tenant::{AccessList, LICENSE_KEYS, Named, SimUser, Tenant, user_list};
+use crate::tenant::{
+    APPROVAL_LIMIT_KEYS, AccessList, LICENSE_KEYS, Named, SimUser, Tenant, user_list,
+};
 
 fn refs(tenant: &Tenant, user: &SimUser, list: AccessList) -> Value {
     let objects = tenant.objects(list);
@@ -45,9 +47,33 @@ pub(crate) fn user(tenant: &Tenant, user: &SimUser) -> Map<String, Value> {
     for list in AccessList::ALL {
         map.insert(list.key().into(), refs(tenant, user, list));
     }
-    map.insert("approval-groups".into(), json!([]));
+    for key in APPROVAL_LIMIT_KEYS {
+        let limit = user
+            .approval_limits
+            .get(key)
+            .and_then(|id| tenant.approval_limits.get(id));
+        let value = limit.map_or(Value::Null, |l| {
+            json!({
+                "id": l.id,
+                "name": format!("{} {}", l.amount, l.currency),
+                "amount": l.amount,
+                "currency": {"id": currency_id(&l.currency), "code": l.currency, "decimals": 2},
+                "subject": l.subject,
+            })
+        });
+        map.insert(key.into(), value);
+    }
     map.insert("custom-fields".into(), json!({}));
     map
+}
+
+/// A made-up but stable id of a currency code.
+fn currency_id(code: &str) -> i64 {
+    match code {
+        "USD" => 1,
+        "EUR" => 2,
+        _ => 99,
+    }
 }
 
 /// A user group, role, account group or content group.
@@ -60,10 +86,11 @@ pub(crate) fn named(object: &Named, kind: AccessList) -> Map<String, Value> {
             map.insert("account-group-type".into(), json!(1));
             map.insert("account-type".into(), json!({"id": 1, "name": "Default"}));
         }
-        AccessList::UserGroups => {
+        AccessList::UserGroups | AccessList::ApprovalGroups => {
             map.insert("description".into(), json!(object.description));
             map.insert("active".into(), json!(true));
             map.insert("type".into(), Value::Null);
+            map.insert("can-approve".into(), json!(object.can_approve));
         }
         AccessList::Roles | AccessList::ContentGroups => {
             map.insert("description".into(), json!(object.description));
@@ -96,6 +123,26 @@ pub(crate) fn parse_fields(text: &str) -> Result<Value, BadFields> {
     }
     check(&value)?;
     Ok(value)
+}
+
+/// The first name of a projection (at any depth) that `rejected` holds, dashes and underscores
+/// alike.
+pub(crate) fn rejected(
+    fields: &Value,
+    rejected: &std::collections::BTreeSet<String>,
+) -> Option<String> {
+    let hit = |name: &str| rejected.contains(&name.replace('_', "-"));
+    fields.as_array()?.iter().find_map(|item| match item {
+        Value::String(name) if hit(name) => Some(name.clone()),
+        Value::Object(nested) => nested.iter().find_map(|(name, inner)| {
+            if hit(name) {
+                Some(name.clone())
+            } else {
+                self::rejected(inner, rejected)
+            }
+        }),
+        _ => None,
+    })
 }
 
 /// Keeps only the projected keys of `record` (nested projections apply to each embedded

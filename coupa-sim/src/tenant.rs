@@ -59,6 +59,11 @@ pub struct SimUser {
     pub account_groups: BTreeSet<i64>,
     /// Content-group ids.
     pub content_groups: BTreeSet<i64>,
+    /// Ids of the user groups whose approver the user is (`approval-groups`).
+    pub approval_groups: BTreeSet<i64>,
+    /// Approval limits held, by record key (`requisition-approval-limit`, ...): the id of a
+    /// shared record of [`Tenant::approval_limits`]. A key not here is served as `null`.
+    pub approval_limits: BTreeMap<String, i64>,
     /// Last change, as an ISO 8601 timestamp.
     pub updated_at: String,
 }
@@ -79,6 +84,8 @@ impl SimUser {
             user_groups: BTreeSet::new(),
             account_groups: BTreeSet::new(),
             content_groups: BTreeSet::new(),
+            approval_groups: BTreeSet::new(),
+            approval_limits: BTreeMap::new(),
             updated_at: "2024-01-01T00:00:00+00:00".to_owned(),
         }
     }
@@ -94,6 +101,8 @@ pub struct Named {
     pub name: String,
     /// Description.
     pub description: String,
+    /// A user group's `can-approve` (served for user groups only).
+    pub can_approve: bool,
 }
 
 impl Named {
@@ -103,6 +112,45 @@ impl Named {
             id,
             name: name.to_owned(),
             description: format!("{name} (simulated)"),
+            can_approve: false,
+        }
+    }
+}
+
+/// The keys of the eight approval limits of a user record.
+pub const APPROVAL_LIMIT_KEYS: [&str; 8] = [
+    "requisition-approval-limit",
+    "requisition-self-approval-limit",
+    "expense-approval-limit",
+    "expense-self-approval-limit",
+    "invoice-approval-limit",
+    "invoice-self-approval-limit",
+    "contract-approval-limit",
+    "contract-self-approval-limit",
+];
+
+/// An approval limit record, shared by the users (and limits) that point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApprovalLimit {
+    /// Id.
+    pub id: i64,
+    /// The amount, a decimal string such as `5000.00`.
+    pub amount: String,
+    /// The currency code.
+    pub currency: String,
+    /// What it applies to, such as `requisition_header`.
+    pub subject: String,
+}
+
+impl ApprovalLimit {
+    /// A limit of `amount` in `currency`.
+    pub fn new(id: i64, amount: &str, currency: &str, subject: &str) -> Self {
+        Self {
+            id,
+            amount: amount.to_owned(),
+            currency: currency.to_owned(),
+            subject: subject.to_owned(),
         }
     }
 }
@@ -119,6 +167,8 @@ pub enum AccessList {
     AccountGroups,
     /// `content-groups`
     ContentGroups,
+    /// `approval-groups` (user groups)
+    ApprovalGroups,
 }
 
 impl AccessList {
@@ -129,15 +179,17 @@ impl AccessList {
             Self::UserGroups => "user-groups",
             Self::AccountGroups => "account-groups",
             Self::ContentGroups => "content-groups",
+            Self::ApprovalGroups => "approval-groups",
         }
     }
 
-    /// All four lists.
-    pub const ALL: [AccessList; 4] = [
+    /// All five lists.
+    pub const ALL: [AccessList; 5] = [
         Self::Roles,
         Self::UserGroups,
         Self::AccountGroups,
         Self::ContentGroups,
+        Self::ApprovalGroups,
     ];
 }
 
@@ -155,6 +207,8 @@ pub struct Tenant {
     pub account_groups: BTreeMap<i64, Named>,
     /// Content groups by id.
     pub content_groups: BTreeMap<i64, Named>,
+    /// Approval limit records by id.
+    pub approval_limits: BTreeMap<i64, ApprovalLimit>,
 }
 
 /// Sizes for [`Tenant::generate`].
@@ -225,6 +279,7 @@ impl Tenant {
                 .collect()
         };
         let mut tenant = Tenant {
+            approval_limits: BTreeMap::new(),
             users: BTreeMap::new(),
             user_groups: named("Group", sizes.user_groups, 1),
             roles: named("Role", sizes.roles, 1),
@@ -253,7 +308,63 @@ impl Tenant {
             user.updated_at = format!("2024-{:02}-{:02}T10:00:00+00:00", 1 + n % 12, 1 + n % 28);
             tenant.users.insert(id, user);
         }
+        tenant.add_approval_authority(seed);
         tenant
+    }
+
+    /// Approval authority for a generated tenant, from its own random stream (so the rest of a
+    /// tenant of a given seed is what it was before approvals were simulated): a third of the
+    /// user groups can approve; a user is the approver of about half of their groups that can;
+    /// limits point at twelve shared records, a requisition limit for 60% of users, a
+    /// self-approval one for 20%, an expense one for half, each other for a tenth.
+    fn add_approval_authority(&mut self, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xA99_0A1);
+        for group in self.user_groups.values_mut() {
+            group.can_approve = rng.random_bool(1.0 / 3.0);
+        }
+        let amounts = [
+            "500.00",
+            "1000.00",
+            "5000.00",
+            "10000.00",
+            "50000.00",
+            "250000.00",
+        ];
+        for (i, (amount, currency)) in amounts
+            .iter()
+            .flat_map(|a| [(a, "USD"), (a, "EUR")])
+            .enumerate()
+        {
+            let id = 30 + i as i64;
+            self.approval_limits.insert(
+                id,
+                ApprovalLimit::new(id, amount, currency, "requisition_header"),
+            );
+        }
+        let limits: Vec<i64> = self.approval_limits.keys().copied().collect();
+        let approving: BTreeSet<i64> = self
+            .user_groups
+            .values()
+            .filter(|g| g.can_approve)
+            .map(|g| g.id)
+            .collect();
+        for user in self.users.values_mut() {
+            user.approval_groups = user
+                .user_groups
+                .iter()
+                .copied()
+                .filter(|g| approving.contains(g) && rng.random_bool(0.5))
+                .collect();
+            for (key, odds) in APPROVAL_LIMIT_KEYS
+                .iter()
+                .zip([0.6, 0.2, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+            {
+                if rng.random_bool(odds) {
+                    let limit = limits[rng.random_range(0..limits.len())];
+                    user.approval_limits.insert((*key).to_owned(), limit);
+                }
+            }
+        }
     }
 
     /// A small hand-written tenant for readable tests:
@@ -264,8 +375,13 @@ impl Tenant {
     /// | 2 | `grace` | yes | User | Finance | - | Everyone, EMEA | expense |
     /// | 3 | `alan` | no | User | - | AP EU | - | - |
     ///
-    /// Roles: 1 Admin, 2 User, 3 Buyer. User groups: 10 Finance, 11 Approvers, 12 Empty.
-    /// Account groups: 20 AP US, 21 AP EU. Content groups: 30 Everyone, 31 EMEA.
+    /// Roles: 1 Admin, 2 User, 3 Buyer. User groups: 10 Finance, 11 Approvers (can approve),
+    /// 12 Empty. Account groups: 20 AP US, 21 AP EU. Content groups: 30 Everyone, 31 EMEA.
+    ///
+    /// Approval authority: `ada` is an approver of Approvers, with a requisition limit of
+    /// 5000.00 USD (record 40) and a requisition self-approval limit of 500.00 USD (record 41);
+    /// `grace` is an approver of Finance and Approvers, with the same requisition limit (record
+    /// 40, shared) and an expense limit of 1000.00 EUR (record 42); `alan` has none.
     pub fn fixture() -> Self {
         let named = |items: &[(i64, &str)]| -> BTreeMap<i64, Named> {
             items
@@ -279,21 +395,45 @@ impl Tenant {
         ada.account_groups = [20].into();
         ada.content_groups = [30].into();
         ada.licenses = ["purchasing-user".into(), "expense-user".into()].into();
+        ada.approval_groups = [11].into();
+        ada.approval_limits = [
+            ("requisition-approval-limit".into(), 40),
+            ("requisition-self-approval-limit".into(), 41),
+        ]
+        .into();
         let mut grace = SimUser::new(2, "grace", "Grace", "Hopper");
         grace.roles = [2].into();
         grace.user_groups = [10].into();
         grace.content_groups = [30, 31].into();
         grace.licenses = ["expense-user".into()].into();
+        grace.approval_groups = [10, 11].into();
+        grace.approval_limits = [
+            ("requisition-approval-limit".into(), 40),
+            ("expense-approval-limit".into(), 42),
+        ]
+        .into();
         let mut alan = SimUser::new(3, "alan", "Alan", "Turing");
         alan.active = false;
         alan.roles = [2].into();
         alan.account_groups = [21].into();
+        let mut user_groups = named(&[(10, "Finance"), (11, "Approvers"), (12, "Empty")]);
+        if let Some(approvers) = user_groups.get_mut(&11) {
+            approvers.can_approve = true;
+        }
         Tenant {
             users: [(1, ada), (2, grace), (3, alan)].into(),
-            user_groups: named(&[(10, "Finance"), (11, "Approvers"), (12, "Empty")]),
+            user_groups,
             roles: named(&[(1, "Admin"), (2, "User"), (3, "Buyer")]),
             account_groups: named(&[(20, "AP US"), (21, "AP EU")]),
             content_groups: named(&[(30, "Everyone"), (31, "EMEA")]),
+            approval_limits: [
+                ApprovalLimit::new(40, "5000.00", "USD", "requisition_header"),
+                ApprovalLimit::new(41, "500.00", "USD", "requisition_header"),
+                ApprovalLimit::new(42, "1000.00", "EUR", "expense_report"),
+            ]
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect(),
         }
     }
 
@@ -304,6 +444,7 @@ impl Tenant {
             AccessList::UserGroups => &self.user_groups,
             AccessList::AccountGroups => &self.account_groups,
             AccessList::ContentGroups => &self.content_groups,
+            AccessList::ApprovalGroups => &self.user_groups,
         }
     }
 
@@ -314,6 +455,7 @@ impl Tenant {
             AccessList::UserGroups => &mut self.user_groups,
             AccessList::AccountGroups => &mut self.account_groups,
             AccessList::ContentGroups => &mut self.content_groups,
+            AccessList::ApprovalGroups => &mut self.user_groups,
         }
     }
 
@@ -354,6 +496,7 @@ pub fn user_list(user: &SimUser, list: AccessList) -> &BTreeSet<i64> {
         AccessList::UserGroups => &user.user_groups,
         AccessList::AccountGroups => &user.account_groups,
         AccessList::ContentGroups => &user.content_groups,
+        AccessList::ApprovalGroups => &user.approval_groups,
     }
 }
 
@@ -364,6 +507,7 @@ pub fn user_list_mut(user: &mut SimUser, list: AccessList) -> &mut BTreeSet<i64>
         AccessList::UserGroups => &mut user.user_groups,
         AccessList::AccountGroups => &mut user.account_groups,
         AccessList::ContentGroups => &mut user.content_groups,
+        AccessList::ApprovalGroups => &mut user.approval_groups,
     }
 }
 

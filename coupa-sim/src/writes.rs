@@ -15,6 +15,7 @@ fn list_for_key(key: &str) -> Option<AccessList> {
         "roles" => AccessList::Roles,
         "user-groups" | "user_groups" => AccessList::UserGroups,
         "account-groups" | "account_groups" => AccessList::AccountGroups,
+        "approval-groups" | "approval_groups" => AccessList::ApprovalGroups,
         "content-groups" | "content_groups" | "business-groups" | "business_groups" => {
             AccessList::ContentGroups
         }

@@ -261,3 +261,62 @@ fn ground_truth_accessors() {
     let licenses = tenant.license_holders(|_| true);
     assert_eq!(licenses.len(), 3);
 }
+
+#[tokio::test]
+async fn approval_authority_is_served_with_shared_limit_records() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let t = token(&sim, READ_WRITE).await;
+    let fields = r#"["id",{"approval-groups":["id"]},{"requisition-approval-limit":["id","amount",{"currency":["code"]}]},"expense-approval-limit","contract-approval-limit"]"#;
+    let page = get(&sim, &t, "/api/users", &[("fields", fields)])
+        .await
+        .json();
+    assert_eq!(
+        page,
+        json!([
+            {"id": 1, "approval-groups": [{"id": 11}], "expense-approval-limit": null,
+             "contract-approval-limit": null,
+             "requisition-approval-limit": {"id": 40, "amount": "5000.00", "currency": {"code": "USD"}}},
+            {"id": 2, "approval-groups": [{"id": 10}, {"id": 11}], "contract-approval-limit": null,
+             "requisition-approval-limit": {"id": 40, "amount": "5000.00", "currency": {"code": "USD"}},
+             "expense-approval-limit": {"id": 42, "name": "1000.00 EUR", "amount": "1000.00",
+                "currency": {"id": 2, "code": "EUR", "decimals": 2}, "subject": "expense_report"}},
+            {"id": 3, "approval-groups": [], "requisition-approval-limit": null,
+             "expense-approval-limit": null, "contract-approval-limit": null},
+        ])
+    );
+    let group = get(&sim, &t, "/api/user_groups/11", &[]).await.json();
+    assert_eq!(group["can-approve"], json!(true));
+    let group = get(&sim, &t, "/api/user_groups/10", &[]).await.json();
+    assert_eq!(group["can-approve"], json!(false));
+}
+
+#[tokio::test]
+async fn a_release_without_approval_authority_leaves_it_out_or_refuses_the_fields() {
+    let absent = CoupaSim::start_with(
+        Tenant::fixture(),
+        coupa_sim::SimOptions::default().with_approval_authority_absent(),
+    )
+    .await;
+    let t = token(&absent, READ_WRITE).await;
+    let user = get(&absent, &t, "/api/users/1", &[]).await.json();
+    assert!(user.get("approval-groups").is_none(), "{user}");
+    assert!(user.get("requisition-approval-limit").is_none(), "{user}");
+    assert!(user.get("user-groups").is_some());
+
+    let strict = CoupaSim::start_with(
+        Tenant::fixture(),
+        coupa_sim::SimOptions::default().with_approval_fields_rejected(),
+    )
+    .await;
+    let t = token(&strict, READ_WRITE).await;
+    let refused = get(
+        &strict,
+        &t,
+        "/api/users",
+        &[("fields", r#"["id",{"approval_groups":["id"]}]"#)],
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    let fine = get(&strict, &t, "/api/users", &[("fields", r#"["id"]"#)]).await;
+    assert_eq!(fine.status, 200);
+}

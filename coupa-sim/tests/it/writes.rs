@@ -192,3 +192,32 @@ async fn omitted_user_keys_are_absent_even_when_projected() {
     assert!(reply.json().get("account-groups").is_none());
     assert!(reply.json().get("user-groups").is_some());
 }
+
+#[tokio::test]
+async fn approval_groups_are_written_like_the_other_lists() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let t = token(&sim, READ_WRITE).await;
+    let reply = put(
+        &sim,
+        &t,
+        1,
+        json!({"approval-groups": [{"id": 10}, {"id": 11}]}),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.json()["approval-groups"],
+        json!([{"id": 10, "name": "Finance"}, {"id": 11, "name": "Approvers"}])
+    );
+    let additive = CoupaSim::start_with(
+        Tenant::fixture(),
+        SimOptions::default()
+            .with_list_write(AccessList::ApprovalGroups, ListWrite::AdditiveUnlessEmpty),
+    )
+    .await;
+    let t = token(&additive, READ_WRITE).await;
+    put(&additive, &t, 2, json!({"approval-groups": [{"id": 11}]})).await;
+    assert_eq!(additive.tenant().users[&2].approval_groups, [10, 11].into());
+    put(&additive, &t, 2, json!({"approval-groups": []})).await;
+    assert!(additive.tenant().users[&2].approval_groups.is_empty());
+}
