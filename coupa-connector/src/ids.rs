@@ -3,14 +3,15 @@
 //! | resource type | id | entitlement |
 //! |---|---|---|
 //! | `user` | Coupa user id | - |
-//! | `group` | user group id | `member` |
+//! | `group` | user group id | `member`, `approver` |
 //! | `role` | role id | `member` |
 //! | `license` | the license flag's dash key, such as `expense-user` | `assigned` |
 //! | `account_group` | account group id | `member` |
 //! | `content_group` | business (content) group id | `member` |
 //!
-//! So user 42's membership of user group 7 is the grant `group:7:member:user:42`, and its
-//! Expense license is `license:expense-user:assigned:user:42`.
+//! So user 42's membership of user group 7 is the grant `group:7:member:user:42`, its being an
+//! approver of that group (`approval-groups`) `group:7:approver:user:42`, and its Expense
+//! license `license:expense-user:assigned:user:42`.
 
 use connector_sdk::{EntitlementId, ResourceId};
 use coupa_client::License;
@@ -30,6 +31,8 @@ pub const CONTENT_GROUP: &str = "content_group";
 
 /// The entitlement slug of groups, roles, account groups and content groups.
 pub const MEMBER: &str = "member";
+/// The entitlement slug of a user group's approvers.
+pub const APPROVER: &str = "approver";
 /// The entitlement slug of licenses.
 pub const ASSIGNED: &str = "assigned";
 
@@ -41,6 +44,11 @@ pub fn user(id: i64) -> ResourceId {
 /// The `member` entitlement of object `id` of a group-like resource type.
 pub fn member_of(resource_type: &str, id: i64) -> EntitlementId {
     EntitlementId::new(ResourceId::new(resource_type, id.to_string()), MEMBER)
+}
+
+/// The `approver` entitlement of user group `id`.
+pub fn approver_of(id: i64) -> EntitlementId {
+    EntitlementId::new(ResourceId::new(GROUP, id.to_string()), APPROVER)
 }
 
 /// The `assigned` entitlement of a license.

@@ -16,6 +16,8 @@ pub(crate) struct Row {
     pub(crate) id: i64,
     pub(crate) name: Option<String>,
     pub(crate) description: Option<String>,
+    /// A user group's `can-approve`, when the answer carried it.
+    pub(crate) can_approve: Option<bool>,
 }
 
 impl From<UserGroup> for Row {
@@ -24,6 +26,7 @@ impl From<UserGroup> for Row {
             id: g.id,
             name: g.name,
             description: g.description,
+            can_approve: g.can_approve,
         }
     }
 }
@@ -34,6 +37,7 @@ impl From<Role> for Row {
             id: r.id,
             name: r.name,
             description: r.description,
+            can_approve: None,
         }
     }
 }
@@ -44,6 +48,7 @@ impl From<AccountGroup> for Row {
             id: a.id,
             name: a.name,
             description: None,
+            can_approve: None,
         }
     }
 }
@@ -54,6 +59,7 @@ impl From<ContentGroup> for Row {
             id: c.id,
             name: c.name,
             description: c.description,
+            can_approve: None,
         }
     }
 }
@@ -93,6 +99,11 @@ fn named() -> Fields {
     Fields::of(["id", "name", "description"])
 }
 
+/// The projection of the user-groups listing: named, and whether the group can approve.
+pub(crate) fn user_group_fields() -> Fields {
+    Fields::of(["id", "name", "description", "can-approve"])
+}
+
 /// The projection of the roles listing.
 pub(crate) fn role_fields() -> Fields {
     named()
@@ -130,7 +141,7 @@ const SPECS: [Spec; 4] = [
         display: "User group",
         resource_trait: ResourceTrait::Group,
         list: AccessList::UserGroups,
-        fetch: |client, offset| page(client.user_groups(), named(), offset),
+        fetch: |client, offset| page(client.user_groups(), user_group_fields(), offset),
     },
     Spec {
         type_id: ids::ROLE,

@@ -51,6 +51,21 @@ pub(crate) struct RunState {
     pub(crate) pages: crate::paging::OffsetGuard,
     /// Whether the run syncs account groups (a host may select the types it syncs).
     account_groups_selected: std::sync::OnceLock<bool>,
+    /// Whether this tenant's user records carry approval authority, once a users page said.
+    approvals: std::sync::OnceLock<Approvals>,
+    /// Whether the warning that they do not was given (once per run).
+    approvals_warned: std::sync::atomic::AtomicBool,
+}
+
+/// Whether a tenant's user records carry approval authority (`approval-groups`, the approval
+/// limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Approvals {
+    /// They do: every projected record must carry `approval-groups`.
+    Available,
+    /// They do not (the keys are absent, or Coupa refused a projection naming them): users are
+    /// synced without them, with one warning.
+    Absent,
 }
 
 impl RunState {
@@ -65,6 +80,24 @@ impl RunState {
     /// Whether the run syncs account groups.
     pub(crate) fn account_groups_selected(&self) -> bool {
         self.account_groups_selected.get().copied().unwrap_or(true)
+    }
+
+    /// What the run knows of approval authority: `None` until a users page said.
+    pub(crate) fn approvals(&self) -> Option<Approvals> {
+        self.approvals.get().copied()
+    }
+
+    /// Records what a users page said; the first page to say decides for the run.
+    pub(crate) fn note_approvals(&self, approvals: Approvals) -> Approvals {
+        *self.approvals.get_or_init(|| approvals)
+    }
+
+    /// `warning` the first time it is asked for in this run, `None` afterwards.
+    pub(crate) fn approvals_warning(&self, warning: String) -> Option<String> {
+        let first = !self
+            .approvals_warned
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        first.then_some(warning)
     }
 }
 

@@ -51,7 +51,7 @@ async fn find(client: &CoupaClient, by: By, value: &str) -> Result<Option<User>,
         By::Email => client.users().email(value),
     };
     let rows = query
-        .fields(user_fields(false))
+        .fields(user_fields(false, false))
         .limit(1)
         .page()
         .await

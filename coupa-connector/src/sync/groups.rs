@@ -8,7 +8,7 @@ use connector_sdk::{
     ConnectorError, ListRequest, Page, Resource, ResourceId, ResourceSyncer, ResourceType,
 };
 
-use super::{member_entitlement, take_first_page};
+use super::{approver_entitlement, member_entitlement, take_first_page};
 use crate::kinds::{Kind, Row, rows};
 use crate::paging;
 use crate::session::{AccountGroups, Roles, RunState, Session};
@@ -96,17 +96,29 @@ impl ResourceSyncer for GroupLike {
             .map(|row| {
                 let id = ResourceId::new(spec.type_id, row.id.to_string());
                 let name = row.name.unwrap_or_else(|| format!("{what} {}", row.id));
-                let resource = Resource::new(id, name);
+                let mut resource = Resource::new(id, name);
+                if let Some(can) = row.can_approve {
+                    resource = resource.with_profile("can_approve", can);
+                }
                 match row.description.filter(|d| !d.is_empty()) {
                     Some(d) => resource.with_description(d),
                     None => resource,
                 }
             })
             .collect();
-        let entitlements: Vec<_> = resources
+        let mut entitlements: Vec<_> = resources
             .iter()
             .map(|r| member_entitlement(r.id.clone(), what))
             .collect();
+        // Every user group has approvers (`approval-groups` of its users), whether or not it
+        // can approve now.
+        if self.kind == Kind::Group {
+            entitlements.extend(
+                resources
+                    .iter()
+                    .map(|r| approver_entitlement(r.id.clone(), &r.display_name)),
+            );
+        }
         Ok(Page::new(resources)
             .with_entitlements(entitlements)
             .with_next_tokens(next))

@@ -23,6 +23,17 @@ pub(crate) fn member_entitlement(resource: ResourceId, what: &str) -> Entitlemen
     )
 }
 
+/// The `approver` entitlement of a user group named `name`, grantable to users.
+pub(crate) fn approver_entitlement(resource: ResourceId, name: &str) -> Entitlement {
+    Entitlement::new(
+        resource,
+        ids::APPROVER,
+        format!("Approver of {name}"),
+        Purpose::Permission,
+        [ResourceTypeId::new(ids::USER)],
+    )
+}
+
 /// Takes a first page another syncer fetched to make a decision (`None` once taken).
 pub(crate) fn take_first_page<T>(slot: &std::sync::Mutex<Option<T>>) -> Option<T> {
     slot.lock().unwrap_or_else(|p| p.into_inner()).take()

@@ -1,5 +1,6 @@
 //! The users pass: users listed once, each row projected with its roles, groups, account groups,
-//! content groups and license flags, so every membership grant comes from this one listing.
+//! content groups, license flags and approval authority (approval groups, approval limits), so
+//! every grant comes from this one listing.
 
 use std::sync::Arc;
 
@@ -8,19 +9,20 @@ use connector_sdk::{
     ConnectorError, Grant, ListRequest, Page, Resource, ResourceId, ResourceStatus, ResourceSyncer,
     ResourceTrait, ResourceType, UserTrait,
 };
-use coupa_client::Reference;
-use coupa_client::{AccessList, Fields, License, User};
+use coupa_client::{AccessList, ApprovalLimitKind, Fields, License, User};
+use coupa_client::{CoupaClient, Reference};
 
 use super::member_entitlement;
 use crate::errors::to_connector;
 use crate::ids;
 use crate::kinds::Kind;
 use crate::paging::{self, PAGE_SIZE};
-use crate::session::{AccountGroups, Roles, RunState, Session};
+use crate::session::{AccountGroups, Approvals, Roles, RunState, Session};
 
-/// The projection of the users pass: identity, status, every license flag, and the ids of
-/// each access list (role names too, for tenants without a roles listing).
-pub(crate) fn user_fields(account_groups: bool) -> Fields {
+/// The projection of the users pass: identity, status, every license flag, the ids of each
+/// access list (role names too, for tenants without a roles listing), and, with `approvals`,
+/// the approval groups and the amount and currency of each approval limit.
+pub(crate) fn user_fields(account_groups: bool, approvals: bool) -> Fields {
     let mut fields = Fields::of([
         "id",
         "login",
@@ -40,6 +42,15 @@ pub(crate) fn user_fields(account_groups: bool) -> Fields {
         .nested("content-groups", Fields::of(["id"]));
     if account_groups {
         fields = fields.nested("account-groups", Fields::of(["id"]));
+    }
+    if approvals {
+        fields = fields.nested("approval-groups", Fields::of(["id"]));
+        for kind in ApprovalLimitKind::ALL {
+            fields = fields.nested(
+                kind.key(),
+                Fields::of(["id", "amount"]).nested("currency", Fields::of(["code"])),
+            );
+        }
     }
     fields
 }
@@ -87,7 +98,34 @@ pub(crate) fn user_resource(user: &User) -> Resource {
             resource = resource.with_profile(key, value.clone());
         }
     }
+    // Approval limits as the record carried them: a `null` or absent limit adds nothing.
+    for (kind, limit) in &user.approval_limits {
+        let Some(limit) = limit else { continue };
+        if let Some(amount) = &limit.amount {
+            let key = format!("{}_approval_limit_amount", kind.name());
+            resource = resource.with_profile(key, amount.clone());
+        }
+        if let Some(code) = limit.currency.as_ref().and_then(|c| c.code.as_ref()) {
+            let key = format!("{}_approval_limit_currency", kind.name());
+            resource = resource.with_profile(key, code.clone());
+        }
+    }
     resource
+}
+
+/// Whether any record of a page carries approval authority (the keys, `null` or not).
+fn carries_approvals(users: &[User]) -> bool {
+    users
+        .iter()
+        .any(|u| u.approval_groups.is_some() || !u.approval_limits.is_empty())
+}
+
+/// The warning of a run synced without approval authority.
+fn no_approvals(why: &str) -> String {
+    format!(
+        "{why}: users are synced without approver grants (group:<id>:approver) and without \
+         approval limits"
+    )
 }
 
 /// A list the users pass projected. Absent is not empty: a row without the key cannot say whom
@@ -119,16 +157,40 @@ impl ResourceSyncer for Users {
         run.note_selection(&request.run);
         let offset = paging::offset(request.token.as_ref())?;
         let client = session.client(&run).await?;
-        let users = client
-            .users()
-            .fields(user_fields(
-                session.account_groups_on && run.account_groups_selected(),
-            ))
-            .limit(PAGE_SIZE)
-            .offset(offset)
-            .page()
-            .await
-            .map_err(to_connector)?;
+        let account_groups_asked = session.account_groups_on && run.account_groups_selected();
+        let page = |approvals: bool| {
+            let client: CoupaClient = client.clone();
+            async move {
+                client
+                    .users()
+                    .fields(user_fields(account_groups_asked, approvals))
+                    .limit(PAGE_SIZE)
+                    .offset(offset)
+                    .page()
+                    .await
+            }
+        };
+        let mut warnings = Vec::new();
+        let ask = run.approvals() != Some(Approvals::Absent);
+        let users = match page(ask).await {
+            // A release that does not know the keys may refuse a projection naming them: the
+            // page is asked again without them, and the run goes on without approvals.
+            Err(coupa_client::Error::Api(api)) if ask && api.status == 400 => {
+                if run.note_approvals(Approvals::Absent) == Approvals::Available {
+                    return Err(ConnectorError::fatal(format!(
+                        "Coupa refused (HTTP 400) a users page naming approval-groups after \
+                         earlier pages carried them: {api}"
+                    )));
+                }
+                warnings.extend(run.approvals_warning(no_approvals(
+                    "Coupa refused a users listing that names approval-groups and the approval \
+                     limits (HTTP 400), as a release without them does",
+                )));
+                page(false).await
+            }
+            other => other,
+        }
+        .map_err(to_connector)?;
         let row_ids: Vec<i64> = users.iter().map(|u| u.id).collect();
         run.pages.check(ids::USER, offset, &row_ids)?;
         let account_groups = matches!(
@@ -136,6 +198,20 @@ impl ResourceSyncer for Users {
             AccountGroups::Available(_)
         );
         let roles_from_users = matches!(session.roles(&run).await?, Roles::FromUsers);
+        let approvals = match run.approvals() {
+            Some(known) => known,
+            None if users.is_empty() => Approvals::Absent,
+            None => run.note_approvals(match carries_approvals(&users) {
+                true => Approvals::Available,
+                false => Approvals::Absent,
+            }),
+        };
+        if approvals == Approvals::Absent && !users.is_empty() {
+            warnings.extend(run.approvals_warning(no_approvals(
+                "Coupa's user records carry neither approval-groups nor approval limits (an \
+                 older release, or a profile that hides them)",
+            )));
+        }
 
         let mut grants = Vec::new();
         let mut roles = Vec::new();
@@ -154,6 +230,11 @@ impl ResourceSyncer for Users {
             for (license, held) in &user.licenses {
                 if *held && License::ALL.contains(license) {
                     grants.push(Grant::new(ids::license(license), principal.clone()));
+                }
+            }
+            if approvals == Approvals::Available {
+                for group in projected(user, AccessList::ApprovalGroups)? {
+                    grants.push(Grant::new(ids::approver_of(group.id), principal.clone()));
                 }
             }
             if roles_from_users {
@@ -177,7 +258,11 @@ impl ResourceSyncer for Users {
             .map(|r| member_entitlement(r.id.clone(), "Role"))
             .collect();
         let next = paging::next(offset, users.len(), request.parallelism);
-        Ok(Page::new(users.iter().map(user_resource).collect())
+        let mut page = Page::new(users.iter().map(user_resource).collect());
+        for warning in warnings {
+            page = page.with_warning(warning);
+        }
+        Ok(page
             .with_grants(grants)
             .with_resources(roles)
             .with_entitlements(role_entitlements)

@@ -111,14 +111,14 @@ async fn a_conductorone_task_list_runs_end_to_end_on_the_simulator() {
             non_retryable: true,
         }
     );
-    // The sync: a .c1z of the fixture's 15 grants.
+    // The sync: a .c1z of the fixture's 18 grants.
     let upload = &plane.uploads()[0];
     assert!(upload.checksum_ok);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sync.c1z");
     std::fs::write(&file, &upload.bytes).unwrap();
     let reader = c1z::Reader::open(&file).unwrap();
-    assert_eq!(reader.grants().count(), 15);
+    assert_eq!(reader.grants().count(), 18);
     // The writes, exactly.
     let after = sim.tenant();
     assert_eq!(

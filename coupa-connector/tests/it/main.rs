@@ -70,6 +70,9 @@ pub fn expected_grants(tenant: &Tenant, account_groups: bool) -> BTreeSet<String
     for (user, license) in tenant.license_holders(|_| true) {
         out.insert(format!("license:{license}:assigned:user:{user}"));
     }
+    for (user, group) in tenant.memberships(AccessList::ApprovalGroups, |_| true) {
+        out.insert(format!("group:{group}:approver:user:{user}"));
+    }
     out
 }
 

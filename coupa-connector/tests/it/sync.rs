@@ -53,8 +53,11 @@ async fn the_fixture_syncs_to_exact_rows() {
             "content_group:30:member:user:1",
             "content_group:30:member:user:2",
             "content_group:31:member:user:2",
+            "group:10:approver:user:2",
             "group:10:member:user:1",
             "group:10:member:user:2",
+            "group:11:approver:user:1",
+            "group:11:approver:user:2",
             "group:11:member:user:1",
             "license:expense-user:assigned:user:1",
             "license:expense-user:assigned:user:2",
@@ -70,6 +73,51 @@ async fn the_fixture_syncs_to_exact_rows() {
         .unwrap()
         .unwrap();
     assert_eq!(group.display_name, "Approvers");
+    assert_eq!(group.profile["can_approve"], true);
+    let finance = store
+        .resource(report.run, &ResourceId::new("group", "10"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(finance.profile["can_approve"], false);
+    // Every group has approvers, named after it.
+    let approver = store
+        .entitlements(report.run, &ResourceId::new("group", "12"))
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id.slug == "approver")
+        .unwrap();
+    assert_eq!(approver.display_name, "Approver of Empty");
+    // Approval limits on the user's profile: amount and currency of each limit present, nothing
+    // for a null one.
+    let limits = |id: &str| {
+        let user = store
+            .resource(report.run, &ResourceId::new("user", id))
+            .unwrap()
+            .unwrap();
+        user.profile
+            .into_iter()
+            .filter(|(k, _)| k.contains("approval_limit"))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        serde_json::to_value(limits("1")).unwrap(),
+        serde_json::json!({
+            "requisition_approval_limit_amount": "5000.00",
+            "requisition_approval_limit_currency": "USD",
+            "requisition_self_approval_limit_amount": "500.00",
+            "requisition_self_approval_limit_currency": "USD",
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(limits("2")).unwrap(),
+        serde_json::json!({
+            "expense_approval_limit_amount": "1000.00",
+            "expense_approval_limit_currency": "EUR",
+            "requisition_approval_limit_amount": "5000.00",
+            "requisition_approval_limit_currency": "USD",
+        })
+    );
+    assert!(limits("3").is_empty());
     let license = store
         .resource(report.run, &ResourceId::new("license", "aic-user"))
         .unwrap()
@@ -78,7 +126,8 @@ async fn the_fixture_syncs_to_exact_rows() {
     let counts = &report.counts;
     assert_eq!(counts.resources[&"license".into()], 19);
     assert_eq!(counts.entitlements[&"license".into()], 19);
-    assert_eq!(counts.entitlements[&"group".into()], 3);
+    // Each of the 3 groups: members and approvers.
+    assert_eq!(counts.entitlements[&"group".into()], 6);
 }
 
 #[tokio::test]
@@ -160,6 +209,42 @@ async fn a_missing_accounting_scope_skips_account_groups_with_a_warning() {
             .await
             .unwrap();
         assert_eq!(warnings, report.warnings);
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_without_approval_authority_syncs_without_it_and_says_so_once() {
+    let tenant = Tenant::generate(6, Sizes::users(200));
+    let without: std::collections::BTreeSet<String> = expected_grants(&tenant, true)
+        .into_iter()
+        .filter(|g| !g.contains(":approver:"))
+        .collect();
+    for (options, warning) in [
+        (
+            SimOptions::default().with_approval_authority_absent(),
+            "Coupa's user records carry neither approval-groups nor approval limits (an older \
+             release, or a profile that hides them): users are synced without approver grants \
+             (group:<id>:approver) and without approval limits",
+        ),
+        (
+            SimOptions::default().with_approval_fields_rejected(),
+            "Coupa refused a users listing that names approval-groups and the approval limits \
+             (HTTP 400), as a release without them does: users are synced without approver \
+             grants (group:<id>:approver) and without approval limits",
+        ),
+    ] {
+        let sim = CoupaSim::start_with(tenant.clone(), options).await;
+        let (store, report) = sync(&connector(&sim), 4).await;
+        assert_eq!(grants(&store, report.run), without, "{warning}");
+        assert_eq!(report.warnings, [warning]);
+        let limits = store
+            .all_resources(report.run)
+            .unwrap()
+            .into_iter()
+            .flat_map(|r| r.profile.into_iter().map(|(k, _)| k))
+            .filter(|k| k.contains("approval_limit"))
+            .count();
+        assert_eq!(limits, 0);
     }
 }
 

@@ -97,6 +97,10 @@ fn expected(tenant: &Tenant) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
             tenant.memberships(list, |_| true).len() as u64,
         );
     }
+    // Approvers are grants of groups too.
+    *grants.entry("group".to_owned()).or_default() += tenant
+        .memberships(coupa_sim::AccessList::ApprovalGroups, |_| true)
+        .len() as u64;
     grants.insert(
         "license".into(),
         tenant.license_holders(|_| true).len() as u64,

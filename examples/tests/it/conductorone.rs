@@ -189,7 +189,7 @@ fn a_one_shot_sync_writes_the_file_and_exits() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("baton .c1z"), "{stdout}");
     let reader = c1z::Reader::open(dir.path().join("sync.c1z")).unwrap();
-    assert_eq!(reader.grants().count(), 15);
+    assert_eq!(reader.grants().count(), 18);
 }
 
 #[test]

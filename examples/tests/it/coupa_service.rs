@@ -164,6 +164,7 @@ async fn sigterm_mid_sync_exits_0_and_a_restart_completes_the_run() {
         coupa_sim::AccessList::UserGroups,
         coupa_sim::AccessList::ContentGroups,
         coupa_sim::AccessList::AccountGroups,
+        coupa_sim::AccessList::ApprovalGroups,
     ]
     .into_iter()
     .map(|l| tenant.memberships(l, |_| true).len() as u64)

@@ -103,8 +103,8 @@ fn the_c1z_lines_run_in_order() {
     assert!(grants.contains("group:10:member"), "{grants}");
     assert_eq!(
         grants.lines().count(),
-        1 + 15,
-        "a header and the fixture's 15 grants"
+        1 + 18,
+        "a header and the fixture's 18 grants"
     );
 }
 
