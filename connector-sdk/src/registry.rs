@@ -306,9 +306,15 @@ impl Registry {
                 .values()
                 .map(|s| {
                     let mut capabilities = vec![Capability::Sync];
-                    if inner.provisioners.contains_key(&s.resource_type.id) {
+                    let provisioner = inner.provisioners.get(&s.resource_type.id);
+                    if provisioner.is_some() {
                         capabilities.push(Capability::Provision);
                     }
+                    let mut grants = provisioner
+                        .map(|p| p.entitlement_slugs())
+                        .unwrap_or_default();
+                    grants.sort();
+                    grants.dedup();
                     let mut traits = s.resource_type.traits.clone();
                     traits.sort();
                     traits.dedup();
@@ -317,6 +323,7 @@ impl Registry {
                         display_name: s.resource_type.display_name.clone(),
                         traits,
                         capabilities,
+                        grants,
                     }
                 })
                 .collect(),
@@ -457,6 +464,11 @@ pub struct ManifestResourceType {
     pub traits: Vec<ResourceTrait>,
     /// Capabilities, sorted.
     pub capabilities: Vec<Capability>,
+    /// The slugs of the entitlements its provisioner grants, sorted
+    /// ([`Provisioner::entitlement_slugs`](crate::Provisioner::entitlement_slugs)); left out
+    /// when it says none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<String>,
 }
 
 /// The account-creation part of the manifest.

@@ -57,8 +57,8 @@ impl ConnectorCli for Coupa {
         Ok(opened)
     }
 
-    /// `KIND RESOURCE_ID USER_ID` (`group 11 3`, `license expense-user 3`), or the SDK's
-    /// `ENTITLEMENT PRINCIPAL`.
+    /// `KIND RESOURCE_ID USER_ID` (`group 11 3`, `approver 11 3`, `license expense-user 3`), or
+    /// the SDK's `ENTITLEMENT PRINCIPAL`.
     fn grant_words(&self, words: &[String]) -> Result<(EntitlementId, ResourceId), CliError> {
         match words {
             [kind, resource, user] => Ok((
@@ -70,9 +70,10 @@ impl ConnectorCli for Coupa {
     }
 
     fn grant_help(&self) -> &'static str {
-        "KIND RESOURCE_ID USER_ID: KIND is group, role, license, account_group or \
-         content_group; RESOURCE_ID its Coupa id (a license: its key, such as expense-user); \
-         USER_ID the Coupa user id. Or ENTITLEMENT PRINCIPAL: group:11:member user:3"
+        "KIND RESOURCE_ID USER_ID: KIND is group, approver (of a user group), role, license, \
+         account_group or content_group; RESOURCE_ID its Coupa id (a license: its key, such as \
+         expense-user); USER_ID the Coupa user id. Or ENTITLEMENT PRINCIPAL: \
+         group:11:member user:3, group:11:approver user:3"
     }
 
     /// `disabled user:2`, `already enabled user:2`.
@@ -105,8 +106,9 @@ impl ConnectorCli for Coupa {
 
 /// The entitlement `KIND RESOURCE_ID` names, validated: a canonical id, or a known license key.
 fn entitlement(kind: &str, id: &str) -> Result<EntitlementId, CliError> {
-    const KINDS: [&str; 5] = [
+    const KINDS: [&str; 6] = [
         ids::GROUP,
+        ids::APPROVER,
         ids::ROLE,
         ids::LICENSE,
         ids::ACCOUNT_GROUP,
@@ -125,6 +127,7 @@ fn entitlement(kind: &str, id: &str) -> Result<EntitlementId, CliError> {
                     known.join(", ")
                 ))
             }),
+        ids::APPROVER => Ok(ids::approver_of(coupa_id(id, ids::GROUP)?)),
         kind if KINDS.contains(&kind) => Ok(ids::member_of(kind, coupa_id(id, kind)?)),
         other => Err(CliError::usage(format!(
             "invalid value '{}' for KIND: the kinds are {}",

@@ -63,6 +63,12 @@ pub trait Provisioner: Send + Sync {
     /// Takes `request.grant` away.
     async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError>;
 
+    /// The slugs of the entitlements it grants and revokes (`member`, ...), for the manifest.
+    /// Defaults to none said.
+    fn entitlement_slugs(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Finishes a write of this provisioner that was interrupted between its requests (see
     /// [`crate::journal`]): read the attribute now; put back every resource the intent's
     /// `before` held except the one revoked (or add the one granted); never remove what is

@@ -61,6 +61,10 @@ impl LicenseProvisioner {
 
 #[async_trait]
 impl Provisioner for LicenseProvisioner {
+    fn entitlement_slugs(&self) -> Vec<String> {
+        vec![crate::ids::ASSIGNED.to_owned()]
+    }
+
     async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError> {
         request.require_permanent()?;
         Ok(

@@ -1,5 +1,6 @@
-//! Group, role, account-group and content-group membership: full-list writes to the user,
-//! through the converge helper; Coupa's documented clear-then-set for lists that only grow.
+//! Group, role, account-group and content-group membership, and the approvers of user groups:
+//! full-list writes to the user, through the converge helper; Coupa's documented
+//! clear-then-set for lists that only grow.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,19 +27,44 @@ pub(crate) struct ListProvisioner {
 
 type Ids = BTreeSet<i64>;
 
+/// The user's list an entitlement is written to, and the object's id in it.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    list: AccessList,
+    slug: &'static str,
+    id: i64,
+}
+
 impl ListProvisioner {
-    fn object_id(&self, entitlement: &EntitlementId) -> Result<i64, ConnectorError> {
-        if entitlement.slug != ids::MEMBER {
-            return Err(ConnectorError::not_found(format!(
-                "`{entitlement}`: {} resources only offer `{}`",
-                entitlement.resource.resource_type,
-                ids::MEMBER
-            )));
+    /// The slugs this kind offers, each with the user's list that holds it: `member` (the
+    /// kind's list), and for user groups `approver` (`approval-groups`).
+    fn slugs(&self) -> Vec<(&'static str, AccessList)> {
+        let mut slugs = vec![(ids::MEMBER, self.kind.spec().list)];
+        if self.kind == Kind::Group {
+            slugs.push((ids::APPROVER, AccessList::ApprovalGroups));
         }
-        parse_id(
+        slugs
+    }
+
+    fn entry(&self, entitlement: &EntitlementId) -> Result<Entry, ConnectorError> {
+        let slugs = self.slugs();
+        let Some((slug, list)) = slugs.iter().find(|(s, _)| *s == entitlement.slug) else {
+            let offered: Vec<String> = slugs.iter().map(|(s, _)| format!("`{s}`")).collect();
+            return Err(ConnectorError::not_found(format!(
+                "`{entitlement}`: {} resources only offer {}",
+                entitlement.resource.resource_type,
+                offered.join(" and ")
+            )));
+        };
+        let id = parse_id(
             &entitlement.resource.id,
             entitlement.resource.resource_type.as_str(),
-        )
+        )?;
+        Ok(Entry {
+            list: *list,
+            slug,
+            id,
+        })
     }
 
     /// Runs `operation` on the user's list in a task of its own that holds the user's lock, so
@@ -46,6 +72,7 @@ impl ListProvisioner {
     async fn spawn<T, F>(
         &self,
         principal: &ResourceId,
+        entry: Entry,
         context: CallContext,
         operation: impl FnOnce(Write) -> F,
     ) -> Result<T, ConnectorError>
@@ -54,7 +81,7 @@ impl ListProvisioner {
         F: Future<Output = Result<T, ConnectorError>> + Send + 'static,
     {
         let user = user_id(principal)?;
-        let list = self.kind.spec().list;
+        let list = entry.list;
         let client = self
             .session
             .writer(list == AccessList::AccountGroups)
@@ -71,6 +98,7 @@ impl ListProvisioner {
             target,
             context,
             type_id: self.kind.spec().type_id,
+            slug: entry.slug,
         });
         tokio::spawn(async move {
             let result = work.await;
@@ -89,6 +117,8 @@ pub(crate) struct Write {
     context: CallContext,
     /// The resource type of the list's entries.
     type_id: &'static str,
+    /// The slug the list holds (`member`, or `approver` for `approval-groups`).
+    slug: &'static str,
 }
 
 impl Write {
@@ -99,11 +129,16 @@ impl Write {
             .collect()
     }
 
+    /// The entitlement of entry `id`.
+    fn entitlement(&self, id: i64) -> EntitlementId {
+        EntitlementId::new(ResourceId::new(self.type_id, id.to_string()), self.slug)
+    }
+
     /// The intent of revoking `id` from a list that held `before`.
     fn revoke_draft(&self, before: &Ids, id: i64) -> IntentDraft {
         IntentDraft::revoke(
             ids::user(self.target.user),
-            ids::member_of(self.type_id, id),
+            self.entitlement(id),
             self.target.key(),
             self.resources(before),
         )
@@ -118,7 +153,7 @@ async fn add(write: Write, id: i64) -> Result<GrantOutcome, ConnectorError> {
     match converged {
         Converged::Already => Ok(GrantOutcome::AlreadyGranted),
         Converged::Changed => Ok(GrantOutcome::granted(vec![connector_sdk::Grant::new(
-            ids::member_of(write.type_id, id),
+            write.entitlement(id),
             ids::user(target.user),
         )])),
         Converged::NotApplied { answer, .. } => Err(ConnectorError::not_found(format!(
@@ -319,25 +354,33 @@ async fn repair(
 impl Provisioner for ListProvisioner {
     async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, ConnectorError> {
         request.require_permanent()?;
-        let id = self.object_id(&request.entitlement)?;
-        self.spawn(&request.principal, request.context, move |write| {
-            add(write, id)
+        let entry = self.entry(&request.entitlement)?;
+        self.spawn(&request.principal, entry, request.context, move |write| {
+            add(write, entry.id)
         })
         .await
     }
 
     async fn revoke(&self, request: RevokeRequest) -> Result<RevokeOutcome, ConnectorError> {
         let grant = &request.grant;
-        let id = self.object_id(&grant.entitlement)?;
-        self.spawn(&grant.principal, request.context, move |write| {
-            remove(write, id)
+        let entry = self.entry(&grant.entitlement)?;
+        self.spawn(&grant.principal, entry, request.context, move |write| {
+            remove(write, entry.id)
         })
         .await
     }
 
+    fn entitlement_slugs(&self) -> Vec<String> {
+        self.slugs()
+            .into_iter()
+            .map(|(s, _)| s.to_owned())
+            .collect()
+    }
+
     async fn repair(&self, request: RepairRequest) -> Result<Repaired, ConnectorError> {
         let draft = &request.intent.intent.draft;
-        let id = self.object_id(&draft.entitlement)?;
+        let entry = self.entry(&draft.entitlement)?;
+        let id = entry.id;
         let type_id = self.kind.spec().type_id;
         let before = draft
             .before
@@ -350,7 +393,7 @@ impl Provisioner for ListProvisioner {
             })
             .collect::<Result<Ids, _>>()?;
         let operation = draft.operation;
-        self.spawn(&draft.principal, request.context, move |write| {
+        self.spawn(&draft.principal, entry, request.context, move |write| {
             repair(write, operation, id, before)
         })
         .await

@@ -26,6 +26,11 @@ pub fn ent(resource_type: &str, id: &str) -> EntitlementId {
     EntitlementId::new(ResourceId::new(resource_type, id), slug)
 }
 
+/// The `approver` entitlement of user group `id`.
+pub fn approver(id: &str) -> EntitlementId {
+    EntitlementId::new(ResourceId::new("group", id), "approver")
+}
+
 /// The connector's error behind an SDK error, with its own sources, as one line.
 pub fn cause(err: &Error) -> String {
     std::error::Error::source(err)
@@ -282,6 +287,123 @@ async fn an_additive_group_list_falls_back_to_clear_then_set() {
         RevokeOutcome::Revoked
     );
     assert_eq!(sim.tenant().users[&1].user_groups, [11].into());
+}
+
+#[tokio::test]
+async fn approvers_are_granted_and_revoked_through_the_users_approval_groups() {
+    let sim = CoupaSim::start(Tenant::fixture()).await;
+    let registry = registry(&sim);
+    // ada approves for Approvers (11); she becomes an approver of Finance (10) too.
+    let outcome = registry
+        .grant(connector_sdk::GrantRequest::new(user(1), approver("10")))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.grants(),
+        [Grant::new(approver("10"), user(1))].as_slice()
+    );
+    let tenant = sim.tenant();
+    assert_eq!(tenant.users[&1].approval_groups, [10, 11].into());
+    assert_eq!(
+        tenant.users[&1].user_groups,
+        [10, 11].into(),
+        "memberships untouched"
+    );
+    // The write was read with a projection of approval-groups and written as that list.
+    let puts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 1);
+    assert!(
+        sim.requests().iter().any(|r| r.method == "GET"
+            && r.path == "/api/users/1"
+            && r.param("fields") == Some(r#"["id",{"approval-groups":["id"]}]"#)),
+        "{:?}",
+        sim.requests()
+    );
+    assert_eq!(
+        registry
+            .grant(connector_sdk::GrantRequest::new(user(1), approver("10")))
+            .await
+            .unwrap(),
+        GrantOutcome::AlreadyGranted
+    );
+    // grace stops approving for Approvers.
+    assert_eq!(
+        registry
+            .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+                approver("11"),
+                user(2)
+            )))
+            .await
+            .unwrap(),
+        RevokeOutcome::Revoked
+    );
+    assert_eq!(sim.tenant().users[&2].approval_groups, [10].into());
+    // A slug user groups do not offer.
+    let err = registry
+        .grant(connector_sdk::GrantRequest::new(
+            user(1),
+            EntitlementId::new(ResourceId::new("group", "10"), "owner"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        cause(&err),
+        "not found: `group:10:owner`: group resources only offer `member` and `approver`"
+    );
+}
+
+#[tokio::test]
+async fn an_additive_approver_list_is_removed_with_clear_then_set() {
+    let options = SimOptions::default()
+        .with_list_write(AccessList::ApprovalGroups, ListWrite::AdditiveUnlessEmpty);
+    let sim = CoupaSim::start_with(Tenant::fixture(), options).await;
+    let store = std::sync::Arc::new(connector_sdk::MemoryStore::new());
+    let registry = registry(&sim).with_journal(store.clone());
+    assert_eq!(
+        registry
+            .revoke(connector_sdk::RevokeRequest::new(Grant::new(
+                approver("10"),
+                user(2)
+            )))
+            .await
+            .unwrap(),
+        RevokeOutcome::Revoked
+    );
+    assert_eq!(sim.tenant().users[&2].approval_groups, [11].into());
+    // Plain write, then clear and set: three PUTs, and the intent recorded and closed.
+    let bodies = sim.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(bodies, 3);
+    use connector_sdk::journal::Journal;
+    assert!(store.open_intents("coupa").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_tenant_that_refuses_approval_fields_refuses_approver_writes() {
+    let sim = CoupaSim::start_with(
+        Tenant::fixture(),
+        SimOptions::default().with_approval_fields_rejected(),
+    )
+    .await;
+    let registry = registry(&sim);
+    let before = sim.tenant();
+    let err = registry
+        .grant(connector_sdk::GrantRequest::new(user(3), approver("11")))
+        .await
+        .unwrap_err();
+    assert!(
+        cause(&err).starts_with("invalid argument: Coupa refused the request"),
+        "{}",
+        cause(&err)
+    );
+    assert_eq!(
+        sim.requests().iter().filter(|r| r.method == "PUT").count(),
+        0
+    );
+    assert_eq!(sim.tenant(), before);
 }
 
 #[tokio::test]

@@ -142,6 +142,11 @@ async fn an_absent_or_null_list_is_an_error_and_nothing_is_written() {
                 ent("content_group", "31"),
                 ent("content_group", "30"),
             ),
+            (
+                "approval-groups",
+                crate::provision::approver("12"),
+                crate::provision::approver("11"),
+            ),
         ]
         .map(|case| (m, case))
     }) {

@@ -18,7 +18,7 @@ fn fixture(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn every_command_prints_its_outcome_in_one_grammar() {
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
         (
             &["grant", "group", "11", "3"],
             "granted group:11:member to user:3",
@@ -46,6 +46,14 @@ fn every_command_prints_its_outcome_in_one_grammar() {
         (
             &["grant", "account_group", "21", "1"],
             "granted account_group:21:member to user:1",
+        ),
+        (
+            &["grant", "approver", "12", "1"],
+            "granted group:12:approver to user:1",
+        ),
+        (
+            &["revoke", "group:11:approver", "user:1"],
+            "revoked group:11:approver from user:1",
         ),
         (
             &["action", "disable_user", "--user-id", "1"],
