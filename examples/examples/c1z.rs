@@ -4,6 +4,7 @@
 //! cargo run --example c1z -- stats coupa.c1z       # syncs, and counts per resource type
 //! cargo run --example c1z -- resources coupa.c1z   # one resource per line
 //! cargo run --example c1z -- grants coupa.c1z      # one grant per line
+//! cargo run --example c1z -- profile coupa.c1z user:1  # one resource's profile, as JSON
 //! ```
 //!
 //! `--sync-id ID` reads that sync instead of the newest finished full one. Exit codes: 0 done,
@@ -45,6 +46,13 @@ enum Command {
     Grants {
         /// The .c1z file
         file: PathBuf,
+    },
+    /// One resource's profile, as JSON (keys sorted).
+    Profile {
+        /// The .c1z file
+        file: PathBuf,
+        /// The resource, such as `user:1`
+        resource: String,
     },
 }
 
@@ -88,11 +96,30 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, out: &mut impl Write) -> Result<(), Stop> {
     let file = match &args.command {
-        Command::Stats { file } | Command::Resources { file } | Command::Grants { file } => file,
+        Command::Stats { file }
+        | Command::Resources { file }
+        | Command::Grants { file }
+        | Command::Profile { file, .. } => file,
     };
     let reader = Reader::open_at(file, args.sync_id.as_deref())?;
     match args.command {
         Command::Stats { .. } => stats(&reader, out),
+        Command::Profile { ref resource, .. } => {
+            for found in reader.resources() {
+                let r = found?;
+                if format!("{}:{}", r.id.resource_type.as_str(), r.id.id) == *resource {
+                    let profile: BTreeMap<_, _> = r.profile.into_iter().collect();
+                    let text = serde_json::to_string_pretty(&profile)
+                        .unwrap_or_else(|e| unreachable!("a profile is JSON: {e}"));
+                    writeln!(out, "{text}")?;
+                    return Ok(());
+                }
+            }
+            Err(Stop::Read(c1z::Error::NoSync(format!(
+                "no resource {} in this sync",
+                printable(resource)
+            ))))
+        }
         Command::Resources { .. } => {
             writeln!(out, "{:<40} {:<16} display name", "id", "type")?;
             for resource in reader.resources() {

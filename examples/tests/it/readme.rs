@@ -72,7 +72,7 @@ fn the_c1z_lines_run_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let sync = lines("coupa-sync");
     let read = lines("c1z");
-    assert_eq!((sync.len(), read.len()), (1, 2), "{sync:?} {read:?}");
+    assert_eq!((sync.len(), read.len()), (1, 3), "{sync:?} {read:?}");
     let (code, _, stderr) = outcome(
         crate::command("coupa-sync")
             .args(&sync[0].0)
@@ -105,6 +105,24 @@ fn the_c1z_lines_run_in_order() {
         grants.lines().count(),
         1 + 18,
         "a header and the fixture's 18 grants"
+    );
+    let (code, profile, stderr) = outcome(
+        crate::command("c1z")
+            .args(&read[2].0)
+            .current_dir(dir.path()),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&profile).unwrap(),
+        serde_json::json!({
+            "first_name": "Ada",
+            "full_name": "Ada Lovelace",
+            "last_name": "Lovelace",
+            "requisition_approval_limit_amount": "5000.00",
+            "requisition_approval_limit_currency": "USD",
+            "requisition_self_approval_limit_amount": "500.00",
+            "requisition_self_approval_limit_currency": "USD",
+        })
     );
 }
 
