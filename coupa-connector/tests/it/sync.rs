@@ -38,6 +38,35 @@ async fn a_full_sync_equals_the_ground_truth() {
     assert_eq!(trait_.employee_id, sim_user.employee_number);
     assert_eq!(user.profile["first_name"], "Sim");
     assert_eq!(user.display_name, format!("Sim {}", sim_user.lastname));
+    // Every user's approval limits, exactly: amount and currency of each record it points at.
+    let mut with_limits = 0;
+    for (id, sim_user) in &tenant.users {
+        let synced = store
+            .resource(report.run, &ResourceId::new("user", id.to_string()))
+            .unwrap()
+            .unwrap();
+        let profile: std::collections::BTreeMap<String, serde_json::Value> = synced
+            .profile
+            .into_iter()
+            .filter(|(k, _)| k.contains("approval_limit"))
+            .collect();
+        let mut expected = std::collections::BTreeMap::new();
+        for (key, limit) in &sim_user.approval_limits {
+            let record = &tenant.approval_limits[limit];
+            let kind = key.trim_end_matches("-approval-limit").replace('-', "_");
+            expected.insert(
+                format!("{kind}_approval_limit_amount"),
+                serde_json::json!(record.amount),
+            );
+            expected.insert(
+                format!("{kind}_approval_limit_currency"),
+                serde_json::json!(record.currency),
+            );
+        }
+        with_limits += usize::from(!expected.is_empty());
+        assert_eq!(profile, expected, "user {id}");
+    }
+    assert!(with_limits > 300, "{with_limits} of 640 users have limits");
 }
 
 #[tokio::test]
