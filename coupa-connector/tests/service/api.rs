@@ -160,6 +160,22 @@ async fn a_triggered_sync_matches_the_tenant_and_the_metrics_say_so() {
             path.push_str(&format!("&page_token={t}"));
         }
         let page: Value = service.get_json(&path).await;
+        // Each user's approval limits are on its profile, as the simulator holds them.
+        for resource in page["resources"].as_array().unwrap() {
+            let id: i64 = resource["id"].as_str().unwrap()["user:".len()..]
+                .parse()
+                .unwrap();
+            let sim_user = &tenant.users[&id];
+            for (key, limit) in &sim_user.approval_limits {
+                let kind = key.trim_end_matches("-approval-limit").replace('-', "_");
+                let record = &tenant.approval_limits[limit];
+                assert_eq!(
+                    resource["profile"][format!("{kind}_approval_limit_amount")],
+                    json!(record.amount),
+                    "{resource}"
+                );
+            }
+        }
         users += page["resources"].as_array().unwrap().len() as u64;
         match page["next_page_token"].as_str() {
             Some(t) => token = Some(t.to_owned()),
