@@ -206,6 +206,14 @@ impl ResourceSyncer for Users {
                 false => Approvals::Absent,
             }),
         };
+        // Pages of one tenant agree: one that carries what an earlier page did not is not
+        // dropped silently.
+        if approvals == Approvals::Absent && ask && carries_approvals(&users) {
+            return Err(ConnectorError::fatal(format!(
+                "Coupa's users page at offset {offset} carries approval authority where an \
+                 earlier page of this sync carried none; refusing to sync a part of it"
+            )));
+        }
         if approvals == Approvals::Absent && !users.is_empty() {
             warnings.extend(run.approvals_warning(no_approvals(
                 "Coupa's user records carry neither approval-groups nor approval limits (an \

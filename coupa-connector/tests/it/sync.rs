@@ -557,6 +557,63 @@ async fn a_malformed_user_record_names_the_user_and_the_field() {
 }
 
 #[tokio::test]
+async fn a_first_page_without_approval_authority_decides_for_the_run() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    let tenant = Tenant::generate(8, Sizes::users(120));
+    let sim = CoupaSim::start(tenant.clone()).await;
+    // The first page, as a release without approval authority would send it.
+    let first: Vec<serde_json::Value> = tenant
+        .users
+        .values()
+        .take(50)
+        .map(|u| {
+            serde_json::json!({"id": u.id, "login": u.login, "active": u.active, "roles": [],
+                "user-groups": [], "content-groups": [], "account-groups": []})
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .and(query_param("offset", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first))
+        .with_priority(1)
+        .mount(sim.server())
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let report = engine(&connector(&sim), store.clone(), 1)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(report.warnings[0].starts_with("Coupa's user records carry neither"));
+    assert!(
+        !grants(&store, report.run)
+            .iter()
+            .any(|g| g.contains(":approver:"))
+    );
+    // The later pages are asked without the keys (a page asked with them that carried them,
+    // against the first, would fail the sync rather than be dropped).
+    let asked: Vec<(String, bool)> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/users")
+        .filter_map(|r| {
+            Some((
+                r.param("offset")?.to_owned(),
+                r.param("fields")?.contains("approval-groups"),
+            ))
+        })
+        .collect();
+    assert!(asked.contains(&("50".to_owned(), false)), "{asked:?}");
+    assert!(
+        asked
+            .iter()
+            .all(|(offset, named)| *named == (offset == "0")),
+        "{asked:?}"
+    );
+}
+
+#[tokio::test]
 async fn resume_after_an_interruption_gives_the_same_rows() {
     // With the roles endpoint too, and without it (roles built from user rows, which the run
     // remembers as it goes: a resume in the same process must not inherit that memory).
