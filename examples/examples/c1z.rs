@@ -63,6 +63,8 @@ enum Stop {
     Read(c1z::Error),
     /// Standard output failed (a closed pipe ends the listing quietly).
     Write(std::io::Error),
+    /// The sync holds no resource of this id.
+    NoResource(String),
 }
 
 impl From<c1z::Error> for Stop {
@@ -85,6 +87,10 @@ fn main() -> ExitCode {
         Err(Stop::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Stop::Write(e)) => {
             eprintln!("c1z: cannot write the listing: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Stop::NoResource(id)) => {
+            eprintln!("c1z: the sync holds no resource {}", printable(&id));
             ExitCode::FAILURE
         }
         Err(Stop::Read(error)) => {
@@ -115,10 +121,7 @@ fn run(args: &Args, out: &mut impl Write) -> Result<(), Stop> {
                     return Ok(());
                 }
             }
-            Err(Stop::Read(c1z::Error::NoSync(format!(
-                "no resource {} in this sync",
-                printable(resource)
-            ))))
+            Err(Stop::NoResource(resource.clone()))
         }
         Command::Resources { .. } => {
             writeln!(out, "{:<40} {:<16} display name", "id", "type")?;

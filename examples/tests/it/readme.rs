@@ -124,6 +124,15 @@ fn the_c1z_lines_run_in_order() {
             "requisition_self_approval_limit_currency": "USD",
         })
     );
+    let (code, out, stderr) = outcome(
+        crate::command("c1z")
+            .args(["profile", "fixture.c1z", "user:9"])
+            .current_dir(dir.path()),
+    );
+    assert_eq!(
+        (code, out.as_str(), stderr.as_str()),
+        (1, "", "c1z: the sync holds no resource user:9")
+    );
 }
 
 #[test]
