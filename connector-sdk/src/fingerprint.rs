@@ -175,6 +175,12 @@ mod tests {
         let read = Fingerprint::decode(&fingerprint.encode()).unwrap();
         assert_eq!(read, fingerprint);
         assert_eq!(read.get("file"), Some("/a|b=c%d"));
+        // Text that looks like an escape survives too.
+        for value in ["%7C", "%3D", "%25", "%%7C|=", "100%"] {
+            let fingerprint = Fingerprint::new("v", value);
+            let read = Fingerprint::decode(&fingerprint.encode()).unwrap();
+            assert_eq!(read.get("v"), Some(value), "{}", fingerprint.encode());
+        }
     }
 
     #[test]
