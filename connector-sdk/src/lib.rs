@@ -98,6 +98,8 @@ pub use store::{
     Holder, IntegrityIssue, IntegrityKind, MemoryStore, RunCounts, RunId, RunStatus, SqliteStore,
     Store, StoreError, SyncDiff, SyncRun,
 };
+#[cfg(feature = "postgres")]
+pub use store::{PostgresOptions, PostgresStore};
 
 /// The workspace README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

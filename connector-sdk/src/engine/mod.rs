@@ -322,17 +322,19 @@ impl SyncEngine {
                 stage: Stage::ResourceTypes,
             });
         }
-        // The lease: a heartbeat while the sync runs; losing it stops the sync.
+        // The lease: a heartbeat while the sync runs; losing it stops the sync. A host that
+        // drops this future (a timeout, a `select!`) stops the heartbeat too, so the run can
+        // be taken over once its heartbeat is stale.
         let stop = cancel.child_token();
         let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let heartbeat = tokio::spawn(beat(
+        let heartbeat = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(beat(
             Arc::clone(&self.store),
             run,
             holder.id.clone(),
             self.config.lease_ttl / 4,
             stop.clone(),
             Arc::clone(&lost),
-        ));
+        )));
         let context = match self.selection() {
             Some(types) => RunContext::with_selection(types),
             None => RunContext::new(),
@@ -419,12 +421,16 @@ impl SyncEngine {
             .collect();
         if !self.config.fingerprint_change {
             let (connector, current) = (connector.clone(), fingerprint.clone());
+            let ours = current.clone();
             let latest = self
                 .in_store(move |s| {
-                    Ok(s.runs()?
-                        .into_iter()
-                        .rev()
-                        .find(|r| r.connector == connector && r.status == RunStatus::Completed))
+                    // A store of many tenants refuses only against its runs of this tenant.
+                    let tenant = ours.get("tenant").filter(|_| s.many_tenants());
+                    Ok(s.runs()?.into_iter().rev().find(|r| {
+                        r.connector == connector
+                            && r.status == RunStatus::Completed
+                            && tenant.is_none_or(|t| crate::store::of_tenant(&r.fingerprint, t))
+                    }))
                 })
                 .await?;
             if let Some(latest) = latest.filter(|r| !same_tenant(&r.fingerprint, &current)) {
@@ -747,7 +753,14 @@ impl SyncEngine {
         warnings.extend(not_resumed);
         if let Some(keep) = self.config.keep_runs {
             let connector = self.registry.metadata().id.clone();
-            match self.in_store(move |s| s.prune(&connector, keep)).await {
+            let tenant = self.run_fingerprint().get("tenant").map(str::to_owned);
+            match self
+                .in_store(move |s| {
+                    let tenant = tenant.as_deref().filter(|_| s.many_tenants());
+                    s.prune(&connector, tenant, keep)
+                })
+                .await
+            {
                 Ok(pruned) if !pruned.is_empty() => {
                     tracing::info!(%run, pruned = ?pruned, "older runs pruned");
                 }

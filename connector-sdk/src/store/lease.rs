@@ -229,6 +229,32 @@ pub(crate) enum Decision {
     },
 }
 
+/// Whether the stored fingerprint `stored` is of `tenant`: it names that tenant, or none (a
+/// fingerprint without a `tenant` part belongs to every tenant's scope).
+pub(crate) fn of_tenant(stored: &str, tenant: &str) -> bool {
+    crate::Fingerprint::decode(stored)
+        .ok()
+        .and_then(|f| f.get("tenant").map(|t| t == tenant))
+        .unwrap_or(true)
+}
+
+/// The unfinished runs a beginning sync decides about: all of them in a one-tenant store, those
+/// of its own tenant in a store of many.
+#[cfg(feature = "postgres")]
+pub(crate) fn in_scope(
+    open: Vec<OpenRun>,
+    begin: &BeginRun<'_>,
+    many_tenants: bool,
+) -> Vec<OpenRun> {
+    match begin.fingerprint.get("tenant") {
+        Some(tenant) if many_tenants => open
+            .into_iter()
+            .filter(|o| of_tenant(&o.fingerprint, tenant))
+            .collect(),
+        _ => open,
+    }
+}
+
 /// Whether `open`'s holder (if any) still holds it at `now_ms`.
 fn held(open: &OpenRun, begin: &BeginRun<'_>, now_ms: i64) -> Option<(Holder, i64)> {
     let holder = open.holder.as_ref()?;

@@ -1,5 +1,6 @@
-//! Where synced data lives: the [`Store`] trait, [`SqliteStore`] (the embedded default) and
-//! [`MemoryStore`] (tests).
+//! Where synced data lives: the [`Store`] trait, [`SqliteStore`] (the embedded default),
+//! `PostgresStore` (feature `postgres`: the shared store of many hosts) and [`MemoryStore`]
+//! (tests).
 //!
 //! Every row belongs to a sync run, so two completed runs can be compared with [`Store::diff`].
 //! The sync engine's pending work lives in the store too, written in the same transaction as the
@@ -7,9 +8,12 @@
 //!
 //! Store methods are synchronous; the engine calls them from a blocking thread.
 
+mod columns;
 mod diff;
 mod lease;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod queue;
 mod sqlite;
 mod work;
@@ -24,8 +28,11 @@ use crate::model::{
 };
 
 pub use diff::SyncDiff;
+pub(crate) use lease::of_tenant;
 pub use lease::{BeginRun, Begun, Holder};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::WorkQueue;
 pub use sqlite::SqliteStore;
 pub use work::{NewWork, PageCommit, WorkId, WorkItem, WorkKind};
@@ -267,32 +274,26 @@ pub trait Store: Send + Sync {
     /// Deletes a run and every row it holds (for pruning old runs).
     fn delete_run(&self, run: RunId) -> Result<(), StoreError>;
 
+    /// Whether the store holds the runs of many tenants side by side (a shared database):
+    /// then runs are scoped by tenant (the fingerprint's `tenant` part) when a sync begins, when
+    /// the engine refuses another tenant's store and when old runs are pruned. A file store is
+    /// one tenant's (`false`, the default).
+    fn many_tenants(&self) -> bool {
+        false
+    }
+
     /// Deletes `connector`'s runs past the newest `keep` completed ones: older completed runs,
     /// and failed runs that started before the newest completed run (they can never be resumed).
     /// Unfinished runs are never deleted, nor failed runs newer than the last success (they hold
-    /// what went wrong). Returns the runs deleted, oldest first.
-    fn prune(&self, connector: &str, keep: NonZeroUsize) -> Result<Vec<RunId>, StoreError> {
-        let runs: Vec<SyncRun> = self
-            .runs()?
-            .into_iter()
-            .filter(|r| r.connector == connector)
-            .collect();
-        let completed: Vec<RunId> = runs
-            .iter()
-            .filter(|r| r.status == RunStatus::Completed)
-            .map(|r| r.id)
-            .collect();
-        let kept = &completed[completed.len().saturating_sub(keep.get())..];
-        let newest = completed.last().copied();
-        let doomed: Vec<RunId> = runs
-            .iter()
-            .filter(|r| match r.status {
-                RunStatus::Completed => !kept.contains(&r.id),
-                RunStatus::Failed => newest.is_some_and(|n| r.id < n),
-                RunStatus::Running => false,
-            })
-            .map(|r| r.id)
-            .collect();
+    /// what went wrong). With `tenant`, only runs whose fingerprint names that tenant (or none)
+    /// are considered. Returns the runs deleted, oldest first.
+    fn prune(
+        &self,
+        connector: &str,
+        tenant: Option<&str>,
+        keep: NonZeroUsize,
+    ) -> Result<Vec<RunId>, StoreError> {
+        let doomed = doomed_runs(&self.runs()?, connector, tenant, keep);
         for run in &doomed {
             self.delete_run(*run)?;
         }
@@ -428,6 +429,36 @@ pub trait Store: Send + Sync {
 
     /// What changed from run `old` to run `new`.
     fn diff(&self, old: RunId, new: RunId) -> Result<SyncDiff, StoreError>;
+}
+
+/// The runs [`Store::prune`] deletes, oldest first.
+pub(crate) fn doomed_runs(
+    runs: &[SyncRun],
+    connector: &str,
+    tenant: Option<&str>,
+    keep: NonZeroUsize,
+) -> Vec<RunId> {
+    let runs: Vec<&SyncRun> = runs
+        .iter()
+        .filter(|r| {
+            r.connector == connector && tenant.is_none_or(|t| lease::of_tenant(&r.fingerprint, t))
+        })
+        .collect();
+    let completed: Vec<RunId> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Completed)
+        .map(|r| r.id)
+        .collect();
+    let kept = &completed[completed.len().saturating_sub(keep.get())..];
+    let newest = completed.last().copied();
+    runs.iter()
+        .filter(|r| match r.status {
+            RunStatus::Completed => !kept.contains(&r.id),
+            RunStatus::Failed => newest.is_some_and(|n| r.id < n),
+            RunStatus::Running => false,
+        })
+        .map(|r| r.id)
+        .collect()
 }
 
 pub(crate) fn now_ms() -> i64 {

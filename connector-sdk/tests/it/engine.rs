@@ -421,137 +421,141 @@ async fn progress_events_cover_every_stage() {
     );
 }
 
-#[tokio::test]
-async fn integrity_violations_fail_the_sync_or_warn() {
-    use async_trait::async_trait;
-    use connector_sdk::{
-        ConnectorError, ConnectorMetadata, EntitlementId, Grant, ListRequest, Page, Registry,
-        Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SyncerOptions,
-    };
+every_store!(
+    integrity_violations_fail_the_sync_or_warn,
+    |backend: crate::backends::Backend| async move {
+        use async_trait::async_trait;
+        use connector_sdk::{
+            ConnectorError, ConnectorMetadata, EntitlementId, Grant, ListRequest, Page, Registry,
+            Resource, ResourceId, ResourceSyncer, ResourceTrait, ResourceType, SyncerOptions,
+        };
 
-    struct Things;
-    #[async_trait]
-    impl ResourceSyncer for Things {
-        fn resource_type(&self) -> ResourceType {
-            ResourceType::new("user", "User", [ResourceTrait::User])
+        struct Things;
+        #[async_trait]
+        impl ResourceSyncer for Things {
+            fn resource_type(&self) -> ResourceType {
+                ResourceType::new("user", "User", [ResourceTrait::User])
+            }
+            fn options(&self) -> SyncerOptions {
+                SyncerOptions::list_only()
+            }
+            async fn list(&self, _r: ListRequest) -> Result<Page<Resource>, ConnectorError> {
+                let user = ResourceId::new("user", "1");
+                let group = crate::fixture::member_entitlement(ResourceId::new("user", "1"));
+                Ok(Page::new(vec![Resource::new(user.clone(), "One")])
+                    .with_entitlements([group])
+                    .with_grants([
+                        // Entitlement never emitted.
+                        Grant::new(
+                            EntitlementId::new(ResourceId::new("user", "9"), "member"),
+                            user.clone(),
+                        ),
+                        // Principal never emitted.
+                        Grant::new(
+                            EntitlementId::new(user.clone(), "member"),
+                            ResourceId::new("user", "2"),
+                        ),
+                        // Fine.
+                        Grant::new(EntitlementId::new(user.clone(), "member"), user.clone()),
+                    ]))
+            }
         }
-        fn options(&self) -> SyncerOptions {
-            SyncerOptions::list_only()
-        }
-        async fn list(&self, _r: ListRequest) -> Result<Page<Resource>, ConnectorError> {
-            let user = ResourceId::new("user", "1");
-            let group = crate::fixture::member_entitlement(ResourceId::new("user", "1"));
-            Ok(Page::new(vec![Resource::new(user.clone(), "One")])
-                .with_entitlements([group])
-                .with_grants([
-                    // Entitlement never emitted.
-                    Grant::new(
-                        EntitlementId::new(ResourceId::new("user", "9"), "member"),
-                        user.clone(),
-                    ),
-                    // Principal never emitted.
-                    Grant::new(
-                        EntitlementId::new(user.clone(), "member"),
-                        ResourceId::new("user", "2"),
-                    ),
-                    // Fine.
-                    Grant::new(EntitlementId::new(user.clone(), "member"), user.clone()),
-                ]))
-        }
-    }
-    let registry = Registry::builder(
-        ConnectorMetadata::new("bad", "Bad", "Emits dangling grants"),
-        FixedFingerprint("bad"),
-    )
-    .syncer(Things)
-    .build()
-    .unwrap();
-    let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let err = SyncEngine::new(registry.clone(), store.clone(), SyncConfig::default())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap_err();
-    let Error::Integrity { count, first } = &err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(*count, 2);
-    let text: Vec<String> = first.iter().map(ToString::to_string).collect();
-    assert_eq!(
-        text,
-        [
-            "grant `user:1:member:user:2`: its principal was never synced",
-            "grant `user:9:member:user:1`: its entitlement was never synced",
-        ]
-    );
-    let memory = MemoryStore::new();
-    let run = crate::begin(&memory, "x");
-    let rows = connector_sdk::backend::PageCommit {
-        resources: vec![Resource::new(ResourceId::new("user", "1"), "One")],
-        entitlements: vec![crate::fixture::member_entitlement(ResourceId::new(
-            "user", "1",
-        ))],
-        grants: vec![
-            Grant::new(
-                EntitlementId::new(ResourceId::new("user", "9"), "member"),
-                ResourceId::new("user", "1"),
-            ),
-            Grant::new(
-                EntitlementId::new(ResourceId::new("user", "1"), "member"),
-                ResourceId::new("user", "2"),
-            ),
-        ],
-        ..Default::default()
-    };
-    memory.commit_page(run, crate::LEASE, &rows).unwrap();
-    assert_eq!(
-        memory.integrity_issues(run, 5).unwrap(),
-        (*count, first.clone())
-    );
-    assert_eq!(store.runs().unwrap()[0].status, RunStatus::Failed);
-
-    let config = SyncConfig::default().with_integrity(IntegrityMode::Warn);
-    let report = SyncEngine::new(registry, store.clone(), config)
-        .run(&CancellationToken::new())
-        .await
+        let registry = Registry::builder(
+            ConnectorMetadata::new("bad", "Bad", "Emits dangling grants"),
+            FixedFingerprint("bad"),
+        )
+        .syncer(Things)
+        .build()
         .unwrap();
-    assert!(!report.resumed, "a failed run is not resumed");
-    assert_eq!(report.integrity_violations, 2);
-    assert_eq!(report.warnings[0], "2 grant(s) failed integrity checks");
-    assert_eq!(report.counts.total_grants(), 3, "nothing is dropped");
-}
+        let store = backend.store.clone();
+        let err = SyncEngine::new(registry.clone(), store.clone(), SyncConfig::default())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap_err();
+        let Error::Integrity { count, first } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*count, 2);
+        let text: Vec<String> = first.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "grant `user:1:member:user:2`: its principal was never synced",
+                "grant `user:9:member:user:1`: its entitlement was never synced",
+            ]
+        );
+        let memory = MemoryStore::new();
+        let run = crate::begin(&memory, "x");
+        let rows = connector_sdk::backend::PageCommit {
+            resources: vec![Resource::new(ResourceId::new("user", "1"), "One")],
+            entitlements: vec![crate::fixture::member_entitlement(ResourceId::new(
+                "user", "1",
+            ))],
+            grants: vec![
+                Grant::new(
+                    EntitlementId::new(ResourceId::new("user", "9"), "member"),
+                    ResourceId::new("user", "1"),
+                ),
+                Grant::new(
+                    EntitlementId::new(ResourceId::new("user", "1"), "member"),
+                    ResourceId::new("user", "2"),
+                ),
+            ],
+            ..Default::default()
+        };
+        memory.commit_page(run, crate::LEASE, &rows).unwrap();
+        assert_eq!(
+            memory.integrity_issues(run, 5).unwrap(),
+            (*count, first.clone())
+        );
+        assert_eq!(store.runs().unwrap()[0].status, RunStatus::Failed);
 
-#[tokio::test]
-async fn not_grantable_principals_are_reported() {
-    use connector_sdk::backend::PageCommit;
-    use connector_sdk::{EntitlementId, Grant, ResourceId};
-    let store = SqliteStore::in_memory().unwrap();
-    let run = crate::begin(&store, "x");
-    let ent = crate::fixture::member_entitlement(ResourceId::new("group", "1"));
-    let commit = PageCommit {
-        resources: vec![connector_sdk::Resource::new(
-            ResourceId::new("role", "1"),
-            "R",
-        )],
-        grants: vec![Grant::new(
-            EntitlementId::new(ResourceId::new("group", "1"), "member"),
-            ResourceId::new("role", "1"),
-        )],
-        entitlements: vec![ent],
-        ..PageCommit::default()
-    };
-    store.commit_page(run, crate::LEASE, &commit).unwrap();
-    store.seal_run(run).unwrap();
-    let (count, issues) = store.integrity_issues(run, 5).unwrap();
-    assert_eq!(count, 1);
-    assert_eq!(
-        issues[0].to_string(),
-        "grant `group:1:member:role:1`: the entitlement is not grantable to the principal's type"
-    );
-    let memory = MemoryStore::new();
-    let run = crate::begin(&memory, "x");
-    memory.commit_page(run, crate::LEASE, &commit).unwrap();
-    assert_eq!(memory.integrity_issues(run, 5).unwrap(), (count, issues));
-}
+        let config = SyncConfig::default().with_integrity(IntegrityMode::Warn);
+        let report = SyncEngine::new(registry, store.clone(), config)
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(!report.resumed, "a failed run is not resumed");
+        assert_eq!(report.integrity_violations, 2);
+        assert_eq!(report.warnings[0], "2 grant(s) failed integrity checks");
+        assert_eq!(report.counts.total_grants(), 3, "nothing is dropped");
+    }
+);
+
+every_store!(
+    not_grantable_principals_are_reported,
+    |backend: crate::backends::Backend| async move {
+        use connector_sdk::backend::PageCommit;
+        use connector_sdk::{EntitlementId, Grant, ResourceId};
+        let store = backend.store.clone();
+        let run = crate::begin(store.as_ref(), "x");
+        let ent = crate::fixture::member_entitlement(ResourceId::new("group", "1"));
+        let commit = PageCommit {
+            resources: vec![connector_sdk::Resource::new(
+                ResourceId::new("role", "1"),
+                "R",
+            )],
+            grants: vec![Grant::new(
+                EntitlementId::new(ResourceId::new("group", "1"), "member"),
+                ResourceId::new("role", "1"),
+            )],
+            entitlements: vec![ent],
+            ..PageCommit::default()
+        };
+        store.commit_page(run, crate::LEASE, &commit).unwrap();
+        store.seal_run(run).unwrap();
+        let (count, issues) = store.integrity_issues(run, 5).unwrap();
+        assert_eq!(count, 1);
+        assert_eq!(
+            issues[0].to_string(),
+            "grant `group:1:member:role:1`: the entitlement is not grantable to the principal's type"
+        );
+        let memory = MemoryStore::new();
+        let run = crate::begin(&memory, "x");
+        memory.commit_page(run, crate::LEASE, &commit).unwrap();
+        assert_eq!(memory.integrity_issues(run, 5).unwrap(), (count, issues));
+    }
+);
 
 #[tokio::test]
 async fn list_pages_may_carry_resources_of_other_types() {

@@ -2,9 +2,12 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+#[macro_use]
+mod backends;
 mod conformance;
 mod engine;
 mod fixture;
+mod postgres;
 mod registry;
 mod runs;
 mod store;

@@ -11,6 +11,7 @@ use connector_sdk::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::backends::Backend;
 use crate::fixture::{Shape, Tenant};
 use crate::grant_ids;
 
@@ -92,28 +93,30 @@ async fn a_run_of_another_tenant_is_not_resumed() {
     assert_eq!(runs[1].fingerprint, "connector=synth|tenant=tenant-b");
 }
 
-#[tokio::test]
-async fn the_same_tenant_resumes_and_a_fresh_run_or_an_old_one_does_not() {
-    let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    interrupted(&tenant, &store, "t").await;
-    let report = engine(tenant.registry_for("t"), store.clone(), config())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap();
-    assert!(report.resumed);
+every_store!(
+    the_same_tenant_resumes_and_a_fresh_run_or_an_old_one_does_not,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        let store = backend.store.clone();
+        interrupted(&tenant, &store, "t").await;
+        let report = engine(tenant.registry_for("t"), store.clone(), config())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(report.resumed);
 
-    interrupted(&tenant, &store, "t").await;
-    let fresh = config().with_resume(false);
-    let why = started_anew(&tenant, &store, fresh).await;
-    assert!(why.ends_with("a fresh run was asked for"), "{why}");
+        interrupted(&tenant, &store, "t").await;
+        let fresh = config().with_resume(false);
+        let why = started_anew(&tenant, &store, fresh).await;
+        assert!(why.ends_with("a fresh run was asked for"), "{why}");
 
-    interrupted(&tenant, &store, "t").await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let old = config().with_max_resume_age(Duration::from_millis(10));
-    let why = started_anew(&tenant, &store, old).await;
-    assert!(why.contains("it started more than"), "{why}");
-}
+        interrupted(&tenant, &store, "t").await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let old = config().with_max_resume_age(Duration::from_millis(10));
+        let why = started_anew(&tenant, &store, old).await;
+        assert!(why.contains("it started more than"), "{why}");
+    }
+);
 
 /// Syncs `tenant` with `config` after an interruption, checks that a new run did all the work,
 /// and returns the last warning (why the interrupted run was not resumed).
@@ -130,124 +133,132 @@ async fn started_anew(tenant: &Tenant, store: &Arc<dyn WorkQueue>, config: SyncC
     report.warnings.last().cloned().unwrap_or_default()
 }
 
-#[tokio::test]
-async fn a_fatal_error_fails_the_run_for_good() {
-    let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
-    *tenant.faults.fatal_at.lock().unwrap() = Some(3);
-    let err = engine(tenant.registry(), store.clone(), config())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Connector { .. }), "{err:?}");
-    let run = &store.runs().unwrap()[0];
-    assert_eq!(run.status, RunStatus::Failed);
-    let failure = run.failure.as_deref().unwrap();
-    assert!(
-        failure.starts_with("sync failed in the resources stage, resource type `")
-            && failure.ends_with("`: broken at call 3"),
-        "{failure}"
-    );
-    assert_eq!(run.holder, None);
-    *tenant.faults.fatal_at.lock().unwrap() = None;
-    let report = engine(tenant.registry(), store.clone(), config())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap();
-    assert!(!report.resumed, "a failed run is never resumed");
-    assert_eq!(store.runs().unwrap().len(), 2);
-}
+every_store!(
+    a_fatal_error_fails_the_run_for_good,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        let store = backend.store.clone();
+        *tenant.faults.fatal_at.lock().unwrap() = Some(3);
+        let err = engine(tenant.registry(), store.clone(), config())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connector { .. }), "{err:?}");
+        let run = &store.runs().unwrap()[0];
+        assert_eq!(run.status, RunStatus::Failed);
+        let failure = run.failure.as_deref().unwrap();
+        assert!(
+            failure.starts_with("sync failed in the resources stage, resource type `")
+                && failure.ends_with("`: broken at call 3"),
+            "{failure}"
+        );
+        assert_eq!(run.holder, None);
+        *tenant.faults.fatal_at.lock().unwrap() = None;
+        let report = engine(tenant.registry(), store.clone(), config())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(!report.resumed, "a failed run is never resumed");
+        assert_eq!(store.runs().unwrap().len(), 2);
+    }
+);
 
-#[tokio::test]
-async fn a_second_engine_on_a_held_run_is_told_who_holds_it() {
-    let tenant = Tenant::new(Shape::default());
-    *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
-    let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
-    let first = engine(tenant.registry(), store.clone(), config());
-    let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let calls = tenant.faults.calls.load(Ordering::SeqCst);
-    let err = engine(tenant.registry(), store.clone(), config())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap_err();
-    let Error::InProgress {
-        run,
-        holder,
-        heartbeat_age,
-    } = &err
-    else {
-        panic!("{err:?}")
-    };
-    assert_eq!(run.raw(), 1);
-    assert_eq!(holder.pid, std::process::id());
-    assert!(*heartbeat_age < Duration::from_secs(60));
-    assert!(
-        err.to_string().starts_with(&format!(
-            "sync already in progress: run 1 is held by process {} on ",
-            std::process::id()
-        )),
-        "{err}"
-    );
-    let report = running.await.unwrap().unwrap();
-    assert!(!report.resumed);
-    assert_eq!(
-        grant_ids(store.as_ref(), report.run),
-        tenant.expected_grants()
-    );
-    assert!(
-        tenant.faults.calls.load(Ordering::SeqCst) > calls,
-        "the first engine carried on undisturbed"
-    );
-    assert_eq!(store.runs().unwrap().len(), 1);
-}
+every_store!(
+    a_second_engine_on_a_held_run_is_told_who_holds_it,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
+        let store = backend.store.clone();
+        let first = engine(tenant.registry(), store.clone(), config());
+        let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let calls = tenant.faults.calls.load(Ordering::SeqCst);
+        let err = engine(tenant.registry(), store.clone(), config())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap_err();
+        let Error::InProgress {
+            run,
+            holder,
+            heartbeat_age,
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(run.raw(), 1);
+        assert_eq!(holder.pid, std::process::id());
+        assert!(*heartbeat_age < Duration::from_secs(60));
+        assert!(
+            err.to_string().starts_with(&format!(
+                "sync already in progress: run 1 is held by process {} on ",
+                std::process::id()
+            )),
+            "{err}"
+        );
+        let report = running.await.unwrap().unwrap();
+        assert!(!report.resumed);
+        assert_eq!(
+            grant_ids(store.as_ref(), report.run),
+            tenant.expected_grants()
+        );
+        assert!(
+            tenant.faults.calls.load(Ordering::SeqCst) > calls,
+            "the first engine carried on undisturbed"
+        );
+        assert_eq!(store.runs().unwrap().len(), 1);
+    }
+);
 
-#[tokio::test]
-async fn a_stale_lease_is_taken_over_and_its_old_holder_stops() {
-    let tenant = Tenant::new(Shape::default());
-    *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
-    let store: Arc<dyn WorkQueue> = Arc::new(SqliteStore::in_memory().unwrap());
-    let slow = config().with_lease_ttl(Duration::from_secs(60));
-    let first = engine(tenant.registry(), store.clone(), slow);
-    let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // Another engine whose idea of "stale" is 1 ms takes the run over.
-    let thief = Holder::new("elsewhere:1:1", 1, "elsewhere");
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let begun = store
-        .begin_run(
-            &BeginRun::new("synth", &tenant.registry().fingerprint(), &thief)
-                .with_lease_ttl(Duration::from_millis(1)),
-        )
-        .unwrap();
-    assert!(begun.resumed);
-    let err = running.await.unwrap().unwrap_err();
-    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
-    let run = &store.runs().unwrap()[0];
-    assert_eq!(
-        run.holder.as_ref(),
-        Some(&thief),
-        "the old holder let go without writing"
-    );
-    assert_eq!(run.status, RunStatus::Running);
-}
+every_store!(
+    a_stale_lease_is_taken_over_and_its_old_holder_stops,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        *tenant.faults.delay.lock().unwrap() = Some(Duration::from_millis(30));
+        let store = backend.store.clone();
+        let slow = config().with_lease_ttl(Duration::from_secs(60));
+        let first = engine(tenant.registry(), store.clone(), slow);
+        let running = tokio::spawn(async move { first.run(&CancellationToken::new()).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Another engine whose idea of "stale" is 1 ms takes the run over.
+        let thief = Holder::new("elsewhere:1:1", 1, "elsewhere");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let begun = store
+            .begin_run(
+                &BeginRun::new("synth", &tenant.registry().fingerprint(), &thief)
+                    .with_lease_ttl(Duration::from_millis(1)),
+            )
+            .unwrap();
+        assert!(begun.resumed);
+        let err = running.await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+        let run = &store.runs().unwrap()[0];
+        assert_eq!(
+            run.holder.as_ref(),
+            Some(&thief),
+            "the old holder let go without writing"
+        );
+        assert_eq!(run.status, RunStatus::Running);
+    }
+);
 
-#[tokio::test]
-async fn a_lease_left_before_a_restart_with_the_same_pid_is_taken_over_at_once() {
-    // A restarted container: the same host name and the same pid (here: this process's), but
-    // another process. Its lease must not look alive.
-    let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    interrupted(&tenant, &store, "fake").await;
-    let me = Holder::current();
-    assert!(
-        me.process.is_some(),
-        "this platform tells a process's start"
-    );
-    let mut before_restart = Holder::new("before-restart", me.pid, me.host.clone());
-    before_restart.process = Some("another-boot/1".into());
-    assert_taken_over(&tenant, &store, &before_restart).await;
-}
+every_store!(
+    a_lease_left_before_a_restart_with_the_same_pid_is_taken_over_at_once,
+    |backend: Backend| async move {
+        // A restarted container: the same host name and the same pid (here: this process's), but
+        // another process. Its lease must not look alive.
+        let tenant = Tenant::new(Shape::default());
+        let store = backend.store.clone();
+        interrupted(&tenant, &store, "fake").await;
+        let me = Holder::current();
+        assert!(
+            me.process.is_some(),
+            "this platform tells a process's start"
+        );
+        let mut before_restart = Holder::new("before-restart", me.pid, me.host.clone());
+        before_restart.process = Some("another-boot/1".into());
+        assert_taken_over(&tenant, &store, &before_restart).await;
+    }
+);
 
 /// `holder` takes the interrupted run of `tenant` in `store`; a sync then takes it over at once
 /// and resumes it to the tenant's exact grants.
@@ -270,36 +281,40 @@ async fn assert_taken_over(tenant: &Tenant, store: &Arc<dyn WorkQueue>, holder: 
     );
 }
 
-#[tokio::test]
-async fn a_lease_of_a_live_process_on_this_host_is_respected() {
-    let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    interrupted(&tenant, &store, "fake").await;
-    let mut other = Holder::current();
-    other.id = "another engine of this process".into();
-    store
-        .begin_run(&BeginRun::new(
-            "synth",
-            &tenant.registry().fingerprint(),
-            &other,
-        ))
-        .unwrap();
-    let err = engine(tenant.registry(), store.clone(), config())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::InProgress { .. }), "{err}");
-}
+every_store!(
+    a_lease_of_a_live_process_on_this_host_is_respected,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        let store = backend.store.clone();
+        interrupted(&tenant, &store, "fake").await;
+        let mut other = Holder::current();
+        other.id = "another engine of this process".into();
+        store
+            .begin_run(&BeginRun::new(
+                "synth",
+                &tenant.registry().fingerprint(),
+                &other,
+            ))
+            .unwrap();
+        let err = engine(tenant.registry(), store.clone(), config())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InProgress { .. }), "{err}");
+    }
+);
 
-#[tokio::test]
-async fn a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once() {
-    let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    interrupted(&tenant, &store, "fake").await;
-    let me = Holder::current();
-    let dead = Holder::new("dead", u32::MAX - 1, me.host.clone());
-    assert_taken_over(&tenant, &store, &dead).await;
-}
+every_store!(
+    a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        let store = backend.store.clone();
+        interrupted(&tenant, &store, "fake").await;
+        let me = Holder::current();
+        let dead = Holder::new("dead", u32::MAX - 1, me.host.clone());
+        assert_taken_over(&tenant, &store, &dead).await;
+    }
+);
 
 #[tokio::test]
 async fn completed_runs_past_the_newest_two_are_pruned_and_the_file_stops_growing() {
@@ -340,53 +355,55 @@ async fn completed_runs_past_the_newest_two_are_pruned_and_the_file_stops_growin
     assert_eq!(connector_sdk::Store::runs(store.as_ref()).unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn pruning_keeps_unfinished_runs_and_failures_since_the_last_success() {
-    let tenant = Tenant::new(Shape::default());
-    let store: Arc<dyn WorkQueue> = Arc::new(MemoryStore::new());
-    let keep_all = config();
-    let sync = |config: SyncConfig| {
-        let (registry, store) = (tenant.registry(), store.clone());
-        async move {
-            engine(registry, store, config)
-                .run(&CancellationToken::new())
-                .await
-        }
-    };
-    sync(keep_all.clone()).await.unwrap(); // 1 completed
-    interrupted(&tenant, &store, "fake").await; // 2 running
-    sync(keep_all.clone().with_resume(false)).await.unwrap(); // 2 failed (not resumed), 3 completed
-    interrupted(&tenant, &store, "fake").await; // 4 running, then failed by 5
-    sync(keep_all.clone().with_resume(false)).await.unwrap(); // 5 completed
-    interrupted(&tenant, &store, "fake").await; // 6 running
-    let statuses = |store: &Arc<dyn WorkQueue>| -> Vec<(String, RunStatus)> {
-        store
-            .runs()
-            .unwrap()
-            .iter()
-            .map(|r| (r.id.to_string(), r.status))
-            .collect()
-    };
-    use RunStatus::{Completed, Failed, Running};
-    let s = |id: &str, status| (id.to_owned(), status);
-    assert_eq!(
-        statuses(&store),
-        [
-            s("1", Completed),
-            s("2", Failed),
-            s("3", Completed),
-            s("4", Failed),
-            s("5", Completed),
-            s("6", Running)
-        ]
-    );
-    let pruned = store
-        .prune("synth", std::num::NonZeroUsize::new(1).unwrap())
-        .unwrap();
-    let pruned: Vec<String> = pruned.iter().map(ToString::to_string).collect();
-    assert_eq!(pruned, ["1", "2", "3", "4"]);
-    assert_eq!(statuses(&store), [s("5", Completed), s("6", Running)]);
-}
+every_store!(
+    pruning_keeps_unfinished_runs_and_failures_since_the_last_success,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        let store = backend.store.clone();
+        let keep_all = config();
+        let sync = |config: SyncConfig| {
+            let (registry, store) = (tenant.registry(), store.clone());
+            async move {
+                engine(registry, store, config)
+                    .run(&CancellationToken::new())
+                    .await
+            }
+        };
+        sync(keep_all.clone()).await.unwrap(); // 1 completed
+        interrupted(&tenant, &store, "fake").await; // 2 running
+        sync(keep_all.clone().with_resume(false)).await.unwrap(); // 2 failed (not resumed), 3 completed
+        interrupted(&tenant, &store, "fake").await; // 4 running, then failed by 5
+        sync(keep_all.clone().with_resume(false)).await.unwrap(); // 5 completed
+        interrupted(&tenant, &store, "fake").await; // 6 running
+        let statuses = |store: &Arc<dyn WorkQueue>| -> Vec<(String, RunStatus)> {
+            store
+                .runs()
+                .unwrap()
+                .iter()
+                .map(|r| (r.id.to_string(), r.status))
+                .collect()
+        };
+        use RunStatus::{Completed, Failed, Running};
+        let s = |id: &str, status| (id.to_owned(), status);
+        assert_eq!(
+            statuses(&store),
+            [
+                s("1", Completed),
+                s("2", Failed),
+                s("3", Completed),
+                s("4", Failed),
+                s("5", Completed),
+                s("6", Running)
+            ]
+        );
+        let pruned = store
+            .prune("synth", None, std::num::NonZeroUsize::new(1).unwrap())
+            .unwrap();
+        let pruned: Vec<String> = pruned.iter().map(ToString::to_string).collect();
+        assert_eq!(pruned, ["1", "2", "3", "4"]);
+        assert_eq!(statuses(&store), [s("5", Completed), s("6", Running)]);
+    }
+);
 
 #[tokio::test]
 async fn a_full_store_is_a_typed_error() {

@@ -4,6 +4,7 @@ use connector_sdk::backend::WorkQueue;
 use connector_sdk::{MemoryStore, SqliteStore, Store, StoreError, SyncConfig, SyncEngine};
 use tokio_util::sync::CancellationToken;
 
+use crate::backends::Backend;
 use crate::fixture::{Shape, Tenant};
 
 async fn diff_between_two_syncs(store: Arc<dyn WorkQueue>) {
@@ -73,57 +74,62 @@ async fn diff_between_two_syncs(store: Arc<dyn WorkQueue>) {
     assert_eq!(store.runs().unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn sqlite_diff() {
-    diff_between_two_syncs(Arc::new(SqliteStore::in_memory().unwrap())).await;
-}
+every_store!(diff, |backend: Backend| async move {
+    diff_between_two_syncs(backend.store.clone()).await;
+});
 
-#[tokio::test]
-async fn memory_diff() {
-    diff_between_two_syncs(Arc::new(MemoryStore::new())).await;
-}
+every_store!(
+    answers_queries_like_the_memory_store,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        let store = backend.store.clone();
+        let memory = Arc::new(MemoryStore::new());
+        let a = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        let b = SyncEngine::new(tenant.registry(), memory.clone(), SyncConfig::default())
+            .run(&CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::dump(store.as_ref(), a.run),
+            crate::dump(memory.as_ref(), b.run)
+        );
+        assert_eq!(a.counts, b.counts);
+        assert_eq!(store.counts(a.run).unwrap(), b.counts);
+        let user = connector_sdk::ResourceId::new("user", "3");
+        let via_store = store.grants_for_principal(a.run, &user).unwrap();
+        let via_memory = memory.grants_for_principal(b.run, &user).unwrap();
+        assert_eq!(via_store, via_memory);
+        let ids: Vec<String> = via_store
+            .iter()
+            .map(|g| g.entitlement.to_string())
+            .collect();
+        assert_eq!(ids, ["group:3:member", "role:2:member"]);
+        assert_eq!(store.integrity_issues(a.run, 10).unwrap(), (0, vec![]));
+        assert_eq!(
+            store.latest_run("synth").unwrap().map(|r| r.id),
+            Some(a.run)
+        );
+    }
+);
 
-#[tokio::test]
-async fn sqlite_and_memory_stores_answer_queries_alike() {
-    let tenant = Tenant::new(Shape::default());
-    let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
-    let memory = Arc::new(MemoryStore::new());
-    let a = SyncEngine::new(tenant.registry(), sqlite.clone(), SyncConfig::default())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap();
-    let b = SyncEngine::new(tenant.registry(), memory.clone(), SyncConfig::default())
-        .run(&CancellationToken::new())
-        .await
-        .unwrap();
-    assert_eq!(
-        crate::dump(sqlite.as_ref(), a.run),
-        crate::dump(memory.as_ref(), b.run)
-    );
-    assert_eq!(a.counts, b.counts);
-    let user = connector_sdk::ResourceId::new("user", "3");
-    let via_sqlite = sqlite.grants_for_principal(a.run, &user).unwrap();
-    let via_memory = memory.grants_for_principal(b.run, &user).unwrap();
-    assert_eq!(via_sqlite, via_memory);
-    let ids: Vec<String> = via_sqlite
-        .iter()
-        .map(|g| g.entitlement.to_string())
-        .collect();
-    assert_eq!(ids, ["group:3:member", "role:2:member"]);
-}
-
-#[test]
-fn unknown_runs_are_typed_errors() {
-    let store = SqliteStore::in_memory().unwrap();
-    let err = store
-        .counts(connector_sdk::RunId::from_raw(42))
-        .unwrap_err();
-    assert_eq!(err.to_string(), "no sync run 42");
-    let err = MemoryStore::new()
-        .counts(connector_sdk::RunId::from_raw(42))
-        .unwrap_err();
-    assert_eq!(err.to_string(), "no sync run 42");
-}
+every_store!(
+    unknown_runs_are_typed_errors,
+    |backend: Backend| async move {
+        let err = backend
+            .store
+            .counts(connector_sdk::RunId::from_raw(42))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no sync run 42");
+        let err = backend
+            .store
+            .delete_run(connector_sdk::RunId::from_raw(42))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::UnknownRun(_)), "{err:?}");
+    }
+);
 
 #[test]
 fn a_backend_failure_keeps_the_backends_error_as_its_source() {
@@ -278,138 +284,142 @@ mod diff_properties {
     }
 }
 
-#[tokio::test]
-async fn resources_page_through_a_type_in_both_stores() {
-    let tenant = Tenant::new(Shape {
-        users: 23,
-        groups: 3,
-        page_size: 4,
-        ..Shape::default()
-    });
-    let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
-    let memory = Arc::new(MemoryStore::new());
-    for store in [sqlite as Arc<dyn WorkQueue>, memory as Arc<dyn WorkQueue>] {
-        let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
-            .run(&CancellationToken::new())
-            .await
-            .unwrap()
-            .run;
-        let user = connector_sdk::ResourceTypeId::new("user");
-        let mut paged = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = store
-                .resources_page(run, &user, after.as_deref(), 5)
-                .unwrap();
-            if page.is_empty() {
-                break;
-            }
-            assert!(page.len() <= 5);
-            after = page.last().map(|r| r.id.id.clone());
-            paged.extend(page.into_iter().map(|r| r.id.id));
-        }
-        let all: Vec<String> = store
-            .resources(run, &user)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.id.id)
-            .collect();
-        assert_eq!(paged, all);
-        assert_eq!(all.len(), 23);
-        assert_eq!(&all[..3], ["1", "10", "11"], "byte order");
-        let groups = store
-            .resources_page(run, &"group".into(), Some("1"), 10)
-            .unwrap();
-        let ids: Vec<&str> = groups.iter().map(|r| r.id.id.as_str()).collect();
-        assert_eq!(ids, ["2", "3"]);
-    }
-}
-
-#[tokio::test]
-async fn deleting_a_run_removes_its_rows_and_never_reuses_its_id() {
-    let tenant = Tenant::new(Shape::default());
-    let sqlite = Arc::new(SqliteStore::in_memory().unwrap());
-    let memory = Arc::new(MemoryStore::new());
-    for store in [sqlite as Arc<dyn WorkQueue>, memory as Arc<dyn WorkQueue>] {
-        let engine = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default());
-        let first = engine.run(&CancellationToken::new()).await.unwrap().run;
-        let second = engine.run(&CancellationToken::new()).await.unwrap().run;
-        store.delete_run(second).unwrap();
-        assert_eq!(
-            store
-                .runs()
+every_store!(
+    resources_page_through_a_type,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape {
+            users: 23,
+            groups: 3,
+            page_size: 4,
+            ..Shape::default()
+        });
+        {
+            let store = backend.store.clone();
+            let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
+                .run(&CancellationToken::new())
+                .await
                 .unwrap()
-                .iter()
-                .map(|r| r.id)
-                .collect::<Vec<_>>(),
-            [first]
-        );
-        assert!(matches!(
-            store.counts(second),
-            Err(connector_sdk::StoreError::UnknownRun(_))
-        ));
-        assert!(
-            store.counts(first).unwrap().total_grants() > 0,
-            "the other run is intact"
-        );
-        let third = engine.run(&CancellationToken::new()).await.unwrap().run;
-        assert!(third > second, "{third} after deleting {second}");
-        assert!(store.delete_run(second).is_err());
+                .run;
+            let user = connector_sdk::ResourceTypeId::new("user");
+            let mut paged = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = store
+                    .resources_page(run, &user, after.as_deref(), 5)
+                    .unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                assert!(page.len() <= 5);
+                after = page.last().map(|r| r.id.id.clone());
+                paged.extend(page.into_iter().map(|r| r.id.id));
+            }
+            let all: Vec<String> = store
+                .resources(run, &user)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id.id)
+                .collect();
+            assert_eq!(paged, all);
+            assert_eq!(all.len(), 23);
+            assert_eq!(&all[..3], ["1", "10", "11"], "byte order");
+            let groups = store
+                .resources_page(run, &"group".into(), Some("1"), 10)
+                .unwrap();
+            let ids: Vec<&str> = groups.iter().map(|r| r.id.id.as_str()).collect();
+            assert_eq!(ids, ["2", "3"]);
+        }
     }
-}
+);
 
-#[tokio::test]
-async fn entitlements_and_grants_page_in_the_same_order_in_both_stores() {
-    let tenant = Tenant::new(Shape {
-        users: 23,
-        groups: 12,
-        page_size: 4,
-        ..Shape::default()
-    });
-    let mut seen = Vec::new();
-    for store in [
-        Arc::new(SqliteStore::in_memory().unwrap()) as Arc<dyn WorkQueue>,
-        Arc::new(MemoryStore::new()) as Arc<dyn WorkQueue>,
-    ] {
-        let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
-            .run(&CancellationToken::new())
-            .await
-            .unwrap()
-            .run;
-        let mut entitlements = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.entitlements_page(run, after.as_ref(), 3).unwrap();
-            assert!(page.len() <= 3);
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            entitlements.extend(page.into_iter().map(|e| e.id.to_string()));
+every_store!(
+    deleting_a_run_removes_its_rows_and_never_reuses_its_id,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape::default());
+        {
+            let store = backend.store.clone();
+            let engine = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default());
+            let first = engine.run(&CancellationToken::new()).await.unwrap().run;
+            let second = engine.run(&CancellationToken::new()).await.unwrap().run;
+            store.delete_run(second).unwrap();
+            assert_eq!(
+                store
+                    .runs()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.id)
+                    .collect::<Vec<_>>(),
+                [first]
+            );
+            assert!(matches!(
+                store.counts(second),
+                Err(connector_sdk::StoreError::UnknownRun(_))
+            ));
+            assert!(
+                store.counts(first).unwrap().total_grants() > 0,
+                "the other run is intact"
+            );
+            let third = engine.run(&CancellationToken::new()).await.unwrap().run;
+            assert!(third > second, "{third} after deleting {second}");
+            assert!(store.delete_run(second).is_err());
         }
-        let mut grants = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.grants_page(run, after.as_ref(), 7).unwrap();
-            assert!(page.len() <= 7);
-            let Some(last) = page.last() else { break };
-            after = Some(last.clone());
-            grants.extend(page.into_iter().map(|g| g.id().to_string()));
-        }
-        let every: std::collections::BTreeSet<String> = grants.iter().cloned().collect();
-        assert_eq!(every.len(), grants.len(), "each grant once");
-        assert_eq!(every, crate::grant_ids(store.as_ref(), run));
-        // Components compare bytewise: group 10 comes before group 2.
-        let groups: Vec<&String> = entitlements
-            .iter()
-            .filter(|e| e.starts_with("group:"))
-            .collect();
-        assert_eq!(
-            &groups[..3],
-            ["group:1:member", "group:10:member", "group:11:member"]
-        );
-        seen.push((entitlements, grants));
     }
-    assert_eq!(seen[0], seen[1], "both stores agree");
-}
+);
+
+every_store!(
+    entitlements_and_grants_page_in_the_memory_stores_order,
+    |backend: Backend| async move {
+        let tenant = Tenant::new(Shape {
+            users: 23,
+            groups: 12,
+            page_size: 4,
+            ..Shape::default()
+        });
+        let mut seen = Vec::new();
+        for store in [
+            backend.store.clone(),
+            Arc::new(MemoryStore::new()) as Arc<dyn WorkQueue>,
+        ] {
+            let run = SyncEngine::new(tenant.registry(), store.clone(), SyncConfig::default())
+                .run(&CancellationToken::new())
+                .await
+                .unwrap()
+                .run;
+            let mut entitlements = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store.entitlements_page(run, after.as_ref(), 3).unwrap();
+                assert!(page.len() <= 3);
+                let Some(last) = page.last() else { break };
+                after = Some(last.id.clone());
+                entitlements.extend(page.into_iter().map(|e| e.id.to_string()));
+            }
+            let mut grants = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store.grants_page(run, after.as_ref(), 7).unwrap();
+                assert!(page.len() <= 7);
+                let Some(last) = page.last() else { break };
+                after = Some(last.clone());
+                grants.extend(page.into_iter().map(|g| g.id().to_string()));
+            }
+            let every: std::collections::BTreeSet<String> = grants.iter().cloned().collect();
+            assert_eq!(every.len(), grants.len(), "each grant once");
+            assert_eq!(every, crate::grant_ids(store.as_ref(), run));
+            // Components compare bytewise: group 10 comes before group 2.
+            let groups: Vec<&String> = entitlements
+                .iter()
+                .filter(|e| e.starts_with("group:"))
+                .collect();
+            assert_eq!(
+                &groups[..3],
+                ["group:1:member", "group:10:member", "group:11:member"]
+            );
+            seen.push((entitlements, grants));
+        }
+        assert_eq!(seen[0], seen[1], "the store agrees with the memory store");
+    }
+);
 
 /// Pages of `limit` through one entitlement's grants and one principal's, against the lists.
 async fn keyset_pages_list_every_grant_once_in_order(store: Arc<dyn WorkQueue>) {
@@ -449,11 +459,9 @@ async fn keyset_pages_list_every_grant_once_in_order(store: Arc<dyn WorkQueue>) 
     assert_eq!([first, rest].concat(), whole);
 }
 
-#[tokio::test]
-async fn keyset_pages_of_grants_in_both_stores() {
-    keyset_pages_list_every_grant_once_in_order(Arc::new(MemoryStore::new())).await;
-    keyset_pages_list_every_grant_once_in_order(Arc::new(SqliteStore::in_memory().unwrap())).await;
-}
+every_store!(keyset_pages_of_grants, |backend: Backend| async move {
+    keyset_pages_list_every_grant_once_in_order(backend.store.clone()).await;
+});
 
 /// One journal behaviour for every store: intents come back exactly as recorded, oldest
 /// first, per connector, until closed; a SQLite journal keeps them across a reopen.
@@ -491,10 +499,15 @@ fn journal_round_trip(journal: &dyn connector_sdk::journal::Journal) {
     assert_eq!(journal.open_intents("d").unwrap().len(), 1);
 }
 
+every_store!(
+    journals_record_and_close_intents,
+    |backend: Backend| async move {
+        journal_round_trip(backend.journal.as_ref());
+    }
+);
+
 #[test]
-fn journals_record_and_close_intents_alike() {
-    journal_round_trip(&MemoryStore::new());
-    journal_round_trip(&SqliteStore::in_memory().unwrap());
+fn a_journal_file_keeps_open_intents_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
     journal_round_trip(&SqliteStore::open(&path).unwrap());

@@ -16,13 +16,13 @@ use rusqlite::{
 
 use super::lease::{self, Decision, OpenRun};
 use super::{
-    BeginRun, Begun, Holder, IntegrityIssue, IntegrityKind, NewWork, PageCommit, RunCounts, RunId,
-    RunStatus, Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkKind, WorkQueue, now_ms,
+    BeginRun, Begun, Holder, IntegrityIssue, NewWork, PageCommit, RunCounts, RunId, RunStatus,
+    Store, StoreError, SyncDiff, SyncRun, WorkId, WorkItem, WorkKind, WorkQueue, now_ms,
 };
 use crate::capability::PageToken;
 use crate::model::{
-    Annotation, Entitlement, EntitlementId, Grant, GrantId, Purpose, Resource, ResourceId,
-    ResourceStatus, ResourceType, ResourceTypeId,
+    Annotation, Entitlement, EntitlementId, Grant, Resource, ResourceId, ResourceType,
+    ResourceTypeId,
 };
 
 /// Turns SQLite's and serde_json's errors into [`StoreError`]s: no public conversion from either
@@ -73,21 +73,6 @@ pub struct SqliteStore {
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
-    }
-}
-
-fn status_str(status: ResourceStatus) -> &'static str {
-    match status {
-        ResourceStatus::Enabled => "enabled",
-        ResourceStatus::Disabled => "disabled",
-        ResourceStatus::Deleted => "deleted",
-    }
-}
-
-fn purpose_str(purpose: Purpose) -> &'static str {
-    match purpose {
-        Purpose::Assignment => "assignment",
-        Purpose::Permission => "permission",
     }
 }
 

@@ -71,24 +71,12 @@ impl Store for SqliteStore {
                     continue;
                 }
                 taken += 1;
-                let kind = match r.get::<_, i64>(5).backend()? {
-                    0 => IntegrityKind::NotGrantable,
-                    1 => IntegrityKind::MissingEntitlement,
-                    _ => IntegrityKind::MissingPrincipal,
-                };
-                let grant = GrantId {
-                    entitlement: EntitlementId::new(
-                        ResourceId::new(
-                            r.get::<_, String>(0).backend()?.as_str(),
-                            r.get::<_, String>(1).backend()?,
-                        ),
-                        r.get::<_, String>(2).backend()?,
-                    ),
-                    principal: ResourceId::new(
-                        r.get::<_, String>(3).backend()?.as_str(),
-                        r.get::<_, String>(4).backend()?,
-                    ),
-                };
+                let kind = crate::store::columns::integrity_kind(r.get(5).backend()?);
+                let key = (0..5)
+                    .map(|i| r.get::<_, String>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .backend()?;
+                let grant = crate::store::columns::grant_key(key);
                 first.push(IntegrityIssue { grant, kind });
             }
         }
@@ -457,41 +445,30 @@ impl Store for SqliteStore {
              EXCEPT SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id
              FROM grants WHERE run_id = ?2
              ORDER BY 1, 2, 3, 4, 5";
-        let to_resource = |v: Vec<String>| ResourceId::new(v[0].as_str(), v[1].clone());
-        let to_entitlement = |v: Vec<String>| {
-            EntitlementId::new(ResourceId::new(v[0].as_str(), v[1].clone()), v[2].clone())
-        };
-        let to_grant = |v: Vec<String>| GrantId {
-            entitlement: EntitlementId::new(
-                ResourceId::new(v[0].as_str(), v[1].clone()),
-                v[2].clone(),
-            ),
-            principal: ResourceId::new(v[3].as_str(), v[4].clone()),
-        };
         Ok(SyncDiff {
             added_resources: Self::id_diff(&conn, resources, new, old, 2)?
                 .into_iter()
-                .map(to_resource)
+                .map(crate::store::columns::resource_key)
                 .collect(),
             removed_resources: Self::id_diff(&conn, resources, old, new, 2)?
                 .into_iter()
-                .map(to_resource)
+                .map(crate::store::columns::resource_key)
                 .collect(),
             added_entitlements: Self::id_diff(&conn, entitlements, new, old, 3)?
                 .into_iter()
-                .map(to_entitlement)
+                .map(crate::store::columns::entitlement_key)
                 .collect(),
             removed_entitlements: Self::id_diff(&conn, entitlements, old, new, 3)?
                 .into_iter()
-                .map(to_entitlement)
+                .map(crate::store::columns::entitlement_key)
                 .collect(),
             added_grants: Self::id_diff(&conn, grants, new, old, 5)?
                 .into_iter()
-                .map(to_grant)
+                .map(crate::store::columns::grant_key)
                 .collect(),
             removed_grants: Self::id_diff(&conn, grants, old, new, 5)?
                 .into_iter()
-                .map(to_grant)
+                .map(crate::store::columns::grant_key)
                 .collect(),
         })
     }

@@ -2,6 +2,7 @@
 //! committing pages, sealing and finishing.
 
 use super::*;
+use crate::store::columns;
 
 impl WorkQueue for SqliteStore {
     fn learned(
@@ -233,20 +234,14 @@ impl WorkQueue for SqliteStore {
             ).backend()?;
             for r in &commit.resources {
                 let user = r.user.as_ref();
-                let email = user.and_then(|u| {
-                    u.emails
-                        .iter()
-                        .find(|e| e.primary)
-                        .or(u.emails.first())
-                        .map(|e| e.address.as_str())
-                });
+                let email = columns::email(r);
                 stmt.execute(params![
                     run.0,
                     r.id.resource_type.as_str(),
                     r.id.id,
                     r.parent.as_ref().map(ToString::to_string),
                     r.display_name,
-                    r.status.map(status_str),
+                    r.status.map(columns::status),
                     user.and_then(|u| u.login.as_deref()),
                     email,
                     serde_json::to_string(r).backend()?
@@ -261,18 +256,14 @@ impl WorkQueue for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             ).backend()?;
             for e in &commit.entitlements {
-                let mut grantable_to = String::from(",");
-                for t in &e.grantable_to {
-                    grantable_to.push_str(&t.to_string());
-                    grantable_to.push(',');
-                }
+                let grantable_to = columns::grantable_to(e);
                 stmt.execute(params![
                     run.0,
                     e.id.resource.resource_type.as_str(),
                     e.id.resource.id,
                     e.id.slug,
                     e.display_name,
-                    purpose_str(e.purpose),
+                    columns::purpose(e.purpose),
                     grantable_to,
                     serde_json::to_string(e).backend()?
                 ])
