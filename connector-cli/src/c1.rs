@@ -37,7 +37,7 @@ pub(crate) async fn run<C: ConnectorCli>(
         config = config.with_ca_bundle_pem(pem);
     }
     let opened = ctx.open(OpenFor::Serve).await?;
-    let store = crate::open_store(&args.out)?;
+    let store = args.out.open().await?;
     // The store is the write journal too: an interrupted write is repaired before the first
     // task is fetched.
     let registry = opened.registry.clone().with_journal(store.clone());
@@ -90,7 +90,7 @@ pub(crate) async fn run<C: ConnectorCli>(
              in {} repairs them at the next start",
             stopped.writes_cut,
             c1_service_mode::WRITE_GRACE.as_secs(),
-            args.out.display()
+            args.out
         )));
     }
     tracing::info!("{} stopped", ctx.name);

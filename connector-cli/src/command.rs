@@ -37,9 +37,11 @@ pub(crate) enum LogFormat {
 /// Flags of `sync`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct SyncArgs {
-    /// The SQLite file to write; an interrupted sync in it is resumed.
+    /// Where runs are stored: a SQLite file, or a PostgreSQL database
+    /// (`postgres://user@host/db`, password in the URL or `PGPASSWORD`); an interrupted sync in
+    /// it is resumed.
     #[arg(id = "cli-out", value_name = "OUT", long = "out")]
-    pub(crate) out: PathBuf,
+    pub(crate) out: crate::StoreTarget,
     /// Requests in flight at once.
     #[arg(
         id = "cli-workers",
@@ -80,9 +82,10 @@ pub(crate) struct SyncArgs {
 /// Flags of `serve`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
-    /// The SQLite file syncs are stored in (an interrupted sync in it is resumed).
+    /// Where syncs are stored: a SQLite file, or a PostgreSQL database shared with other
+    /// replicas (`postgres://user@host/db`); an interrupted sync in it is resumed.
     #[arg(id = "cli-out", value_name = "OUT", long = "out")]
-    pub(crate) out: PathBuf,
+    pub(crate) out: crate::StoreTarget,
     /// Time between scheduled syncs, such as 30m, 1h or 90s.
     #[arg(id = "cli-interval", value_name = "INTERVAL", long = "interval", default_value = "1h", value_parser = parse_interval)]
     pub(crate) interval: Duration,

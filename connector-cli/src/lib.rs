@@ -53,6 +53,7 @@ mod fields;
 mod probes;
 mod serve;
 mod signal;
+mod store;
 mod sync;
 mod write;
 
@@ -64,6 +65,7 @@ pub use connector::{
 };
 pub use error::CliError;
 pub use signal::{printable, shutdown_signal};
+pub use store::StoreTarget;
 
 /// Which subcommand runs when none is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,15 +280,5 @@ impl<C: ConnectorCli> Ctx<'_, C> {
             }
         }
         Ok(opened)
-    }
-}
-
-/// The SQLite store at `path`.
-pub(crate) fn open_store(
-    path: &std::path::Path,
-) -> Result<std::sync::Arc<connector_sdk::SqliteStore>, CliError> {
-    match connector_sdk::SqliteStore::open(path) {
-        Ok(store) => Ok(std::sync::Arc::new(store)),
-        Err(e) => Err(CliError::failed(format!("cannot open {}", path.display())).with_source(e)),
     }
 }

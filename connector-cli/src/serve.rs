@@ -19,7 +19,7 @@ pub(crate) async fn run<C: ConnectorCli>(
         args.listen,
     )?;
     let opened = ctx.open(OpenFor::Serve).await?;
-    let store = crate::open_store(&args.out)?;
+    let store = args.out.open().await?;
     let config = ServiceConfig::new(auth)
         .with_interval(args.interval)
         .with_keep_runs(NonZeroUsize::new(args.keep_runs))
@@ -31,7 +31,7 @@ pub(crate) async fn run<C: ConnectorCli>(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::usage(format!("cannot listen on {}", args.listen)).with_source(e))?;
-    tracing::info!(listen = %args.listen, store = %args.out.display(), "{} started", ctx.name);
+    tracing::info!(listen = %args.listen, store = %args.out, "{} started", ctx.name);
     // The store is the write journal too: the service repairs interrupted writes at start.
     let registry = opened.registry.clone().with_journal(store.clone());
     Service::new(registry, store, config)

@@ -23,7 +23,7 @@ pub(crate) async fn run<C: ConnectorCli>(
     let registry = opened.registry.clone();
     // Its warnings are the sync's too: the engine reports them.
     registry.validate().await?;
-    let store = crate::open_store(&args.out)?;
+    let store = args.out.open().await?;
     let engine = SyncEngine::new(
         registry.clone(),
         store.clone(),
@@ -51,14 +51,14 @@ pub(crate) async fn run<C: ConnectorCli>(
         Err(connector_sdk::Error::Cancelled) => {
             return Err(CliError::failed(format!(
                 "interrupted; run again with --out {} to resume",
-                args.out.display()
+                args.out
             )));
         }
         Err(e @ connector_sdk::Error::OtherFingerprint { .. }) => {
             return Err(CliError::failed(format!(
                 "{}; pass --switch-tenant to sync into {} anyway",
                 error_chain(&e),
-                args.out.display()
+                args.out
             ))
             .with_source(e));
         }
@@ -195,10 +195,10 @@ impl Summary {
         }
     }
 
-    fn table(&self, out: &std::path::Path) -> String {
+    fn table(&self, out: &crate::StoreTarget) -> String {
         let mut text = format!(
             "Synced into {} (run {}{})\n\n",
-            out.display(),
+            out,
             self.run,
             if self.resumed { ", resumed" } else { "" }
         );

@@ -34,7 +34,7 @@ pub(crate) async fn run<C: ConnectorCli>(
     let registry = opened
         .registry
         .clone()
-        .with_journal(crate::open_store(&journal)?);
+        .with_journal(crate::StoreTarget::File(journal.clone()).open().await?);
     let actor = os_user();
     let context = CallContext::default().with_actor(actor.clone());
     // Interrupted writes are finished before this one; one that cannot be is reported, and a

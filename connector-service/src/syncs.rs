@@ -194,11 +194,25 @@ const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 /// running (started through the API) is waited for, never doubled. A sync that could not start
 /// (another process holds the run, the store is full) is tried again after a short backoff (1 s,
 /// doubling up to a minute), not after a whole interval.
+///
+/// Replicas on a shared store (PostgreSQL) share the schedule too: a replica syncs only once its
+/// tenant's latest completed run, whoever made it, finished an interval ago.
 pub(crate) async fn schedule(shared: Arc<Shared>) {
     let mut retry = RETRY_FIRST;
     loop {
         if shared.shutdown.is_cancelled() {
             return;
+        }
+        if let Some(wait) = synced_by_a_peer(&shared).await {
+            tracing::info!(
+                next_in_s = wait.as_secs(),
+                "the tenant was synced within the interval (by another replica); waiting"
+            );
+            tokio::select! {
+                () = shared.shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            continue;
         }
         let wait = match start(&shared).await {
             Ok(run) => {
@@ -225,6 +239,44 @@ pub(crate) async fn schedule(shared: Arc<Shared>) {
             () = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// On a store shared by replicas, how long until the tenant's latest completed run is an
+/// interval old; `None` when a sync is due (or the store is one replica's own).
+async fn synced_by_a_peer(shared: &Arc<Shared>) -> Option<std::time::Duration> {
+    if !shared.store.many_tenants() {
+        return None;
+    }
+    let connector = shared.registry.metadata().id.clone();
+    let fingerprint = shared.registry.fingerprint();
+    let store = Arc::clone(&shared.store);
+    let finished = tokio::task::spawn_blocking(move || {
+        store.runs().map(|runs| {
+            runs.into_iter()
+                .rev()
+                .find(|r| {
+                    r.connector == connector
+                        && r.status == connector_sdk::RunStatus::Completed
+                        && fingerprint.matches_stored(&r.fingerprint)
+                })
+                .and_then(|r| r.finished_at_ms)
+        })
+    })
+    .await
+    .ok()?
+    .ok()??;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let age = std::time::Duration::from_millis(
+        u64::try_from(now.saturating_sub(u128::try_from(finished).ok()?)).ok()?,
+    );
+    shared
+        .config
+        .interval
+        .checked_sub(age)
+        .filter(|w| !w.is_zero())
 }
 
 /// The wait before the next scheduled sync: `interval` plus up to `jitter` of it, `random` in

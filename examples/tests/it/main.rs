@@ -8,6 +8,7 @@ mod coupa_provision;
 mod coupa_service;
 mod coupa_sync;
 mod json_directory;
+mod postgres;
 mod readme;
 
 use std::path::PathBuf;

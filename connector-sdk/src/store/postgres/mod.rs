@@ -166,6 +166,11 @@ impl PostgresOptions {
         })
     }
 
+    /// The database as `user@host:port/database`, never the password (for logs and messages).
+    pub fn describe(&self) -> String {
+        describe(&self.config)
+    }
+
     /// The schema the store's tables live in (`public` by default; lowercase letters, digits and
     /// `_`); created when missing. One database can hold several stores side by side, each in
     /// its own schema.
