@@ -19,3 +19,70 @@ pub fn peak_rss_bytes() -> Option<u64> {
 pub fn sim_config(sim: &coupa_sim::CoupaSim) -> Result<coupa_client::Config, coupa_client::Error> {
     coupa_client::Config::for_test_server(&sim.uri(), sim.client_id(), sim.client_secret())
 }
+
+/// The store a harness syncs into: a SQLite file in a temporary directory, or, when
+/// `BENCH_DATABASE_URL` names a PostgreSQL database, a schema of its own there (dropped at the
+/// end), so one harness compares both on the same machine.
+pub enum BenchStore {
+    /// A SQLite file (WAL beside it) in a directory of its own.
+    Sqlite {
+        /// The store.
+        store: std::sync::Arc<connector_sdk::SqliteStore>,
+        /// The directory holding the file.
+        dir: std::path::PathBuf,
+    },
+    /// A PostgreSQL schema.
+    Postgres(std::sync::Arc<connector_sdk::PostgresStore>),
+}
+
+impl BenchStore {
+    /// Opens the store for the harness `name`.
+    pub fn open(name: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let unique = format!("{name}_{}", std::process::id()).replace('-', "_");
+        match std::env::var("BENCH_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let store = connector_sdk::PostgresStore::options(&url)?
+                    .schema(format!("bench_{unique}"))
+                    .connect()?;
+                Ok(Self::Postgres(std::sync::Arc::new(store)))
+            }
+            _ => {
+                let dir = std::env::temp_dir().join(unique);
+                std::fs::create_dir_all(&dir)?;
+                let store = connector_sdk::SqliteStore::open(dir.join("sync.db"))?;
+                Ok(Self::Sqlite {
+                    store: std::sync::Arc::new(store),
+                    dir,
+                })
+            }
+        }
+    }
+
+    /// The store as the engine takes it.
+    pub fn queue(&self) -> std::sync::Arc<dyn connector_sdk::backend::WorkQueue> {
+        match self {
+            Self::Sqlite { store, .. } => store.clone(),
+            Self::Postgres(store) => store.clone(),
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Sqlite { .. } => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Deletes what the harness stored.
+    pub fn close(self) -> Result<(), Box<dyn std::error::Error>> {
+        match self {
+            Self::Sqlite { store, dir } => {
+                drop(store);
+                std::fs::remove_dir_all(dir)?;
+            }
+            Self::Postgres(store) => store.drop_schema()?,
+        }
+        Ok(())
+    }
+}

@@ -1,5 +1,6 @@
 //! Scale harness for the Coupa sync: simulated tenants of several sizes, each served by a
-//! `sim-server` child process, synced into SQLite by this process. Reports requests against the
+//! `sim-server` child process, synced into SQLite by this process (into PostgreSQL when
+//! `BENCH_DATABASE_URL` names a database). Reports requests against the
 //! minimum, wall time and this process's peak RSS.
 //!
 //! ```text
@@ -10,11 +11,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Instant;
 
-use benches::peak_rss_bytes;
-use connector_sdk::{SqliteStore, SyncConfig, SyncEngine};
+use benches::{BenchStore, peak_rss_bytes};
+use connector_sdk::{SyncConfig, SyncEngine};
 use coupa_connector::{ConnectorConfig, CoupaConnector, ids};
 use coupa_sim::Sizes;
 use secrecy::SecretString;
@@ -61,8 +61,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sizes
     };
     let sim_server = std::env::current_exe()?.with_file_name("sim-server");
-    println!("| setting | users | requests | minimum | wall time | limit-bound time | peak RSS |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| setting | store | users | requests | minimum | wall time | limit-bound time | peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for users in sizes {
         let mut child = Command::new(&sim_server)
             .args([
@@ -85,12 +87,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?
         .with_rate_limit(setting.client_rate_limit);
         let connector = CoupaConnector::new(ConnectorConfig::new(config))?;
-        let dir = std::env::temp_dir().join(format!("coupa-scale-{}-{users}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let store = Arc::new(SqliteStore::open(dir.join("sync.db"))?);
+        let store = BenchStore::open(&format!("coupa-scale-{users}"))?;
         let engine = SyncEngine::new(
             connector.registry(),
-            store,
+            store.queue(),
             SyncConfig::default().with_workers(setting.workers),
         );
         let started = Instant::now();
@@ -98,7 +98,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let wall = started.elapsed().as_secs_f64();
         drop(child.stdin.take());
         child.wait()?;
-        std::fs::remove_dir_all(&dir)?;
+        let label = store.label();
+        drop(engine);
+        store.close()?;
         let s = Sizes::users(users);
         let minimum = 1
             + pages(users)
@@ -112,7 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("{:.0} MiB", b as f64 / 1_048_576.0)
         });
         println!(
-            "| {} | {users} | {requests} | {minimum} | {wall:.1} s | {:.1} s | {rss} |",
+            "| {} | {label} | {users} | {requests} | {minimum} | {wall:.1} s | {:.1} s | {rss} |",
             setting.name,
             requests as f64 / 25.0
         );

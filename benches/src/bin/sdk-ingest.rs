@@ -1,5 +1,5 @@
-//! Scale harness: the sync engine with `SqliteStore` (a WAL file in a temporary directory)
-//! ingesting the SDK's fake connector in its bulk shape (list-only, memberships on user rows),
+//! Scale harness: the sync engine with `SqliteStore` (a WAL file in a temporary directory; a
+//! PostgreSQL schema when `BENCH_DATABASE_URL` names a database) ingesting the SDK's fake connector in its bulk shape (list-only, memberships on user rows),
 //! with no I/O.
 //!
 //! ```text
@@ -9,12 +9,11 @@
 //! Defaults: 99 000 users, 1 000 groups and 2 roles (100 k resources), 10 group memberships
 //! and one role per user (1.089 M grants), 4 workers.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use benches::peak_rss_bytes;
+use benches::{BenchStore, peak_rss_bytes};
 use connector_sdk::testing::fake::{FakeTenant, Shape};
-use connector_sdk::{SqliteStore, Store, SyncConfig, SyncEngine};
+use connector_sdk::{SyncConfig, SyncEngine};
 use tokio_util::sync::CancellationToken;
 
 fn arg(n: usize, default: u32) -> u32 {
@@ -31,10 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let expected_grants = u64::from(users) * u64::from(per_user.min(groups) + 1);
     let expected_resources = shape.resource_count();
     let workers = usize::try_from(arg(3, 4))?;
-    let dir = std::env::temp_dir().join(format!("sdk-ingest-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("ingest.db");
-    let store = Arc::new(SqliteStore::open(&path)?);
+    let bench = BenchStore::open("sdk-ingest")?;
+    let store = bench.queue();
     let engine = SyncEngine::new(
         FakeTenant::new(shape).registry(),
         store.clone(),
@@ -47,8 +44,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resources = report.counts.total_resources();
     assert_eq!(grants, expected_grants, "every grant stored");
     assert_eq!(resources, expected_resources, "every resource stored");
-    let db_bytes = std::fs::metadata(&path)?.len()
-        + std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
     println!("resources           {resources}");
     println!("grants              {grants}");
     println!("pages               {}", report.progress.pages);
@@ -60,17 +55,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(b) => println!("peak RSS            {:.1} MiB", b as f64 / 1048576.0),
         None => println!("peak RSS            unavailable"),
     }
-    println!("database size       {:.1} MiB", db_bytes as f64 / 1048576.0);
-    // The two steps after the last page, timed again on the stored run: the sorted copy of the
-    // grants (sealing, into an emptied copy) and the integrity check.
-    let sqlite = rusqlite::Connection::open(&path)?;
-    sqlite.execute(
-        "DELETE FROM grants WHERE run_id = ?1",
-        [report.run.to_string()],
-    )?;
-    drop(sqlite);
+    println!("store               {}", bench.label());
+    // The two steps after the last page, timed again on the stored run: sealing (SQLite: the
+    // sorted copy of the grants, into an emptied copy; PostgreSQL: statistics only) and the
+    // integrity check.
+    if let BenchStore::Sqlite { dir, .. } = &bench {
+        let sqlite = rusqlite::Connection::open(dir.join("sync.db"))?;
+        sqlite.execute(
+            "DELETE FROM grants WHERE run_id = ?1",
+            [report.run.to_string()],
+        )?;
+    }
     let started = Instant::now();
-    connector_sdk::backend::WorkQueue::seal_run(store.as_ref(), report.run)?;
+    store.seal_run(report.run)?;
     println!(
         "seal (again)        {:.2} s",
         started.elapsed().as_secs_f64()
@@ -81,6 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "integrity (again)   {:.2} s ({issues} issues)",
         started.elapsed().as_secs_f64()
     );
-    std::fs::remove_dir_all(&dir)?;
+    drop((engine, store));
+    bench.close()?;
     Ok(())
 }

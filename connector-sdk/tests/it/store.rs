@@ -537,3 +537,44 @@ fn a_new_store_file_and_its_wal_are_private() {
     drop(SqliteStore::open(&shared).unwrap());
     assert_eq!(mode(&shared), 0o644, "left as it is");
 }
+
+every_store!(
+    a_grant_stored_twice_is_kept_once_with_its_first_annotations,
+    |backend: Backend| async move {
+        use connector_sdk::backend::PageCommit;
+        use connector_sdk::{Annotation, EntitlementId, Grant, Resource, ResourceId};
+        let store = backend.store.clone();
+        let run = crate::begin(store.as_ref(), "x");
+        let group = ResourceId::new("group", "1");
+        let grant = |note: &str| {
+            let mut g = Grant::new(
+                EntitlementId::new(group.clone(), "member"),
+                ResourceId::new("user", "1"),
+            );
+            g.annotations = vec![Annotation::ExternalId { id: note.into() }];
+            g
+        };
+        let first = PageCommit {
+            resources: vec![
+                Resource::new(group.clone(), "G"),
+                Resource::new(ResourceId::new("user", "1"), "U"),
+            ],
+            entitlements: vec![crate::fixture::member_entitlement(group.clone())],
+            grants: vec![grant("first")],
+            ..PageCommit::default()
+        };
+        let second = PageCommit {
+            grants: vec![grant("second")],
+            ..PageCommit::default()
+        };
+        store.commit_page(run, crate::LEASE, &first).unwrap();
+        store.commit_page(run, crate::LEASE, &second).unwrap();
+        store.seal_run(run).unwrap();
+        let grants = store.grants_page(run, None, 10).unwrap();
+        assert_eq!(grants, [grant("first")]);
+        assert_eq!(store.counts(run).unwrap().total_grants(), 1);
+        // Sealing again changes nothing.
+        store.seal_run(run).unwrap();
+        assert_eq!(store.grants_page(run, None, 10).unwrap(), [grant("first")]);
+    }
+);

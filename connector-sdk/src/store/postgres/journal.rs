@@ -1,6 +1,6 @@
-//! The write-ahead journal in PostgreSQL: the `write_intents` table. A commit is durable when
-//! it returns (the server's default `synchronous_commit`), so a recorded intent survives a
-//! killed host and a lost machine alike.
+//! The write-ahead journal in PostgreSQL: the `write_intents` table. Its commits wait for the
+//! server's disk (`synchronous_commit = on`, whatever the session's default), so a recorded
+//! intent survives a killed host, a crashed server and a lost machine alike.
 
 use super::*;
 use crate::journal::{
@@ -39,6 +39,20 @@ fn to_open_intent(row: &tokio_postgres::Row) -> Result<OpenIntent, StoreError> {
     })
 }
 
+impl PostgresStore {
+    /// A transaction whose commit waits for the server's disk (the store's connections do not
+    /// by default): an intent must outlive a crash of the server too.
+    async fn durable(
+        client: &mut deadpool_postgres::Object,
+    ) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+        let tx = client.transaction().await.backend()?;
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await
+            .backend()?;
+        Ok(tx)
+    }
+}
+
 impl Journal for PostgresStore {
     fn record_intent(&self, intent: &Intent) -> Result<IntentId, StoreError> {
         let draft = &intent.draft;
@@ -46,15 +60,15 @@ impl Journal for PostgresStore {
         let before = serde_json::to_string(&before).backend()?;
         let holder = serde_json::to_string(&intent.holder).backend()?;
         block_on(async {
-            let client = self.client().await?;
-            client
-                .execute(
-                    "DELETE FROM write_intents WHERE finished_at_ms < $1",
-                    &[&now_ms().saturating_sub(KEEP_DONE_MS)],
-                )
-                .await
-                .backend()?;
-            let row = client
+            let mut client = self.client().await?;
+            let tx = Self::durable(&mut client).await?;
+            tx.execute(
+                "DELETE FROM write_intents WHERE finished_at_ms < $1",
+                &[&now_ms().saturating_sub(KEEP_DONE_MS)],
+            )
+            .await
+            .backend()?;
+            let row = tx
                 .query_one(
                     "INSERT INTO write_intents (connector, fingerprint, principal, entitlement,
                          operation, attribute, before, actor, holder, started_at_ms)
@@ -74,22 +88,23 @@ impl Journal for PostgresStore {
                 )
                 .await
                 .backend()?;
+            tx.commit().await.backend()?;
             Ok(IntentId::from_raw(row.try_get(0).backend()?))
         })
     }
 
     fn close_intent(&self, id: IntentId, resolution: &str) -> Result<(), StoreError> {
         block_on(async {
-            let client = self.client().await?;
-            client
-                .execute(
-                    "UPDATE write_intents SET finished_at_ms = $2, resolution = $3
-                     WHERE id = $1 AND finished_at_ms IS NULL",
-                    &[&id.raw(), &now_ms(), &resolution],
-                )
-                .await
-                .backend()?;
-            Ok(())
+            let mut client = self.client().await?;
+            let tx = Self::durable(&mut client).await?;
+            tx.execute(
+                "UPDATE write_intents SET finished_at_ms = $2, resolution = $3
+                 WHERE id = $1 AND finished_at_ms IS NULL",
+                &[&id.raw(), &now_ms(), &resolution],
+            )
+            .await
+            .backend()?;
+            tx.commit().await.backend()
         })
     }
 

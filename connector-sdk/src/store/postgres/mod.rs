@@ -65,14 +65,15 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
         .map_err(|e| StoreError::Backend(format!("cannot start the store's runtime: {e}").into()))
 }
 
-/// Runs `work` to completion on the calling thread. What it awaits is answered by connections
-/// that live on the store's runtime ([`PostgresStore::client`]), so the calling thread's own
-/// runtime, if any, is neither needed nor used.
+/// Runs `work` to completion on the calling thread, with the store's runtime entered: a new
+/// connection's socket and task live there, so what `work` awaits is answered by the store's
+/// threads and never needs the calling thread's own runtime, if it has one.
 ///
 /// Unconstrained by tokio's cooperative budget: on a thread of a runtime (a host calling from
 /// async code, a test), the budget of the task that blocks here would run out after a number of
 /// store calls and park this thread for a wake-up that only that blocked task could give.
 fn block_on<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    let _entered = runtime()?.enter();
     futures::executor::block_on(tokio::task::unconstrained(work))
 }
 
@@ -215,7 +216,13 @@ impl PostgresOptions {
         }
         let mut config = self.config.clone();
         config.connect_timeout(self.connect_timeout);
-        config.options(format!("-c search_path=\"{}\"", self.schema));
+        // Commits do not wait for the server's disk: a page lost to a crash of the server is
+        // fetched again when the run resumes, as with SQLite's `synchronous=NORMAL`. The write
+        // journal, which must survive, commits with `synchronous_commit = on`.
+        config.options(format!(
+            "-c search_path=\"{}\" -c synchronous_commit=off",
+            self.schema
+        ));
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -299,16 +306,10 @@ impl PostgresStore {
         })
     }
 
-    /// A connection from the pool. Taken on the store's runtime, where a new connection's
-    /// socket and task must live: the calling thread may belong to another runtime, one that a
-    /// blocking call stops from polling anything.
+    /// A connection from the pool (within [`block_on`], which makes a new one on the store's
+    /// runtime).
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        let pool = self.pool.clone();
-        runtime()?
-            .spawn(async move { pool.get().await })
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?
-            .backend()
+        self.pool.get().await.backend()
     }
 }
 

@@ -177,11 +177,17 @@ impl Store for PostgresStore {
             let mut client = self.client().await?;
             let tx = client.transaction().await.backend()?;
             Self::check_run(&tx, run).await?;
+            tx.batch_execute(&format!(
+                "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {};",
+                super::work_queue::sealed_table(run),
+                super::work_queue::pending_table(run)
+            ))
+            .await
+            .backend()?;
             for table in [
                 "resource_types",
                 "resources",
                 "entitlements",
-                "grants",
                 "warnings",
                 "work",
                 "page_tokens",

@@ -1,8 +1,7 @@
 -- connector-sdk PostgresStore schema, migration 1. Every row belongs to a sync run (`run_id`).
 -- The tables and columns are SqliteStore's (connector-sdk/src/store/schema.sql), with two
--- differences: key columns compare bytewise (COLLATE "C", as SQLite's keys do), and grants are
--- one table with an index per order instead of two tables, since PostgreSQL keeps rows in a heap
--- and both orders are indexes anyway.
+-- differences: key columns compare bytewise (COLLATE "C", as SQLite's keys do), and the grants
+-- of a run live in tables of their own (see `grants`).
 
 -- Identity: a deleted run's id is never handed out again.
 CREATE TABLE sync_runs (
@@ -51,8 +50,11 @@ CREATE TABLE entitlements (
     PRIMARY KEY (run_id, resource_type, resource_id, slug)
 );
 
--- Grants, keyed by entitlement (the primary key: keyset pages of a run and of an entitlement)
--- and indexed by principal (a principal's grants, the integrity check of principals).
+-- Grants of sealed runs, one partition per run (`grants_<run>`). A page commit appends its
+-- grants to the run's `grants_pending_<run>`, a table without indexes; sealing the run copies
+-- them in key order, without duplicates, into a new partition, builds its two indexes from
+-- sorted rows and drops the pending table, in one transaction. Deleting a run drops its
+-- partition. Until a run is sealed its grants are out of sight of the queries, as in SQLite.
 CREATE TABLE grants (
     run_id           BIGINT NOT NULL,
     entitlement_type TEXT COLLATE "C" NOT NULL,
@@ -62,9 +64,9 @@ CREATE TABLE grants (
     principal_id     TEXT COLLATE "C" NOT NULL,
     annotations      TEXT,           -- JSON array, NULL when empty
     PRIMARY KEY (run_id, entitlement_type, entitlement_id, slug, principal_type, principal_id)
-);
-CREATE INDEX grants_by_principal ON grants
-    (run_id, principal_type, principal_id, entitlement_type, entitlement_id, slug);
+) PARTITION BY LIST (run_id);
+-- A principal has few grants: they are found by principal and sorted by entitlement when read.
+CREATE INDEX grants_by_principal ON grants (run_id, principal_type, principal_id);
 
 CREATE TABLE warnings (
     id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
+use tokio_postgres::error::SqlState;
 
 use super::*;
 use crate::capability::PageToken;
@@ -23,29 +24,21 @@ use crate::store::{NewWork, PageCommit, Store, WorkId, WorkItem, WorkKind, WorkQ
 /// hash).
 const BEGIN_LOCK: i32 = 0x6364_6b01;
 
-/// How a holder locks its run's row.
-#[derive(Clone, Copy)]
-enum Hold {
-    /// Claims and page commits: side by side with each other.
-    Share,
-    /// Heartbeats and releases, which update the row.
-    Update,
-}
-
 impl PostgresStore {
-    /// Fails with [`StoreError::LeaseLost`] unless `lease` holds `run`, locking the run's row
-    /// for the rest of `tx`.
+    /// Fails with [`StoreError::LeaseLost`] unless `lease` holds `run` (locking the run's row
+    /// for the rest of a transaction), with [`StoreError::UnknownRun`] when there is no `run`.
     async fn check_lease(
-        tx: &Transaction<'_>,
+        client: &impl deadpool_postgres::GenericClient,
         run: RunId,
         lease: &str,
-        hold: Hold,
     ) -> Result<(), StoreError> {
-        let sql = match hold {
-            Hold::Share => "SELECT holder FROM sync_runs WHERE id = $1 FOR SHARE",
-            Hold::Update => "SELECT holder FROM sync_runs WHERE id = $1 FOR UPDATE",
-        };
-        let row = tx.query_opt(sql, &[&run.0]).await.backend()?;
+        let row = client
+            .query_opt(
+                "SELECT holder FROM sync_runs WHERE id = $1 FOR UPDATE",
+                &[&run.0],
+            )
+            .await
+            .backend()?;
         let Some(row) = row else {
             return Err(StoreError::UnknownRun(run));
         };
@@ -87,44 +80,66 @@ impl PostgresStore {
         if work.is_empty() {
             return Ok(());
         }
-        let token_stmt = tx
-            .prepare_cached(
-                "INSERT INTO page_tokens (run_id, kind, resource_type, scope, token)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .await
-            .backend()?;
         let (mut stages, mut kinds, mut types, mut scopes, mut tokens) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for item in work {
             let kind = &item.kind;
-            let scope = kind.scope().map(ToString::to_string);
-            let resource_type = kind.resource_type().to_string();
-            if let Some(token) = &item.token {
-                let inserted = tx
-                    .execute(
-                        &token_stmt,
-                        &[
-                            &run.0,
-                            &kind.tag(),
-                            &resource_type,
-                            &scope.as_deref().unwrap_or(""),
-                            &token.as_str(),
-                        ],
-                    )
-                    .await
-                    .backend()?;
-                if inserted == 0 {
-                    return Err(StoreError::TokenRepeated {
-                        token: token.as_str().to_owned(),
-                    });
-                }
-            }
             stages.push(kind.stage().number());
             kinds.push(kind.tag());
-            types.push(resource_type);
-            scopes.push(scope);
+            types.push(kind.resource_type().to_string());
+            scopes.push(kind.scope().map(ToString::to_string));
             tokens.push(item.token.as_ref().map(|t| t.as_str().to_owned()));
+        }
+        // Every token once per listing: a token already handed out (or twice in this page) is
+        // skipped by the insert, and so missing from what it returns.
+        let (token_scopes, given): (Vec<usize>, Vec<&String>) = tokens
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_ref().map(|t| (i, t)))
+            .unzip();
+        if !given.is_empty() {
+            let pick = |column: &dyn Fn(usize) -> String| -> Vec<String> {
+                token_scopes.iter().map(|&i| column(i)).collect()
+            };
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO page_tokens (run_id, kind, resource_type, scope, token)
+                     SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[])
+                     ON CONFLICT DO NOTHING RETURNING token",
+                )
+                .await
+                .backend()?;
+            let inserted = tx
+                .query(
+                    &stmt,
+                    &[
+                        &run.0,
+                        &pick(&|i| kinds[i].to_owned()),
+                        &pick(&|i| types[i].clone()),
+                        &pick(&|i| scopes[i].clone().unwrap_or_default()),
+                        &given,
+                    ],
+                )
+                .await
+                .backend()?;
+            if inserted.len() < given.len() {
+                let mut fresh: Vec<String> = inserted
+                    .iter()
+                    .map(|r| r.try_get(0).backend())
+                    .collect::<Result<_, _>>()?;
+                let repeated = given
+                    .iter()
+                    .find(|t| match fresh.iter().position(|f| f == **t) {
+                        Some(at) => {
+                            fresh.swap_remove(at);
+                            false
+                        }
+                        None => true,
+                    });
+                return Err(StoreError::TokenRepeated {
+                    token: repeated.map_or_else(String::new, |t| (*t).clone()),
+                });
+            }
         }
         let stmt = tx
             .prepare_cached(
@@ -147,16 +162,162 @@ impl PostgresStore {
         &self,
         run: RunId,
         lease: &str,
-        hold: Hold,
         body: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.backend()?;
-        Self::check_lease(&tx, run, lease, hold).await?;
+        Self::check_lease(&tx, run, lease).await?;
         let value = body(&tx).await?;
         tx.commit().await.backend()?;
         Ok(value)
     }
+}
+
+/// A page as the columns of one statement ([`commit_sql`]).
+struct PageColumns<'a> {
+    token_kinds: Vec<&'static str>,
+    token_types: Vec<String>,
+    token_scopes: Vec<String>,
+    tokens: Vec<String>,
+    stages: Vec<i64>,
+    kinds: Vec<&'static str>,
+    types: Vec<String>,
+    scopes: Vec<Option<String>>,
+    work_tokens: Vec<Option<String>>,
+    resources: [Vec<Option<String>>; 8],
+    entitlements: [Vec<String>; 7],
+    grants: [Vec<&'a str>; 5],
+    annotations: Vec<Option<String>>,
+}
+
+impl<'a> PageColumns<'a> {
+    fn new(commit: &'a PageCommit) -> Result<Self, StoreError> {
+        let mut page = Self {
+            token_kinds: Vec::new(),
+            token_types: Vec::new(),
+            token_scopes: Vec::new(),
+            tokens: Vec::new(),
+            stages: Vec::new(),
+            kinds: Vec::new(),
+            types: Vec::new(),
+            scopes: Vec::new(),
+            work_tokens: Vec::new(),
+            resources: resource_columns(&commit.resources)?,
+            entitlements: entitlement_columns(&commit.entitlements)?,
+            grants: Default::default(),
+            annotations: Vec::with_capacity(commit.grants.len()),
+        };
+        for item in &commit.work {
+            let kind = &item.kind;
+            let scope = kind.scope().map(ToString::to_string);
+            if let Some(token) = &item.token {
+                page.token_kinds.push(kind.tag());
+                page.token_types.push(kind.resource_type().to_string());
+                page.token_scopes.push(scope.clone().unwrap_or_default());
+                page.tokens.push(token.as_str().to_owned());
+            }
+            page.stages.push(kind.stage().number());
+            page.kinds.push(kind.tag());
+            page.types.push(kind.resource_type().to_string());
+            page.scopes.push(scope);
+            page.work_tokens
+                .push(item.token.as_ref().map(|t| t.as_str().to_owned()));
+        }
+        for g in &commit.grants {
+            let values = [
+                g.entitlement.resource.resource_type.as_str(),
+                g.entitlement.resource.id.as_str(),
+                g.entitlement.slug.as_str(),
+                g.principal.resource_type.as_str(),
+                g.principal.id.as_str(),
+            ];
+            for (column, value) in page.grants.iter_mut().zip(values) {
+                column.push(value);
+            }
+            page.annotations.push(if g.annotations.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&g.annotations).backend()?)
+            });
+        }
+        Ok(page)
+    }
+
+    /// A token the page hands out twice for the same listing.
+    fn repeated_token(&self) -> Option<String> {
+        let mut seen = std::collections::HashSet::new();
+        (0..self.tokens.len())
+            .find(|&i| {
+                !seen.insert((
+                    self.token_kinds[i],
+                    &self.token_types[i],
+                    &self.token_scopes[i],
+                    &self.tokens[i],
+                ))
+            })
+            .map(|i| self.tokens[i].clone())
+    }
+}
+
+/// The statement that stores one page of `run`: its parameters are [`PageColumns`]'s, after the
+/// run (`$1`) and the lease (`$2`); it answers whether the lease held (nothing is written
+/// otherwise). A page without grants does not name the run's pending table (a sealed run has
+/// none, and the engine may still store warnings).
+fn commit_sql(run: RunId, grants: bool) -> String {
+    let grants = if grants {
+        format!(
+            "INSERT INTO {} (run_id, entitlement_type, entitlement_id, slug, principal_type,
+                 principal_id, annotations)
+             SELECT $1, * FROM UNNEST($27::text[], $28::text[], $29::text[], $30::text[],
+                 $31::text[], $32::text[])
+             WHERE EXISTS (SELECT 1 FROM held)",
+            pending_table(run)
+        )
+    } else {
+        "SELECT $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[]"
+            .to_owned()
+    };
+    format!(
+        "WITH held AS (
+             SELECT id FROM sync_runs WHERE id = $1 AND holder::jsonb ->> 'id' = $2 FOR SHARE),
+         tokens AS (
+             INSERT INTO page_tokens (run_id, kind, resource_type, scope, token)
+             SELECT $1, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[])
+             WHERE EXISTS (SELECT 1 FROM held)),
+         work AS (
+             INSERT INTO work (run_id, stage, kind, resource_type, scope, token)
+             SELECT $1, s, k, t, sc, tk
+             FROM UNNEST($7::int8[], $8::text[], $9::text[], $10::text[], $11::text[])
+                  WITH ORDINALITY AS w(s, k, t, sc, tk, n)
+             WHERE EXISTS (SELECT 1 FROM held) ORDER BY n),
+         resources AS (
+             INSERT INTO resources (run_id, resource_type, resource_id, parent, display_name,
+                 status, login, email, data)
+             SELECT $1, * FROM UNNEST($12::text[], $13::text[], $14::text[], $15::text[],
+                 $16::text[], $17::text[], $18::text[], $19::text[])
+             WHERE EXISTS (SELECT 1 FROM held)
+             ON CONFLICT (run_id, resource_type, resource_id) DO UPDATE SET
+                 parent = EXCLUDED.parent, display_name = EXCLUDED.display_name,
+                 status = EXCLUDED.status, login = EXCLUDED.login, email = EXCLUDED.email,
+                 data = EXCLUDED.data),
+         entitlements AS (
+             INSERT INTO entitlements (run_id, resource_type, resource_id, slug, display_name,
+                 purpose, grantable_to, data)
+             SELECT $1, * FROM UNNEST($20::text[], $21::text[], $22::text[], $23::text[],
+                 $24::text[], $25::text[], $26::text[])
+             WHERE EXISTS (SELECT 1 FROM held)
+             ON CONFLICT (run_id, resource_type, resource_id, slug) DO UPDATE SET
+                 display_name = EXCLUDED.display_name, purpose = EXCLUDED.purpose,
+                 grantable_to = EXCLUDED.grantable_to, data = EXCLUDED.data),
+         grants AS ({grants}),
+         warnings AS (
+             INSERT INTO warnings (run_id, message)
+             SELECT $1, m FROM UNNEST($33::text[]) WITH ORDINALITY AS w(m, n)
+             WHERE EXISTS (SELECT 1 FROM held) ORDER BY n),
+         done AS (
+             DELETE FROM work WHERE id = $34 AND run_id = $1 AND EXISTS (SELECT 1 FROM held))
+         SELECT EXISTS (SELECT 1 FROM held)"
+    )
 }
 
 /// A page's resources as columns, the last of each id kept (as one `INSERT OR REPLACE` after
@@ -171,16 +332,14 @@ fn resource_columns(resources: &[Resource]) -> Result<[Vec<Option<String>>; 8], 
         if last[&(r.id.resource_type.as_str(), r.id.id.as_str())] != i {
             continue;
         }
-        let user = r.user.as_ref();
-        let email = columns::email(r).map(str::to_owned);
         let values = [
             Some(r.id.resource_type.to_string()),
             Some(r.id.id.clone()),
             r.parent.as_ref().map(ToString::to_string),
             Some(r.display_name.clone()),
             r.status.map(|s| columns::status(s).to_owned()),
-            user.and_then(|u| u.login.clone()),
-            email,
+            r.user.as_ref().and_then(|u| u.login.clone()),
+            columns::email(r).map(str::to_owned),
             Some(serde_json::to_string(r).backend()?),
         ];
         for (column, value) in columns.iter_mut().zip(values) {
@@ -201,14 +360,13 @@ fn entitlement_columns(entitlements: &[Entitlement]) -> Result<[Vec<String>; 7],
         if last[&e.id] != i {
             continue;
         }
-        let grantable_to = columns::grantable_to(e);
         let values = [
             e.id.resource.resource_type.to_string(),
             e.id.resource.id.clone(),
             e.id.slug.clone(),
             e.display_name.clone(),
             columns::purpose(e.purpose).to_owned(),
-            grantable_to,
+            columns::grantable_to(e),
             serde_json::to_string(e).backend()?,
         ];
         for (column, value) in columns.iter_mut().zip(values) {
@@ -216,6 +374,25 @@ fn entitlement_columns(entitlements: &[Entitlement]) -> Result<[Vec<String>; 7],
         }
     }
     Ok(columns)
+}
+
+/// The table a run's grants are appended to until it is sealed.
+pub(super) fn pending_table(run: RunId) -> String {
+    format!("grants_pending_{}", run.0)
+}
+
+/// The partition of `grants` holding a sealed run's grants.
+pub(super) fn sealed_table(run: RunId) -> String {
+    format!("grants_{}", run.0)
+}
+
+/// Creates the pending table of a new run.
+fn pending_table_ddl(run: RunId) -> String {
+    format!(
+        "CREATE TABLE {} (LIKE grants INCLUDING DEFAULTS, CHECK (run_id = {}))",
+        pending_table(run),
+        run.0
+    )
 }
 
 impl WorkQueue for PostgresStore {
@@ -340,6 +517,7 @@ impl WorkQueue for PostgresStore {
                         .await
                         .backend()?;
                     let run = RunId(row.try_get(0).backend()?);
+                    tx.batch_execute(&pending_table_ddl(run)).await.backend()?;
                     for rt in begin.resource_types {
                         tx.execute(
                             "INSERT INTO resource_types (run_id, id, display_name, data)
@@ -368,19 +546,27 @@ impl WorkQueue for PostgresStore {
     }
 
     fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        block_on(self.leased(run, lease, Hold::Update, async |tx| {
-            tx.execute(
-                "UPDATE sync_runs SET heartbeat_ms = $2 WHERE id = $1",
-                &[&run.0, &now_ms()],
-            )
-            .await
-            .backend()?;
-            Ok(())
-        }))
+        block_on(async {
+            let client = self.client().await?;
+            let beat = client
+                .execute(
+                    "UPDATE sync_runs SET heartbeat_ms = $3
+                     WHERE id = $1 AND holder::jsonb ->> 'id' = $2",
+                    &[&run.0, &lease, &now_ms()],
+                )
+                .await
+                .backend()?;
+            match beat {
+                0 => Self::check_lease(&client, run, lease)
+                    .await
+                    .and(Err(StoreError::LeaseLost(run))),
+                _ => Ok(()),
+            }
+        })
     }
 
     fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        block_on(self.leased(run, lease, Hold::Update, async |tx| {
+        block_on(self.leased(run, lease, async |tx| {
             tx.execute(
                 "UPDATE sync_runs SET holder = NULL, heartbeat_ms = NULL WHERE id = $1",
                 &[&run.0],
@@ -403,29 +589,34 @@ impl WorkQueue for PostgresStore {
         lease: &str,
         limit: usize,
     ) -> Result<Vec<WorkItem>, StoreError> {
-        block_on(self.leased(run, lease, Hold::Share, async |tx| {
-            let stage: Option<i64> = tx
-                .query_one("SELECT MIN(stage) FROM work WHERE run_id = $1", &[&run.0])
-                .await
-                .backend()?
-                .try_get(0)
-                .backend()?;
-            let Some(stage) = stage else {
-                return Ok(Vec::new());
-            };
-            let stmt = tx
+        block_on(async {
+            let client = self.client().await?;
+            // One statement: the lease (the run's row shared-locked), the lowest stage with
+            // work left, and its first unclaimed items, which other claimers skip.
+            let stmt = client
                 .prepare_cached(
-                    "UPDATE work SET claimed = TRUE WHERE id IN (
-                         SELECT id FROM work WHERE run_id = $1 AND stage = $2 AND NOT claimed
-                         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-                     RETURNING id, kind, resource_type, scope, token",
+                    "WITH held AS (
+                         SELECT id FROM sync_runs
+                         WHERE id = $1 AND holder::jsonb ->> 'id' = $2 FOR SHARE),
+                     next AS (SELECT MIN(stage) AS stage FROM work WHERE run_id = $1),
+                     picked AS (
+                         SELECT w.id FROM work w, next
+                         WHERE EXISTS (SELECT 1 FROM held) AND w.run_id = $1
+                           AND w.stage = next.stage AND NOT w.claimed
+                         ORDER BY w.id LIMIT $3 FOR UPDATE OF w SKIP LOCKED)
+                     UPDATE work SET claimed = TRUE FROM picked WHERE work.id = picked.id
+                     RETURNING work.id, work.kind, work.resource_type, work.scope, work.token",
                 )
                 .await
                 .backend()?;
-            let rows = tx
-                .query(&stmt, &[&run.0, &stage, &super::limit(limit)])
+            let rows = client
+                .query(&stmt, &[&run.0, &lease, &super::limit(limit)])
                 .await
                 .backend()?;
+            if rows.is_empty() {
+                // Nothing claimable, or not ours to claim: which one?
+                Self::check_lease(&client, run, lease).await?;
+            }
             let mut items = Vec::with_capacity(rows.len());
             for r in &rows {
                 let id: i64 = r.try_get(0).backend()?;
@@ -456,115 +647,161 @@ impl WorkQueue for PostgresStore {
             }
             items.sort_by_key(|i| i.id);
             Ok(items)
-        }))
+        })
     }
 
     fn commit_page(&self, run: RunId, lease: &str, commit: &PageCommit) -> Result<(), StoreError> {
-        let resources = resource_columns(&commit.resources)?;
-        let entitlements = entitlement_columns(&commit.entitlements)?;
-        let mut grants: [Vec<&str>; 6] = Default::default();
-        let mut annotations: Vec<Option<String>> = Vec::with_capacity(commit.grants.len());
-        for g in &commit.grants {
-            let values = [
-                g.entitlement.resource.resource_type.as_str(),
-                g.entitlement.resource.id.as_str(),
-                g.entitlement.slug.as_str(),
-                g.principal.resource_type.as_str(),
-                g.principal.id.as_str(),
-            ];
-            for (column, value) in grants.iter_mut().zip(values) {
-                column.push(value);
-            }
-            annotations.push(if g.annotations.is_empty() {
-                None
-            } else {
-                Some(serde_json::to_string(&g.annotations).backend()?)
-            });
+        let page = PageColumns::new(commit)?;
+        if let Some(token) = page.repeated_token() {
+            return Err(StoreError::TokenRepeated { token });
         }
-        block_on(self.leased(run, lease, Hold::Share, async |tx| {
-            Self::insert_work(tx, run, &commit.work).await?;
-            if !resources[0].is_empty() {
-                let stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO resources (run_id, resource_type, resource_id, parent,
-                             display_name, status, login, email, data)
-                         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[],
-                             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-                         ON CONFLICT (run_id, resource_type, resource_id) DO UPDATE SET
-                             parent = EXCLUDED.parent, display_name = EXCLUDED.display_name,
-                             status = EXCLUDED.status, login = EXCLUDED.login,
-                             email = EXCLUDED.email, data = EXCLUDED.data",
-                    )
-                    .await
-                    .backend()?;
-                let [a, b, c, d, e, f, g, h] = &resources;
-                tx.execute(&stmt, &[&run.0, a, b, c, d, e, f, g, h])
-                    .await
-                    .backend()?;
-            }
-            if !entitlements[0].is_empty() {
-                let stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO entitlements (run_id, resource_type, resource_id, slug,
-                             display_name, purpose, grantable_to, data)
-                         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[],
-                             $5::text[], $6::text[], $7::text[], $8::text[])
-                         ON CONFLICT (run_id, resource_type, resource_id, slug) DO UPDATE SET
-                             display_name = EXCLUDED.display_name, purpose = EXCLUDED.purpose,
-                             grantable_to = EXCLUDED.grantable_to, data = EXCLUDED.data",
-                    )
-                    .await
-                    .backend()?;
-                let [a, b, c, d, e, f, g] = &entitlements;
-                tx.execute(&stmt, &[&run.0, a, b, c, d, e, f, g])
-                    .await
-                    .backend()?;
-            }
-            if !annotations.is_empty() {
-                let stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO grants (run_id, entitlement_type, entitlement_id, slug,
-                             principal_type, principal_id, annotations)
-                         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[],
-                             $5::text[], $6::text[], $7::text[])
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .await
-                    .backend()?;
-                let [a, b, c, d, e, _] = &grants;
-                tx.execute(&stmt, &[&run.0, a, b, c, d, e, &annotations])
-                    .await
-                    .backend()?;
-            }
-            if !commit.warnings.is_empty() {
-                tx.execute(
-                    "INSERT INTO warnings (run_id, message)
-                     SELECT $1, m FROM UNNEST($2::text[]) WITH ORDINALITY AS w(m, n) ORDER BY n",
-                    &[&run.0, &commit.warnings],
-                )
+        block_on(async {
+            let client = self.client().await?;
+            // The whole page is one statement, so one round trip and atomic: every write is
+            // conditional on the lease, and a page token handed out before breaks the unique key
+            // of `page_tokens`, failing the statement.
+            let stmt = client
+                .prepare_cached(&commit_sql(run, !commit.grants.is_empty()))
                 .await
                 .backend()?;
-            }
-            if let Some(done) = commit.done {
-                tx.execute(
-                    "DELETE FROM work WHERE id = $1 AND run_id = $2",
-                    &[&done.0, &run.0],
+            let [rt, rid, parent, rname, status, login, email, rdata] = &page.resources;
+            let [et, eid, slug, ename, purpose, grantable, edata] = &page.entitlements;
+            let [gt, gid, gslug, pt, pid] = &page.grants;
+            let done = commit.done.map(|d| d.0);
+            let held = client
+                .query_one(
+                    &stmt,
+                    &[
+                        &run.0,
+                        &lease,
+                        &page.token_kinds,
+                        &page.token_types,
+                        &page.token_scopes,
+                        &page.tokens,
+                        &page.stages,
+                        &page.kinds,
+                        &page.types,
+                        &page.scopes,
+                        &page.work_tokens,
+                        rt,
+                        rid,
+                        parent,
+                        rname,
+                        status,
+                        login,
+                        email,
+                        rdata,
+                        et,
+                        eid,
+                        slug,
+                        ename,
+                        purpose,
+                        grantable,
+                        edata,
+                        gt,
+                        gid,
+                        gslug,
+                        pt,
+                        pid,
+                        &page.annotations,
+                        &commit.warnings,
+                        &done,
+                    ],
                 )
-                .await
-                .backend()?;
+                .await;
+            let held: bool = match held {
+                Ok(row) => row.try_get(0).backend()?,
+                Err(e)
+                    if e.as_db_error().and_then(|d| d.constraint()) == Some("page_tokens_pkey") =>
+                {
+                    let known = client
+                        .query(
+                            "SELECT token FROM page_tokens WHERE run_id = $1 AND token = ANY($2)",
+                            &[&run.0, &page.tokens],
+                        )
+                        .await
+                        .backend()?;
+                    let token = known
+                        .first()
+                        .map(|r| r.try_get::<_, String>(0))
+                        .transpose()
+                        .backend()?
+                        .unwrap_or_default();
+                    return Err(StoreError::TokenRepeated { token });
+                }
+                Err(e) => return Err(e).backend(),
+            };
+            if held {
+                Ok(())
+            } else {
+                Self::check_lease(&client, run, lease)
+                    .await
+                    .and(Err(StoreError::LeaseLost(run)))
             }
-            Ok(())
-        }))
+        })
     }
 
     fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
-        // Both orders of the grants are indexes kept up to date by every commit: nothing to
-        // build, only the planner's statistics to refresh for the queries that follow.
         block_on(async {
-            let client = self.client().await?;
-            Self::check_run(&client, run).await?;
+            let mut client = self.client().await?;
+            let mut tx = client.transaction().await.backend()?;
+            Self::check_run(&tx, run).await?;
+            let pending: bool = tx
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&pending_table(run)])
+                .await
+                .backend()?
+                .try_get(0)
+                .backend()?;
+            if !pending {
+                // Sealed already (or a run that never had a pending table): nothing to build.
+                return Ok(());
+            }
+            let (sealed, pending) = (sealed_table(run), pending_table(run));
+            // The pending table becomes the run's partition: its two indexes are built from all
+            // its rows at once (sorting in memory, hence the larger budget), far cheaper than
+            // keeping them up to date row by row as pages arrive.
+            tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")
+                .await
+                .backend()?;
+            let key = format!(
+                "ALTER TABLE {pending} ADD PRIMARY KEY (run_id, entitlement_type, entitlement_id,
+                     slug, principal_type, principal_id)"
+            );
+            let first = tx.savepoint("key").await.backend()?;
+            match first.batch_execute(&key).await {
+                Ok(()) => first.commit().await.backend()?,
+                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    // A grant stored twice (two listings gave it): keep its first copy.
+                    first.rollback().await.backend()?;
+                    tx.batch_execute(&format!(
+                        "DELETE FROM {pending} WHERE ctid IN (
+                             SELECT ctid FROM (
+                                 SELECT ctid, row_number() OVER (
+                                     PARTITION BY entitlement_type, entitlement_id, slug,
+                                                  principal_type, principal_id
+                                     ORDER BY ctid) AS n
+                                 FROM {pending}) AS copies
+                             WHERE n > 1);
+                         {key};"
+                    ))
+                    .await
+                    .backend()?;
+                }
+                Err(e) => return Err(e).backend(),
+            }
+            tx.batch_execute(&format!(
+                "CREATE INDEX ON {pending} (run_id, principal_type, principal_id);
+                 ALTER TABLE {pending} RENAME TO {sealed};
+                 ALTER TABLE grants ATTACH PARTITION {sealed} FOR VALUES IN ({run});",
+                run = run.0
+            ))
+            .await
+            .backend()?;
+            tx.commit().await.backend()?;
+            // The planner's statistics, and the visibility map that lets the integrity check
+            // and the keyset pages read the indexes alone (VACUUM runs outside a transaction).
             client
-                .batch_execute("ANALYZE grants, resources, entitlements")
+                .batch_execute(&format!("VACUUM (ANALYZE) {sealed}"))
                 .await
                 .backend()
         })
