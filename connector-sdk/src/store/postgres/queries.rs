@@ -414,10 +414,13 @@ impl Store for PostgresStore {
                     .await
                 }
                 Some(p) => {
+                    // The whole key compared, so the planner seeks in the entitlement order
+                    // (comparing the principal alone, it picks the principal index and filters).
                     let pt = p.resource_type.as_str();
                     self.grants_query(
                         &format!(
-                            "{head} AND (principal_type, principal_id) > ($5, $6)
+                            "{head} AND (entitlement_type, entitlement_id, slug, principal_type,
+                                 principal_id) > ($2, $3, $4, $5, $6)
                              ORDER BY principal_type, principal_id LIMIT $7"
                         ),
                         &[&run.0, &kind, &e.resource.id, &e.slug, &pt, &p.id, &n],

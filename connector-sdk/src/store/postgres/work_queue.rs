@@ -764,8 +764,8 @@ impl WorkQueue for PostgresStore {
                 .await
                 .backend()?;
             let key = format!(
-                "ALTER TABLE {pending} ADD PRIMARY KEY (run_id, entitlement_type, entitlement_id,
-                     slug, principal_type, principal_id)"
+                "ALTER TABLE {pending} ADD CONSTRAINT {sealed}_pkey PRIMARY KEY (run_id,
+                     entitlement_type, entitlement_id, slug, principal_type, principal_id)"
             );
             let first = tx.savepoint("key").await.backend()?;
             match first.batch_execute(&key).await {
@@ -790,7 +790,8 @@ impl WorkQueue for PostgresStore {
                 Err(e) => return Err(e).backend(),
             }
             tx.batch_execute(&format!(
-                "CREATE INDEX ON {pending} (run_id, principal_type, principal_id);
+                "CREATE INDEX {sealed}_by_principal ON {pending}
+                     (run_id, principal_type, principal_id);
                  ALTER TABLE {pending} RENAME TO {sealed};
                  ALTER TABLE grants ATTACH PARTITION {sealed} FOR VALUES IN ({run});",
                 run = run.0
