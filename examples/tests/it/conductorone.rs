@@ -10,7 +10,7 @@ use c1_service_mode::testing::{FakeControlPlane, ScriptedTask, TaskResult};
 use crate::{free_port, outcome};
 
 /// `command` set to serve `plane` (its credentials in baton's variables, its CA trusted).
-fn with_plane<'a>(
+pub(crate) fn with_plane<'a>(
     command: &'a mut Command,
     plane: &FakeControlPlane,
     ca: &std::path::Path,

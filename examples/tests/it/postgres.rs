@@ -89,9 +89,12 @@ async fn admin() -> tokio_postgres::Client {
 )]
 async fn coupa_sync_writes_into_postgres_and_never_shows_the_password() {
     let db = Database::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let c1z = dir.path().join("sync.c1z");
     for run in 1..=2 {
         let output = crate::command("coupa-sync")
-            .args(["--sim-users", "200", "--out", &db.url()])
+            .args(["--sim-users", "200", "--out", &db.url(), "--c1z"])
+            .arg(&c1z)
             .output()
             .unwrap();
         let (stdout, stderr) = (
@@ -121,6 +124,19 @@ async fn coupa_sync_writes_into_postgres_and_never_shows_the_password() {
         .query("SELECT count(*) FROM resources WHERE run_id = 2 AND resource_type = 'user'")
         .await;
     assert_eq!(users[0].get::<_, i64>(0), 200);
+    // The .c1z of the last run, read from PostgreSQL, holds its grants.
+    let grants = db
+        .query("SELECT count(*) FROM grants WHERE run_id = 2")
+        .await[0]
+        .get::<_, i64>(0);
+    let file = c1z::Reader::open(&c1z).unwrap();
+    let read = file
+        .grants()
+        .map(|g| g.map(drop))
+        .collect::<Result<Vec<()>, _>>()
+        .unwrap();
+    assert_eq!(i64::try_from(read.len()).unwrap(), grants);
+    assert!(grants > 200, "{grants}");
     // A database that is not there: the error names it, without the password.
     let missing = db.url().replace(&db.name, "no_such_database");
     let output = crate::command("coupa-sync")
@@ -267,4 +283,50 @@ async fn replicas_share_one_sync_and_take_over_a_killed_one() {
             .unwrap();
         assert_eq!(child.wait().unwrap().code(), Some(0));
     }
+}
+
+/// ConductorOne service mode on PostgreSQL: a sync task stores its run in the database and
+/// uploads it.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    no_test_database,
+    ignore = "set TEST_DATABASE_URL to a PostgreSQL database to run"
+)]
+async fn service_mode_syncs_into_postgres() {
+    use c1_service_mode::testing::{FakeControlPlane, ScriptedTask, TaskResult};
+    let db = Database::create().await;
+    let plane = FakeControlPlane::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, plane.ca_pem()).unwrap();
+    let sync = plane.push(ScriptedTask::sync_full());
+    let mut child =
+        crate::conductorone::with_plane(&mut crate::command("coupa-service"), &plane, &ca)
+            .args(["-p", "--sim-fixture", "--listen"])
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("--out")
+            .arg(db.url())
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let finished = plane.wait_finished(1, Duration::from_secs(60)).await;
+    assert_eq!(finished[0].task_id, sync);
+    assert!(
+        matches!(finished[0].result, TaskResult::Success { .. }),
+        "{finished:?}"
+    );
+    assert_eq!(plane.uploads().len(), 1);
+    let runs = db.query("SELECT status FROM sync_runs").await;
+    let runs: Vec<String> = runs.iter().map(|r| r.get(0)).collect();
+    assert_eq!(runs, ["completed"]);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("pw-never-shown"), "{stderr}");
 }
