@@ -300,17 +300,16 @@ async fn service_mode_syncs_into_postgres() {
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, plane.ca_pem()).unwrap();
     let sync = plane.push(ScriptedTask::sync_full());
-    let mut child =
-        crate::conductorone::with_plane(&mut crate::command("coupa-service"), &plane, &ca)
-            .args(["-p", "--sim-fixture", "--listen"])
-            .arg(format!("127.0.0.1:{}", free_port()))
-            .arg("--out")
-            .arg(db.url())
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+    let child = crate::conductorone::with_plane(&mut crate::command("coupa-service"), &plane, &ca)
+        .args(["-p", "--sim-fixture", "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--out")
+        .arg(db.url())
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let finished = plane.wait_finished(1, Duration::from_secs(60)).await;
     assert_eq!(finished[0].task_id, sync);
     assert!(
