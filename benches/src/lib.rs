@@ -74,8 +74,16 @@ impl BenchStore {
         }
     }
 
-    /// Deletes what the harness stored.
+    /// Deletes what the harness stored, unless `BENCH_KEEP` is set (to look at it afterwards:
+    /// the SQLite directory or the PostgreSQL schema is printed).
     pub fn close(self) -> Result<(), Box<dyn std::error::Error>> {
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            match &self {
+                Self::Sqlite { dir, .. } => println!("kept               {}", dir.display()),
+                Self::Postgres(store) => println!("kept               {}", store.describe()),
+            }
+            return Ok(());
+        }
         match self {
             Self::Sqlite { store, dir } => {
                 drop(store);

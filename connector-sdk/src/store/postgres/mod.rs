@@ -353,6 +353,39 @@ fn to_grant(row: &tokio_postgres::Row) -> Result<Grant, StoreError> {
     Ok(grant)
 }
 
+/// A grant's `entitlement_key`: its five key columns' bytes, each followed by a zero byte but
+/// the last, so that keys compare bytewise as the columns do one after another.
+pub(super) fn entitlement_key(
+    entitlement: &crate::model::EntitlementId,
+    principal: Option<&ResourceId>,
+) -> Vec<u8> {
+    let mut key = Vec::with_capacity(64);
+    for part in [
+        entitlement.resource.resource_type.as_str(),
+        entitlement.resource.id.as_str(),
+        entitlement.slug.as_str(),
+    ] {
+        key.extend_from_slice(part.as_bytes());
+        key.push(0);
+    }
+    if let Some(principal) = principal {
+        key.extend_from_slice(principal.resource_type.as_str().as_bytes());
+        key.push(0);
+        key.extend_from_slice(principal.id.as_bytes());
+    }
+    key
+}
+
+/// The first key past every grant of `entitlement`: its prefix with the final zero byte raised
+/// to one.
+pub(super) fn past_entitlement(entitlement: &crate::model::EntitlementId) -> Vec<u8> {
+    let mut key = entitlement_key(entitlement, None);
+    if let Some(last) = key.last_mut() {
+        *last = 1;
+    }
+    key
+}
+
 fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
@@ -414,5 +447,27 @@ mod tests {
         assert!(PostgresStore::is_url("PostgreSQL://h/db"));
         assert!(!PostgresStore::is_url("sync.db"));
         assert!(!PostgresStore::is_url("postgres"));
+    }
+
+    proptest::proptest! {
+        /// Keys sort as their columns do, one after another, bytewise; an entitlement's grants
+        /// lie between its prefix and the key past it.
+        #[test]
+        fn entitlement_keys_sort_as_their_columns(
+            a in proptest::collection::vec("[a-c1-3\\x{e9}]{0,3}", 5),
+            b in proptest::collection::vec("[a-c1-3\\x{e9}]{0,3}", 5),
+        ) {
+            let key = |v: &[String]| {
+                let e = EntitlementId::new(ResourceId::new(v[0].as_str(), v[1].clone()), v[2].clone());
+                let p = ResourceId::new(v[3].as_str(), v[4].clone());
+                (entitlement_key(&e, Some(&p)), past_entitlement(&e), entitlement_key(&e, None))
+            };
+            let bytes = |v: &[String]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+            let ((ka, past_a, start_a), (kb, _, _)) = (key(&a), key(&b));
+            proptest::prop_assert_eq!(ka.cmp(&kb), bytes(&a).cmp(&bytes(&b)));
+            proptest::prop_assert!(start_a <= ka && ka < past_a);
+            let same_entitlement = a[..3] == b[..3];
+            proptest::prop_assert_eq!(start_a <= kb && kb < past_a, same_entitlement);
+        }
     }
 }

@@ -97,26 +97,19 @@ impl Store for PostgresStore {
         run: RunId,
         limit: usize,
     ) -> Result<(u64, Vec<IntegrityIssue>), StoreError> {
-        // As SQLite's: each distinct (entitlement, principal type) pair is looked up once among
-        // the entitlements, each distinct principal once among the resources; only the keys that
-        // fail are joined back to their grants.
-        let by_entitlement = "WITH keys AS MATERIALIZED (
-                 SELECT DISTINCT entitlement_type, entitlement_id, slug, principal_type
-                 FROM grants WHERE run_id = $1),
-             bad AS MATERIALIZED (
-                 SELECT k.entitlement_type, k.entitlement_id, k.slug, k.principal_type,
-                        e.grantable_to IS NULL AS missing
-                 FROM keys k LEFT JOIN entitlements e
-                   ON e.run_id = $1 AND e.resource_type = k.entitlement_type
-                  AND e.resource_id = k.entitlement_id AND e.slug = k.slug
-                 WHERE e.grantable_to IS NULL
-                    OR strpos(e.grantable_to, ',' || k.principal_type || ',') = 0)
-             SELECT g.entitlement_type, g.entitlement_id, g.slug, g.principal_type,
-                    g.principal_id, CASE WHEN b.missing THEN 1 ELSE 0 END
-             FROM bad b JOIN grants g
-               ON g.run_id = $1 AND g.entitlement_type = b.entitlement_type
-              AND g.entitlement_id = b.entitlement_id AND g.slug = b.slug
-              AND g.principal_type = b.principal_type";
+        // Grants against entitlements: one pass over the run's grants, each probing a hash of
+        // the run's entitlements (few). Grouping the grants first, as SQLite does, costs more
+        // here than the probes: 0.83 s against 0.14 s for 1.089 M grants. Grants against
+        // resources: each distinct principal looked up once, from the principal index.
+        let by_entitlement = "SELECT g.entitlement_type, g.entitlement_id, g.slug,
+                    g.principal_type, g.principal_id,
+                    CASE WHEN e.grantable_to IS NULL THEN 1 ELSE 0 END
+             FROM grants g LEFT JOIN entitlements e
+               ON e.run_id = $1 AND e.resource_type = g.entitlement_type
+              AND e.resource_id = g.entitlement_id AND e.slug = g.slug
+             WHERE g.run_id = $1
+               AND (e.grantable_to IS NULL
+                    OR strpos(e.grantable_to, ',' || g.principal_type || ',') = 0)";
         let by_principal = "WITH principals AS MATERIALIZED (
                  SELECT DISTINCT principal_type, principal_id FROM grants WHERE run_id = $1),
              missing AS MATERIALIZED (
@@ -314,49 +307,16 @@ impl Store for PostgresStore {
         after: Option<&Grant>,
         limit: usize,
     ) -> Result<Vec<Grant>, StoreError> {
-        let n = super::limit(limit);
-        block_on(async {
-            match after {
-                None => {
-                    self.grants_query(
-                        &format!(
-                            "SELECT {GRANT_COLUMNS} FROM grants WHERE run_id = $1
-                             ORDER BY entitlement_type, entitlement_id, slug, principal_type,
-                                      principal_id
-                             LIMIT $2"
-                        ),
-                        &[&run.0, &n],
-                    )
-                    .await
-                }
-                Some(g) => {
-                    let (et, pt) = (
-                        g.entitlement.resource.resource_type.as_str(),
-                        g.principal.resource_type.as_str(),
-                    );
-                    self.grants_query(
-                        &format!(
-                            "SELECT {GRANT_COLUMNS} FROM grants WHERE run_id = $1
-                               AND (entitlement_type, entitlement_id, slug, principal_type,
-                                    principal_id) > ($2, $3, $4, $5, $6)
-                             ORDER BY entitlement_type, entitlement_id, slug, principal_type,
-                                      principal_id
-                             LIMIT $7"
-                        ),
-                        &[
-                            &run.0,
-                            &et,
-                            &g.entitlement.resource.id,
-                            &g.entitlement.slug,
-                            &pt,
-                            &g.principal.id,
-                            &n,
-                        ],
-                    )
-                    .await
-                }
-            }
-        })
+        let after = after.map_or_else(Vec::new, |g| {
+            super::entitlement_key(&g.entitlement, Some(&g.principal))
+        });
+        block_on(self.grants_query(
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE run_id = $1 AND entitlement_key > $2
+                 ORDER BY entitlement_key LIMIT $3"
+            ),
+            &[&run.0, &after, &super::limit(limit)],
+        ))
     }
 
     fn grants_for_principal(
@@ -380,15 +340,7 @@ impl Store for PostgresStore {
         run: RunId,
         entitlement: &EntitlementId,
     ) -> Result<Vec<Grant>, StoreError> {
-        let kind = entitlement.resource.resource_type.as_str();
-        block_on(self.grants_query(
-            &format!(
-                "SELECT {GRANT_COLUMNS} FROM grants WHERE run_id = $1 AND entitlement_type = $2
-                   AND entitlement_id = $3 AND slug = $4
-                 ORDER BY principal_type, principal_id"
-            ),
-            &[&run.0, &kind, &entitlement.resource.id, &entitlement.slug],
-        ))
+        self.grants_for_entitlement_page(run, entitlement, None, usize::MAX)
     }
 
     fn grants_for_entitlement_page(
@@ -398,37 +350,19 @@ impl Store for PostgresStore {
         after: Option<&ResourceId>,
         limit: usize,
     ) -> Result<Vec<Grant>, StoreError> {
-        let e = entitlement;
-        let (kind, n) = (e.resource.resource_type.as_str(), super::limit(limit));
-        let head = format!(
-            "SELECT {GRANT_COLUMNS} FROM grants
-             WHERE run_id = $1 AND entitlement_type = $2 AND entitlement_id = $3 AND slug = $4"
-        );
-        block_on(async {
-            match after {
-                None => {
-                    self.grants_query(
-                        &format!("{head} ORDER BY principal_type, principal_id LIMIT $5"),
-                        &[&run.0, &kind, &e.resource.id, &e.slug, &n],
-                    )
-                    .await
-                }
-                Some(p) => {
-                    // The whole key compared, so the planner seeks in the entitlement order
-                    // (comparing the principal alone, it picks the principal index and filters).
-                    let pt = p.resource_type.as_str();
-                    self.grants_query(
-                        &format!(
-                            "{head} AND (entitlement_type, entitlement_id, slug, principal_type,
-                                 principal_id) > ($2, $3, $4, $5, $6)
-                             ORDER BY principal_type, principal_id LIMIT $7"
-                        ),
-                        &[&run.0, &kind, &e.resource.id, &e.slug, &pt, &p.id, &n],
-                    )
-                    .await
-                }
-            }
-        })
+        // One range of the entitlement order: from the entitlement's prefix (or past the
+        // principal after which the page starts) to the first key past the entitlement.
+        let from = super::entitlement_key(entitlement, after);
+        let to = super::past_entitlement(entitlement);
+        let op = if after.is_some() { ">" } else { ">=" };
+        block_on(self.grants_query(
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants
+                 WHERE run_id = $1 AND entitlement_key {op} $2 AND entitlement_key < $3
+                 ORDER BY entitlement_key LIMIT $4"
+            ),
+            &[&run.0, &from, &to, &super::limit(limit)],
+        ))
     }
 
     fn grants_for_principal_page(

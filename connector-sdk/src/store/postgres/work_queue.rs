@@ -188,6 +188,7 @@ struct PageColumns<'a> {
     entitlements: [Vec<String>; 7],
     grants: [Vec<&'a str>; 5],
     annotations: Vec<Option<String>>,
+    keys: Vec<Vec<u8>>,
 }
 
 impl<'a> PageColumns<'a> {
@@ -206,6 +207,7 @@ impl<'a> PageColumns<'a> {
             entitlements: entitlement_columns(&commit.entitlements)?,
             grants: Default::default(),
             annotations: Vec::with_capacity(commit.grants.len()),
+            keys: Vec::with_capacity(commit.grants.len()),
         };
         for item in &commit.work {
             let kind = &item.kind;
@@ -234,6 +236,8 @@ impl<'a> PageColumns<'a> {
             for (column, value) in page.grants.iter_mut().zip(values) {
                 column.push(value);
             }
+            page.keys
+                .push(super::entitlement_key(&g.entitlement, Some(&g.principal)));
             page.annotations.push(if g.annotations.is_empty() {
                 None
             } else {
@@ -267,14 +271,15 @@ fn commit_sql(run: RunId, grants: bool) -> String {
     let grants = if grants {
         format!(
             "INSERT INTO {} (run_id, entitlement_type, entitlement_id, slug, principal_type,
-                 principal_id, annotations)
+                 principal_id, annotations, entitlement_key)
              SELECT $1, * FROM UNNEST($27::text[], $28::text[], $29::text[], $30::text[],
-                 $31::text[], $32::text[])
+                 $31::text[], $32::text[], $35::bytea[])
              WHERE EXISTS (SELECT 1 FROM held)",
             pending_table(run)
         )
     } else {
-        "SELECT $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[]"
+        "SELECT $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[],
+             $35::bytea[]"
             .to_owned()
     };
     format!(
@@ -706,6 +711,7 @@ impl WorkQueue for PostgresStore {
                         &page.annotations,
                         &commit.warnings,
                         &done,
+                        &page.keys,
                     ],
                 )
                 .await;
@@ -764,8 +770,8 @@ impl WorkQueue for PostgresStore {
                 .await
                 .backend()?;
             let key = format!(
-                "ALTER TABLE {pending} ADD CONSTRAINT {sealed}_pkey PRIMARY KEY (run_id,
-                     entitlement_type, entitlement_id, slug, principal_type, principal_id)"
+                "ALTER TABLE {pending} ADD CONSTRAINT {sealed}_pkey
+                     PRIMARY KEY (run_id, entitlement_key)"
             );
             let first = tx.savepoint("key").await.backend()?;
             match first.batch_execute(&key).await {
@@ -777,9 +783,7 @@ impl WorkQueue for PostgresStore {
                         "DELETE FROM {pending} WHERE ctid IN (
                              SELECT ctid FROM (
                                  SELECT ctid, row_number() OVER (
-                                     PARTITION BY entitlement_type, entitlement_id, slug,
-                                                  principal_type, principal_id
-                                     ORDER BY ctid) AS n
+                                     PARTITION BY entitlement_key ORDER BY ctid) AS n
                                  FROM {pending}) AS copies
                              WHERE n > 1);
                          {key};"
