@@ -232,11 +232,12 @@ async fn sync_by_id(State(shared): St, Path(run): Path<String>) -> Result<Json<V
     let id = run
         .parse::<RunId>()
         .map_err(|_| ApiError::bad_request(format!("run {run:?} is not a run number")))?;
-    let connector = shared.registry.metadata().id.clone();
+    // A run of another tenant in the same store (a shared database) is not found either.
+    let (connector, fingerprint) = ours(&shared);
     let found = store(&shared, move |s| {
-        Ok(s.runs()?
-            .into_iter()
-            .find(|r| r.id == id && r.connector == connector))
+        Ok(s.runs()?.into_iter().find(|r| {
+            r.id == id && r.connector == connector && fingerprint.matches_stored(&r.fingerprint)
+        }))
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no sync run {run}")))?;

@@ -27,6 +27,14 @@ struct Running {
 
 impl Running {
     async fn start(tenant: &FakeTenant) -> Self {
+        Self::start_on(tenant.registry(), Arc::new(MemoryStore::new())).await
+    }
+
+    /// A service for `registry` on `store` (shared with other services, if they like).
+    async fn start_on(
+        registry: connector_sdk::Registry,
+        store: Arc<dyn connector_sdk::backend::WorkQueue>,
+    ) -> Self {
         let config = ServiceConfig::new(Auth::bearer(TOKEN).unwrap())
             .with_schedule(false)
             .with_readiness_interval(Duration::from_millis(100))
@@ -36,7 +44,7 @@ impl Running {
                         .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
                 ),
             );
-        let service = Service::new(tenant.registry(), Arc::new(MemoryStore::new()), config);
+        let service = Service::new(registry, store, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -241,4 +249,27 @@ async fn a_sync_that_fails_at_a_page_is_reported_and_the_next_one_resumes() {
     assert_eq!(completed["status"], "completed", "{completed}");
     assert_eq!(completed["run"], run, "the same run, resumed");
     running.stop().await;
+}
+
+/// Two tenants' services on one store: each serves its own runs, and another tenant's run is
+/// not found, by id either.
+#[tokio::test]
+async fn a_run_of_another_tenant_in_the_same_store_is_not_served() {
+    let tenant = FakeTenant::new(Shape::default());
+    let store: Arc<dyn connector_sdk::backend::WorkQueue> = Arc::new(MemoryStore::new());
+    let a = Running::start_on(tenant.registry_for("tenant-a"), store.clone()).await;
+    let b = Running::start_on(tenant.registry_for("tenant-b"), store.clone()).await;
+    let first = a.sync().await;
+    assert_eq!(
+        (first["run"].as_i64(), &first["status"]),
+        (Some(1), &json!("completed"))
+    );
+    let (status, _) = a.call(Method::GET, "/v1/syncs/1").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = b.call(Method::GET, "/v1/syncs/1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = b.call(Method::GET, "/v1/syncs/latest").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    a.stop().await;
+    b.stop().await;
 }
