@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use connector_sdk::backend::{BeginRun, WorkQueue};
 use connector_sdk::{
-    Error, Holder, PostgresStore, RetryPolicy, RunStatus, StoreError, SyncConfig, SyncEngine,
+    Error, Holder, PostgresStore, RetryPolicy, RunStatus, Store, StoreError, SyncConfig, SyncEngine,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -307,4 +307,68 @@ fn a_second_holder_is_refused_until_the_lease_is_stale() {
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
     backend.store.heartbeat(begun.run, "two").unwrap();
     let _: &dyn WorkQueue = backend.store.as_ref();
+}
+
+/// A server that accepts connections and never answers: connecting gives up after the connect
+/// timeout instead of waiting for ever.
+#[test]
+fn a_silent_server_fails_the_connection_in_time() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || listener.accept().map(|(socket, _)| socket));
+    let began = Instant::now();
+    let err = PostgresStore::options(&format!("postgres://sync@127.0.0.1:{port}/db"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+    drop(held);
+}
+
+/// A statement the server cannot finish in time (here: a table locked by another session) is
+/// cancelled by the server after the store's statement timeout, and the call fails.
+#[tokio::test]
+#[cfg_attr(
+    no_test_database,
+    ignore = "set TEST_DATABASE_URL to a PostgreSQL database to run"
+)]
+async fn a_statement_past_its_timeout_fails_the_call() {
+    let schema = fresh_schema();
+    let backend = postgres_in(&schema);
+    let store = PostgresStore::options(&database_url())
+        .unwrap()
+        .schema(schema.clone())
+        .statement_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap();
+    let mut locker = connect_plain().await;
+    let tx = locker.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "LOCK TABLE {schema}.sync_runs IN ACCESS EXCLUSIVE MODE"
+    ))
+    .await
+    .unwrap();
+    let began = Instant::now();
+    let err = store.runs().unwrap_err();
+    let took = began.elapsed();
+    assert!(
+        connector_sdk::error_chain(&err).contains("statement timeout"),
+        "{err:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert!(
+        store.runs().unwrap().is_empty(),
+        "answers again once the lock is gone"
+    );
+    drop(backend);
 }

@@ -59,7 +59,7 @@ impl Journal for PostgresStore {
         let before: Vec<String> = draft.before.iter().map(ToString::to_string).collect();
         let before = serde_json::to_string(&before).backend()?;
         let holder = serde_json::to_string(&intent.holder).backend()?;
-        block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let tx = Self::durable(&mut client).await?;
             tx.execute(
@@ -94,7 +94,7 @@ impl Journal for PostgresStore {
     }
 
     fn close_intent(&self, id: IntentId, resolution: &str) -> Result<(), StoreError> {
-        block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let tx = Self::durable(&mut client).await?;
             tx.execute(
@@ -109,7 +109,7 @@ impl Journal for PostgresStore {
     }
 
     fn open_intents(&self, connector: &str) -> Result<Vec<OpenIntent>, StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let rows = client
                 .query(

@@ -72,10 +72,38 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
 /// Unconstrained by tokio's cooperative budget: on a thread of a runtime (a host calling from
 /// async code, a test), the budget of the task that blocks here would run out after a number of
 /// store calls and park this thread for a wake-up that only that blocked task could give.
-fn block_on<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+///
+/// A call that takes longer than `limit` fails: a server that stops answering never holds a
+/// caller for ever.
+fn block_on_within<T>(
+    limit: Duration,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     let _entered = runtime()?.enter();
-    futures::executor::block_on(tokio::task::unconstrained(work))
+    futures::executor::block_on(tokio::task::unconstrained(async {
+        tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(StoreError::Backend(
+                format!("the database did not answer within {} s", limit.as_secs()).into(),
+            ))
+        })
+    }))
 }
+
+/// Idle time before the first TCP keepalive probe of a connection.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Time between keepalive probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes after which the connection is dropped.
+const KEEPALIVE_RETRIES: u32 = 3;
+/// How long sent data may stay unacknowledged before the connection is dropped (Linux).
+#[cfg(target_os = "linux")]
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest statement the server runs for the store by default (sealing a run of ten
+/// million grants takes about a tenth of it).
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How much longer than its statements a call may take before the store gives up on a server
+/// that stopped answering altogether.
+const CALL_MARGIN: Duration = Duration::from_secs(30);
 
 /// Where a [`PostgresStore`] connects: a `postgres://` URL (or `key=value` string) and the
 /// standard `PG*` variables for what it leaves out, a schema, a pool size.
@@ -95,6 +123,7 @@ pub struct PostgresOptions {
     schema: String,
     max_connections: usize,
     connect_timeout: Duration,
+    statement_timeout: Duration,
 }
 
 impl fmt::Debug for PostgresOptions {
@@ -164,6 +193,7 @@ impl PostgresOptions {
             schema: "public".to_owned(),
             max_connections: 8,
             connect_timeout: Duration::from_secs(10),
+            statement_timeout: STATEMENT_TIMEOUT,
         })
     }
 
@@ -193,6 +223,13 @@ impl PostgresOptions {
         self
     }
 
+    /// The longest a statement may run on the server (10 min by default; at least 1 s): the
+    /// server cancels it, and a call whose server stops answering altogether fails 30 s later.
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout.max(Duration::from_secs(1));
+        self
+    }
+
     /// Connects, creates the schema when missing and applies the migrations it lacks (once,
     /// whichever of several hosts starting together gets there first).
     pub fn connect(self) -> Result<PostgresStore, StoreError> {
@@ -216,12 +253,22 @@ impl PostgresOptions {
         }
         let mut config = self.config.clone();
         config.connect_timeout(self.connect_timeout);
+        // A server that stops answering (a dead host, a cut network) is noticed within about a
+        // minute instead of the system's two hours; a statement the server itself runs for more
+        // than ten minutes is cancelled by it.
+        config.keepalives(true);
+        config.keepalives_idle(KEEPALIVE_IDLE);
+        config.keepalives_interval(KEEPALIVE_INTERVAL);
+        config.keepalives_retries(KEEPALIVE_RETRIES);
+        #[cfg(target_os = "linux")]
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
         // Commits do not wait for the server's disk: a page lost to a crash of the server is
         // fetched again when the run resumes, as with SQLite's `synchronous=NORMAL`. The write
         // journal, which must survive, commits with `synchronous_commit = on`.
         config.options(format!(
-            "-c search_path=\"{}\" -c synchronous_commit=off",
-            self.schema
+            "-c search_path=\"{}\" -c synchronous_commit=off -c statement_timeout={}",
+            self.schema,
+            self.statement_timeout.as_millis()
         ));
         let manager = Manager::from_config(
             config,
@@ -241,8 +288,9 @@ impl PostgresOptions {
             pool,
             target: describe(&self.config),
             schema: self.schema,
+            call_limit: self.statement_timeout + CALL_MARGIN,
         };
-        block_on(store.migrate())?;
+        store.block_on(store.migrate())?;
         Ok(store)
     }
 }
@@ -259,6 +307,8 @@ pub struct PostgresStore {
     pool: Pool,
     target: String,
     schema: String,
+    /// How long one call may take.
+    call_limit: Duration,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -299,14 +349,22 @@ impl PostgresStore {
     /// on purpose. The store is unusable afterwards.
     pub fn drop_schema(&self) -> Result<(), StoreError> {
         let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             client.batch_execute(&sql).await.backend()?;
             Ok(())
         })
     }
 
-    /// A connection from the pool (within [`block_on`], which makes a new one on the store's
+    /// Runs `work` on the calling thread within the store's call limit ([`block_on_within`]).
+    fn block_on<T>(
+        &self,
+        work: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        block_on_within(self.call_limit, work)
+    }
+
+    /// A connection from the pool (within [`block_on_within`], which makes a new one on the store's
     /// runtime).
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.backend()

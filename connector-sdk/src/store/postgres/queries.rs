@@ -76,7 +76,7 @@ impl Store for PostgresStore {
     }
 
     fn latest_run(&self, connector: &str) -> Result<Option<SyncRun>, StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let row = client
                 .query_opt(
@@ -122,7 +122,7 @@ impl Store for PostgresStore {
              FROM missing m JOIN grants g
                ON g.run_id = $1 AND g.principal_type = m.principal_type
               AND g.principal_id = m.principal_id";
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let mut count = 0u64;
             let mut first = Vec::new();
@@ -152,7 +152,7 @@ impl Store for PostgresStore {
     }
 
     fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let rows = client
                 .query(
@@ -166,7 +166,7 @@ impl Store for PostgresStore {
     }
 
     fn delete_run(&self, run: RunId) -> Result<(), StoreError> {
-        block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.backend()?;
             Self::check_run(&tx, run).await?;
@@ -210,7 +210,7 @@ impl Store for PostgresStore {
     }
 
     fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError> {
-        block_on(self.json_query(
+        self.block_on(self.json_query(
             "SELECT data FROM resource_types WHERE run_id = $1 ORDER BY id",
             &[&run.0],
         ))
@@ -224,7 +224,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<Vec<Resource>, StoreError> {
         let (kind, n) = (resource_type.as_str(), super::limit(limit));
-        block_on(async {
+        self.block_on(async {
             match after {
                 None => {
                     self.json_query(
@@ -249,7 +249,7 @@ impl Store for PostgresStore {
 
     fn resource(&self, run: RunId, id: &ResourceId) -> Result<Option<Resource>, StoreError> {
         let kind = id.resource_type.as_str();
-        let found: Vec<Resource> = block_on(self.json_query(
+        let found: Vec<Resource> = self.block_on(self.json_query(
             "SELECT data FROM resources
              WHERE run_id = $1 AND resource_type = $2 AND resource_id = $3",
             &[&run.0, &kind, &id.id],
@@ -263,7 +263,7 @@ impl Store for PostgresStore {
         resource: &ResourceId,
     ) -> Result<Vec<Entitlement>, StoreError> {
         let kind = resource.resource_type.as_str();
-        block_on(self.json_query(
+        self.block_on(self.json_query(
             "SELECT data FROM entitlements
              WHERE run_id = $1 AND resource_type = $2 AND resource_id = $3 ORDER BY slug",
             &[&run.0, &kind, &resource.id],
@@ -277,7 +277,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<Vec<Entitlement>, StoreError> {
         let n = super::limit(limit);
-        block_on(async {
+        self.block_on(async {
             match after {
                 None => {
                     self.json_query(
@@ -310,7 +310,7 @@ impl Store for PostgresStore {
         let after = after.map_or_else(Vec::new, |g| {
             super::entitlement_key(&g.entitlement, Some(&g.principal))
         });
-        block_on(self.grants_query(
+        self.block_on(self.grants_query(
             &format!(
                 "SELECT {GRANT_COLUMNS} FROM grants WHERE run_id = $1 AND entitlement_key > $2
                  ORDER BY entitlement_key LIMIT $3"
@@ -325,7 +325,7 @@ impl Store for PostgresStore {
         principal: &ResourceId,
     ) -> Result<Vec<Grant>, StoreError> {
         let kind = principal.resource_type.as_str();
-        block_on(self.grants_query(
+        self.block_on(self.grants_query(
             &format!(
                 "SELECT {GRANT_COLUMNS} FROM grants
                  WHERE run_id = $1 AND principal_type = $2 AND principal_id = $3
@@ -355,7 +355,7 @@ impl Store for PostgresStore {
         let from = super::entitlement_key(entitlement, after);
         let to = super::past_entitlement(entitlement);
         let op = if after.is_some() { ">" } else { ">=" };
-        block_on(self.grants_query(
+        self.block_on(self.grants_query(
             &format!(
                 "SELECT {GRANT_COLUMNS} FROM grants
                  WHERE run_id = $1 AND entitlement_key {op} $2 AND entitlement_key < $3
@@ -377,7 +377,7 @@ impl Store for PostgresStore {
             "SELECT {GRANT_COLUMNS} FROM grants
              WHERE run_id = $1 AND principal_type = $2 AND principal_id = $3"
         );
-        block_on(async {
+        self.block_on(async {
             match after {
                 None => {
                     self.grants_query(
@@ -410,7 +410,7 @@ impl Store for PostgresStore {
     }
 
     fn warnings(&self, run: RunId) -> Result<Vec<String>, StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let rows = client
                 .query(
@@ -424,7 +424,7 @@ impl Store for PostgresStore {
     }
 
     fn counts(&self, run: RunId) -> Result<RunCounts, StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             Self::check_run(&client, run).await?;
             let mut counts = RunCounts::default();
@@ -468,7 +468,7 @@ impl Store for PostgresStore {
              EXCEPT SELECT entitlement_type, entitlement_id, slug, principal_type, principal_id
              FROM grants WHERE run_id = $2
              ORDER BY 1, 2, 3, 4, 5";
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             Self::check_run(&client, old).await?;
             Self::check_run(&client, new).await?;

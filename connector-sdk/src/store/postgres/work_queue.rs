@@ -406,7 +406,7 @@ impl WorkQueue for PostgresStore {
         connector: &str,
         fingerprint: &str,
     ) -> Result<Option<(String, i64)>, StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let row = client
                 .query_opt(
@@ -427,7 +427,7 @@ impl WorkQueue for PostgresStore {
         learned: &str,
         at_ms: i64,
     ) -> Result<(), StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             client
                 .execute(
@@ -445,7 +445,7 @@ impl WorkQueue for PostgresStore {
 
     fn begin_run(&self, begin: &BeginRun<'_>) -> Result<Begun, StoreError> {
         let holder = serde_json::to_string(begin.holder).backend()?;
-        block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.backend()?;
             // One beginning sync per connector at a time, on every host.
@@ -551,7 +551,7 @@ impl WorkQueue for PostgresStore {
     }
 
     fn heartbeat(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let beat = client
                 .execute(
@@ -571,7 +571,7 @@ impl WorkQueue for PostgresStore {
     }
 
     fn release_run(&self, run: RunId, lease: &str) -> Result<(), StoreError> {
-        block_on(self.leased(run, lease, async |tx| {
+        self.block_on(self.leased(run, lease, async |tx| {
             tx.execute(
                 "UPDATE sync_runs SET holder = NULL, heartbeat_ms = NULL WHERE id = $1",
                 &[&run.0],
@@ -594,7 +594,7 @@ impl WorkQueue for PostgresStore {
         lease: &str,
         limit: usize,
     ) -> Result<Vec<WorkItem>, StoreError> {
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             // One statement: the lease (the run's row shared-locked), the lowest stage with
             // work left, and its first unclaimed items, which other claimers skip.
@@ -660,7 +660,7 @@ impl WorkQueue for PostgresStore {
         if let Some(token) = page.repeated_token() {
             return Err(StoreError::TokenRepeated { token });
         }
-        block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             // The whole page is one statement, so one round trip and atomic: every write is
             // conditional on the lease, and a page token handed out before breaks the unique key
@@ -748,7 +748,7 @@ impl WorkQueue for PostgresStore {
     }
 
     fn seal_run(&self, run: RunId) -> Result<(), StoreError> {
-        block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let mut tx = client.transaction().await.backend()?;
             Self::check_run(&tx, run).await?;
@@ -818,7 +818,7 @@ impl WorkQueue for PostgresStore {
         status: RunStatus,
         failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.backend()?;
             Self::check_run(&tx, run).await?;
