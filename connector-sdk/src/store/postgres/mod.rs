@@ -7,6 +7,7 @@
 //! thread, so a call never needs (or blocks) the caller's runtime.
 
 mod journal;
+mod page;
 mod queries;
 mod schema;
 mod work_queue;

@@ -172,8 +172,8 @@ impl Store for PostgresStore {
             Self::check_run(&tx, run).await?;
             tx.batch_execute(&format!(
                 "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {};",
-                super::work_queue::sealed_table(run),
-                super::work_queue::pending_table(run)
+                super::page::sealed_table(run),
+                super::page::pending_table(run)
             ))
             .await
             .backend()?;
