@@ -19,6 +19,10 @@ pub enum StoreTarget {
     File(PathBuf),
     /// A PostgreSQL database.
     Postgres(Box<PostgresOptions>),
+    /// A `postgres://` URL that does not parse, with why (never the URL, which may hold a
+    /// password): opening it fails with that reason. Parsing never fails on such a URL, so the
+    /// command-line parser never repeats it in an error.
+    Invalid(String),
 }
 
 impl FromStr for StoreTarget {
@@ -26,9 +30,10 @@ impl FromStr for StoreTarget {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if PostgresStore::is_url(text) {
-            PostgresOptions::new(text)
-                .map(|o| Self::Postgres(Box::new(o)))
-                .map_err(|e| connector_sdk::error_chain(&e))
+            Ok(PostgresOptions::new(text).map_or_else(
+                |e| Self::Invalid(connector_sdk::error_chain(&e)),
+                |o| Self::Postgres(Box::new(o)),
+            ))
         } else if text.is_empty() {
             Err("the store is a file path or a postgres:// URL".to_owned())
         } else {
@@ -43,6 +48,7 @@ impl fmt::Display for StoreTarget {
         match self {
             Self::File(path) => path.display().fmt(f),
             Self::Postgres(options) => write!(f, "postgres://{}", options.describe()),
+            Self::Invalid(_) => f.write_str("postgres://(a URL that does not parse)"),
         }
     }
 }
@@ -61,11 +67,15 @@ impl<T: WorkQueue + Journal> CliStore for T {}
 impl StoreTarget {
     /// Opens the store (a PostgreSQL database is migrated when it needs to be).
     pub(crate) async fn open(&self) -> Result<Arc<dyn CliStore>, CliError> {
+        if let Self::Invalid(why) = self {
+            return Err(CliError::usage(format!("--out: {why}")));
+        }
         let target = self.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<Arc<dyn CliStore>, _> {
             match target {
                 Self::File(path) => Ok(Arc::new(SqliteStore::open(path)?)),
                 Self::Postgres(options) => Ok(Arc::new((*options).connect()?)),
+                Self::Invalid(why) => Err(connector_sdk::StoreError::Backend(why.into())),
             }
         })
         .await
@@ -91,9 +101,15 @@ mod tests {
         let file: StoreTarget = "runs/acme.db".parse().unwrap();
         assert!(matches!(&file, StoreTarget::File(p) if p == &PathBuf::from("runs/acme.db")));
         assert_eq!(file.to_string(), "runs/acme.db");
-        let bad = "postgres://sync:hunter2@db:port/x"
-            .parse::<StoreTarget>()
-            .unwrap_err();
-        assert!(!bad.contains("hunter2"), "{bad}");
+        // A URL that does not parse is kept as why, never as the URL.
+        let bad: StoreTarget = "postgres://sync:hunter2@db:port/x".parse().unwrap();
+        let StoreTarget::Invalid(why) = &bad else {
+            panic!("{bad:?}")
+        };
+        assert_eq!(
+            why,
+            "store backend failed: the PostgreSQL URL does not parse: invalid connection string"
+        );
+        assert!(!format!("{bad} {bad:?}").contains("hunter2"));
     }
 }

@@ -372,3 +372,50 @@ async fn a_statement_past_its_timeout_fails_the_call() {
     );
     drop(backend);
 }
+
+/// The grants of a run that failed before it was sealed are dropped with its failure (no query
+/// reads them, no sync resumes it); a completed run keeps its partition.
+#[tokio::test]
+#[cfg_attr(
+    no_test_database,
+    ignore = "set TEST_DATABASE_URL to a PostgreSQL database to run"
+)]
+async fn a_run_that_failed_unsealed_leaves_no_grants_behind() {
+    let schema = fresh_schema();
+    let backend = postgres_in(&schema);
+    let tenant = Tenant::new(Shape::default());
+    *tenant.faults.fail_at.lock().unwrap() = Some(tenant.faults.calls.load(Ordering::SeqCst) + 5);
+    SyncEngine::new(tenant.registry(), backend.store.clone(), config())
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    *tenant.faults.fail_at.lock().unwrap() = None;
+    let client = connect_plain().await;
+    let exists = |table: String| {
+        let client = &client;
+        async move {
+            client
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+                .await
+                .unwrap()
+                .get::<_, bool>(0)
+        }
+    };
+    assert!(
+        exists(format!("{schema}.grants_pending_1")).await,
+        "kept while resumable"
+    );
+    // A fresh run: run 1 is failed, not resumed.
+    SyncEngine::new(
+        tenant.registry(),
+        backend.store.clone(),
+        config().with_resume(false),
+    )
+    .run(&CancellationToken::new())
+    .await
+    .unwrap();
+    assert_eq!(backend.store.runs().unwrap()[0].status, RunStatus::Failed);
+    assert!(!exists(format!("{schema}.grants_pending_1")).await);
+    assert!(exists(format!("{schema}.grants_2")).await);
+    assert!(!exists(format!("{schema}.grants_pending_2")).await);
+}

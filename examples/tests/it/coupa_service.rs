@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::{free_port, outcome};
 
-const TOKEN: &str = "service-test-token-0123456789-abcdefgh";
+pub(crate) const TOKEN: &str = "service-test-token-0123456789-abcdefgh";
 
 #[test]
 fn it_refuses_to_start_without_a_token() {
@@ -76,7 +76,22 @@ fn weak_tokens_open_addresses_and_endless_intervals_are_refused() {
 
 /// The service for the tenant at `sim`, as a real one, storing into `db`.
 fn service(sim: &coupa_sim::CoupaSim, db: &std::path::Path, port: u16) -> std::process::Child {
-    crate::command("coupa-service")
+    service_command(sim, db.as_os_str(), port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `coupa-service` for the tenant at `sim` on `port`, storing into `out` (a file or a
+/// database URL); its output is the caller's to direct.
+pub(crate) fn service_command(
+    sim: &coupa_sim::CoupaSim,
+    out: &std::ffi::OsStr,
+    port: u16,
+) -> Command {
+    let mut command = crate::command("coupa-service");
+    command
         .env("SERVICE_TOKEN", TOKEN)
         .env("COUPA_BASE_URL", sim.uri())
         .env("COUPA_CLIENT_ID", sim.client_id())
@@ -92,14 +107,11 @@ fn service(sim: &coupa_sim::CoupaSim, db: &std::path::Path, port: u16) -> std::p
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--out")
-        .arg(db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .arg(out);
+    command
 }
 
-async fn latest(http: &reqwest::Client, port: u16) -> Option<Value> {
+pub(crate) async fn latest(http: &reqwest::Client, port: u16) -> Option<Value> {
     let response = http
         .get(format!("http://127.0.0.1:{port}/v1/syncs/latest"))
         .bearer_auth(TOKEN)

@@ -204,3 +204,25 @@ async fn two_processes_on_one_file_and_a_killed_holder() {
     );
     assert!(stdout.contains("user                   200"), "{stdout}");
 }
+
+/// A PostgreSQL URL that does not parse is refused without being repeated: it may hold a
+/// password.
+#[test]
+fn a_malformed_database_url_is_refused_without_showing_it() {
+    let output = command()
+        .args([
+            "--sim-users",
+            "10",
+            "--out",
+            "postgres://sync:pw-never-shown@127.0.0.1:notaport/db",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the PostgreSQL URL does not parse"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw-never-shown"), "{stderr}");
+}

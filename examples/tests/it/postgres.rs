@@ -4,11 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
+use crate::coupa_service::latest;
 use crate::free_port;
-
-const TOKEN: &str = "service-test-token-0123456789-abcdefgh";
 
 /// A database created for one test, dropped (with everything in it) when it goes.
 struct Database {
@@ -159,39 +156,14 @@ fn url_port() -> u16 {
     after.split('/').next().unwrap().parse().unwrap()
 }
 
-/// A `coupa-service` replica on `db` for the tenant at `sim`.
+/// A `coupa-service` replica on `db` for the tenant at `sim` (its logs discarded: nothing reads
+/// them, and a full pipe would stop it).
 fn replica(sim: &coupa_sim::CoupaSim, db: &Database, port: u16) -> std::process::Child {
-    crate::command("coupa-service")
-        .env("SERVICE_TOKEN", TOKEN)
-        .env("COUPA_BASE_URL", sim.uri())
-        .env("COUPA_CLIENT_ID", sim.client_id())
-        .env("COUPA_CLIENT_SECRET", sim.client_secret())
-        .args([
-            "--rate-limit",
-            "0",
-            "--workers",
-            "2",
-            "--log-format",
-            "json",
-        ])
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--out")
-        .arg(db.url())
+    crate::coupa_service::service_command(sim, db.url().as_ref(), port)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-async fn latest(http: &reqwest::Client, port: u16) -> Option<Value> {
-    let response = http
-        .get(format!("http://127.0.0.1:{port}/v1/syncs/latest"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .ok()?;
-    (response.status() == 200).then_some(response.json().await.ok()?)
 }
 
 async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
@@ -229,7 +201,7 @@ async fn replicas_share_one_sync_and_take_over_a_killed_one() {
         .await;
     }
     let holder = db.query("SELECT holder FROM sync_runs WHERE id = 1").await;
-    let holder: Value = serde_json::from_str(&holder[0].get::<_, String>(0)).unwrap();
+    let holder: serde_json::Value = serde_json::from_str(&holder[0].get::<_, String>(0)).unwrap();
     let pid = u32::try_from(holder["pid"].as_u64().unwrap()).unwrap();
     let (killed, survivor) = if replicas[0].id() == pid {
         (0, 1)

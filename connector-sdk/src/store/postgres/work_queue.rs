@@ -66,8 +66,17 @@ impl PostgresStore {
             tx.execute("DELETE FROM page_tokens WHERE run_id = $1", &[&run.0])
                 .await
                 .backend()?;
+            Self::drop_pending(tx, *run).await?;
         }
         Ok(())
+    }
+
+    /// Drops the grants of a run that failed before it was sealed: no query reads them and no
+    /// sync resumes the run, so they would only take space until the run is pruned.
+    async fn drop_pending(tx: &Transaction<'_>, run: RunId) -> Result<(), StoreError> {
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", pending_table(run)))
+            .await
+            .backend()
     }
 
     async fn insert_work(
@@ -606,6 +615,9 @@ impl WorkQueue for PostgresStore {
             tx.execute("DELETE FROM page_tokens WHERE run_id = $1", &[&run.0])
                 .await
                 .backend()?;
+            if status == RunStatus::Failed {
+                Self::drop_pending(&tx, run).await?;
+            }
             tx.commit().await.backend()
         })
     }
