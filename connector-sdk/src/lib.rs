@@ -81,8 +81,8 @@ pub use capability::{
     SyncerOptions,
 };
 pub use engine::{
-    IntegrityMode, Progress, RetryDecision, RetryPolicy, SyncConfig, SyncEngine, SyncEvent,
-    SyncReport,
+    IntegrityMode, PageObserver, Progress, RetryDecision, RetryPolicy, StoredPage, SyncConfig,
+    SyncEngine, SyncEvent, SyncReport,
 };
 pub use error::{BoxError, ConnectorError, Error, ErrorKind, SyncContext, error_chain};
 pub use fingerprint::{Fingerprint, FingerprintError};

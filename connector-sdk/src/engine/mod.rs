@@ -11,6 +11,7 @@
 
 mod config;
 mod event;
+mod observer;
 mod retry;
 
 use std::fmt;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{IntegrityMode, SyncConfig};
 pub use event::{Progress, SyncEvent, SyncReport};
+pub use observer::{PageObserver, StoredPage};
 pub use retry::{RetryDecision, RetryPolicy};
 
 use crate::Fingerprint;
@@ -48,6 +50,7 @@ pub struct SyncEngine {
     store: Arc<dyn WorkQueue>,
     config: SyncConfig,
     events: broadcast::Sender<SyncEvent>,
+    observer: Option<Arc<dyn PageObserver>>,
 }
 
 impl fmt::Debug for SyncEngine {
@@ -242,7 +245,15 @@ impl SyncEngine {
             store,
             config,
             events,
+            observer: None,
         }
+    }
+
+    /// Hands the rows of every stored page to `observer` as the sync goes (see
+    /// [`PageObserver`]).
+    pub fn with_observer(mut self, observer: Arc<dyn PageObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The store, for queries.
@@ -311,6 +322,9 @@ impl SyncEngine {
         let resumed = begun.resumed;
         tracing::info!(%run, resumed, "sync started");
         self.emit(SyncEvent::Started { run, resumed });
+        if let Some(observer) = &self.observer {
+            observer.started(run, resumed);
+        }
         if let Some(reason) = &begun.not_resumed {
             tracing::warn!(%run, reason = %reason, "unfinished run not resumed");
             self.emit(SyncEvent::Warning {
@@ -343,6 +357,9 @@ impl SyncEngine {
         heartbeat.abort();
         let result = match drained {
             Ok(progress) => {
+                if let Some(observer) = &self.observer {
+                    observer.drained(run);
+                }
                 self.finish(
                     run,
                     &holder.id,
@@ -582,9 +599,9 @@ impl SyncEngine {
             }
             let owner = lease.to_owned();
             let stored = self
-                .in_store(move |s| s.commit_page(run, &owner, &commit))
+                .in_store(move |s| s.commit_page(run, &owner, &commit).map(|()| commit))
                 .await;
-            match stored {
+            let commit = match stored {
                 Err(Error::Store(StoreError::TokenRepeated { token })) => {
                     return Err(Error::PageTokenRepeated {
                         syncer: item.kind.resource_type().clone(),
@@ -593,6 +610,16 @@ impl SyncEngine {
                     });
                 }
                 other => other?,
+            };
+            if let Some(observer) = &self.observer {
+                observer.stored(
+                    run,
+                    StoredPage {
+                        resources: commit.resources,
+                        entitlements: commit.entitlements,
+                        grants: commit.grants,
+                    },
+                );
             }
             self.emit(SyncEvent::PageStored {
                 stage: item.kind.stage(),

@@ -7,6 +7,7 @@ mod backends;
 mod conformance;
 mod engine;
 mod fixture;
+mod observer;
 mod postgres;
 mod registry;
 mod runs;
