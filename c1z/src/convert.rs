@@ -393,10 +393,13 @@ pub(crate) fn entitlement_from(e: &pb::Entitlement) -> Option<Entitlement> {
 }
 
 /// The entitlement a grant embeds: `{resource, id}`, the resource in full.
-pub(crate) fn grant_entitlement(g: &Grant, entitlement_resource: pb::Resource) -> pb::Entitlement {
+pub(crate) fn grant_entitlement(
+    entitlement: &EntitlementId,
+    entitlement_resource: pb::Resource,
+) -> pb::Entitlement {
     pb::Entitlement {
         resource: Some(entitlement_resource),
-        id: entitlement_key(&g.entitlement),
+        id: entitlement_key(entitlement),
         ..pb::Entitlement::default()
     }
 }
@@ -405,7 +408,7 @@ pub(crate) fn grant_entitlement(g: &Grant, entitlement_resource: pb::Resource) -
 /// principal as `{id}`.
 pub(crate) fn grant(g: &Grant, entitlement_resource: pb::Resource) -> pb::Grant {
     pb::Grant {
-        entitlement: Some(grant_entitlement(g, entitlement_resource)),
+        entitlement: Some(grant_entitlement(&g.entitlement, entitlement_resource)),
         principal: Some(pb::Resource {
             id: Some(id(&g.principal)),
             ..pb::Resource::default()
@@ -476,7 +479,7 @@ mod tests {
             &[ResourceTrait::Group],
         );
         let whole = grant_fn(&grant, group.clone()).encode_to_vec();
-        let entitlement = grant_entitlement(&grant, group).encode_to_vec();
+        let entitlement = grant_entitlement(&grant.entitlement, group).encode_to_vec();
         let mut parts = Vec::new();
         encode_grant(&grant, &entitlement, &mut parts);
         assert_eq!(parts, whole);

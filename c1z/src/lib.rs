@@ -31,11 +31,14 @@ mod container;
 mod convert;
 mod error;
 mod ksuid;
+mod live;
 mod pb;
 mod reader;
+mod rows;
 pub mod wire;
 mod writer;
 
 pub use error::Error;
+pub use live::LiveWriter;
 pub use reader::{DEFAULT_MAX_DECODED, Reader, SyncInfo};
 pub use writer::{WriteReport, Writer};

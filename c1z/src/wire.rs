@@ -56,12 +56,11 @@ pub fn grant(grant: &Grant) -> Vec<u8> {
 /// `c1.connector.v2.Entitlement` naming `id`: its resource as `{id}`, its id and slug (what a
 /// grant task carries at least).
 pub fn entitlement_ref(id: &EntitlementId) -> Vec<u8> {
-    let grant = Grant::new(id.clone(), id.resource.clone());
     let resource = pb::Resource {
         id: Some(convert::id(&id.resource)),
         ..pb::Resource::default()
     };
-    let mut entitlement = convert::grant_entitlement(&grant, resource);
+    let mut entitlement = convert::grant_entitlement(id, resource);
     entitlement.slug = id.slug.clone();
     entitlement.encode_to_vec()
 }

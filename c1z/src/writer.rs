@@ -8,14 +8,14 @@ use connector_sdk::{
     EntitlementId, ResourceId, ResourceType, ResourceTypeId, RunId, RunStatus, Store,
 };
 use prost::Message;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
-use crate::convert::{self, entitlement_key, grant_key, resource_key};
+use crate::convert;
 use crate::error::Database as _;
+use crate::rows::{self, Stamp};
 use crate::{Error, container, ksuid, pb};
 
-const SCHEMA: &str = include_str!("schema.sql");
-const INDEXES: &str = include_str!("indexes.sql");
+use crate::rows::INDEXES;
 
 /// Rows read from the store at a time: memory stays flat whatever the tenant's size.
 const PAGE: usize = 1_000;
@@ -73,6 +73,9 @@ pub struct WriteReport {
     pub syncs_kept: usize,
     /// Size of the `.c1z`, in bytes.
     pub bytes: u64,
+    /// Whether the rows were written while the sync ran, from the pages it stored
+    /// ([`crate::LiveWriter`]), rather than read back from the store afterwards.
+    pub written_during_sync: bool,
 }
 
 impl Writer {
@@ -109,8 +112,38 @@ impl Writer {
         self
     }
 
-    fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         self.clock.unwrap_or_else(SystemTime::now)
+    }
+
+    /// The id of a sync started at `started`: the one set, or a KSUID of that time (with a
+    /// payload of zeros under a fixed clock).
+    pub(crate) fn sync_id_for(&self, started: SystemTime) -> String {
+        self.sync_id.clone().unwrap_or_else(|| {
+            let payload = match self.clock {
+                Some(_) => [0u8; 16],
+                None => rand::random(),
+            };
+            ksuid::ksuid(started, payload)
+        })
+    }
+
+    /// Compresses the finished database `db` into `path` through a staged file in `work`
+    /// (renamed into place, so a reader never sees half a file); returns the file's size. A
+    /// new file is private; one replaced keeps the permissions an operator gave it.
+    pub(crate) fn place(&self, db: &Path, work: &Path, path: &Path) -> Result<u64, Error> {
+        let staged = work.join("out.c1z");
+        container::compress(db, &staged, self.level)?;
+        if let Some(mode) = connector_sdk::files::shared_mode(path) {
+            connector_sdk::files::warn_if_shared(path);
+            #[cfg(unix)]
+            std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .map_err(Error::io(path))?;
+            #[cfg(not(unix))]
+            let _ = mode;
+        }
+        std::fs::rename(&staged, path).map_err(Error::io(path))?;
+        Ok(std::fs::metadata(path).map_err(Error::io(path))?.len())
     }
 
     /// Writes completed `run` of `store` into the `.c1z` at `path`. A file already there (ours
@@ -158,19 +191,7 @@ impl Writer {
             })
             .transpose()?;
         let mut report = self.fill(store, run, &record, &db, old.as_deref())?;
-        let staged = work.path().join("out.c1z");
-        container::compress(&db, &staged, self.level)?;
-        // The new file is private; one replaced keeps the permissions an operator gave it.
-        if let Some(mode) = connector_sdk::files::shared_mode(path) {
-            connector_sdk::files::warn_if_shared(path);
-            #[cfg(unix)]
-            std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                .map_err(Error::io(path))?;
-            #[cfg(not(unix))]
-            let _ = mode;
-        }
-        std::fs::rename(&staged, path).map_err(Error::io(path))?;
-        report.bytes = std::fs::metadata(path).map_err(Error::io(path))?.len();
+        report.bytes = self.place(&db, work.path(), path)?;
         Ok(report)
     }
 
@@ -184,17 +205,9 @@ impl Writer {
         db: &Path,
         old: Option<&Path>,
     ) -> Result<WriteReport, Error> {
-        let mut conn = Connection::open(db).database()?;
-        conn.pragma_update(None, "journal_mode", "DELETE")
-            .database()?;
-        conn.pragma_update(None, "synchronous", "OFF").database()?;
-        // 4 MiB of page cache, which also bounds each sorter that builds an index, and no
-        // sorter threads (each would take as much again): rows arrive in key order, so a larger
-        // cache buys little, and a sync task's peak memory is mostly SQLite's
-        // (docs/c1z.md, "Memory").
-        conn.pragma_update(None, "cache_size", -4096).database()?;
-        conn.pragma_update(None, "threads", 0).database()?;
-        conn.execute_batch(SCHEMA).database()?;
+        // 4 MiB of page cache: rows arrive in key order, so a larger cache buys little, and a
+        // sync task's peak memory is mostly SQLite's (docs/c1z.md, "Memory").
+        let mut conn = rows::create(db, 4096)?;
         // Indexes are built after the rows are in: one sorted pass each.
         drop_indexes(&conn)?;
         if let Some(old) = old {
@@ -203,32 +216,14 @@ impl Writer {
         let now = self.now();
         let started = at_ms(record.started_at_ms);
         let ended = record.finished_at_ms.map_or(now, at_ms);
-        let sync_id = self.sync_id.clone().unwrap_or_else(|| {
-            let payload = match self.clock {
-                Some(_) => [0u8; 16],
-                None => rand::random(),
-            };
-            ksuid::ksuid(started, payload)
-        });
-        let discovered = ksuid::timestamp(now);
+        let sync_id = self.sync_id_for(started);
         let tx = conn.transaction().database()?;
-        tx.execute(
-            "INSERT INTO v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type,
-             parent_sync_id, linked_sync_id, supports_diff, grants_backfilled, stats)
-             VALUES (?1, ?2, ?3, '', 'full', '', '', 0, 1, NULL)",
-            params![sync_id, ksuid::timestamp(started), ksuid::timestamp(ended)],
-        )
-        .database()?;
-        tx.execute(
-            "INSERT INTO c1z_sync_fingerprints (sync_id, fingerprint) VALUES (?1, ?2)",
-            params![sync_id, record.fingerprint],
-        )
-        .database()?;
-        let rows = Rows {
-            tx: &tx,
-            sync_id: &sync_id,
-            discovered: &discovered,
+        rows::sync_run(&tx, &sync_id, started, ended, &record.fingerprint)?;
+        let stamp = Stamp {
+            sync_id: sync_id.clone(),
+            discovered: ksuid::timestamp(now),
         };
+        let rows = Rows { tx: &tx, stamp };
         let types = store.resource_types(run)?;
         let mut report = WriteReport {
             sync_id: sync_id.clone(),
@@ -238,6 +233,7 @@ impl Writer {
             grants: 0,
             syncs_kept: 0,
             bytes: 0,
+            written_during_sync: false,
         };
         let catalogue = rows.resource_types(&types)?;
         report.resource_types = types.len() as u64;
@@ -262,7 +258,7 @@ impl Writer {
     }
 }
 
-fn at_ms(ms: i64) -> SystemTime {
+pub(crate) fn at_ms(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
@@ -398,48 +394,25 @@ fn retain(tx: &Transaction<'_>, keep: usize) -> Result<usize, Error> {
 }
 
 /// Each resource type's SDK form and baton message.
-type Catalogue = BTreeMap<ResourceTypeId, (ResourceType, pb::ResourceType)>;
+pub(crate) type Catalogue = BTreeMap<ResourceTypeId, (ResourceType, pb::ResourceType)>;
 
-/// Inserts rows of one sync.
+/// Inserts rows of one sync, read from the store.
 struct Rows<'a> {
     tx: &'a Transaction<'a>,
-    sync_id: &'a str,
-    discovered: &'a str,
+    stamp: Stamp,
 }
 
 impl Rows<'_> {
     fn resource_types(&self, types: &[ResourceType]) -> Result<Catalogue, Error> {
-        let mut stmt = self
-            .tx
-            .prepare(
-                "INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            )
-            .database()?;
         let mut catalogue = Catalogue::new();
         for rt in types {
-            let message = convert::resource_type(rt);
-            stmt.execute(params![
-                rt.id.as_str(),
-                message.encode_to_vec(),
-                self.sync_id,
-                self.discovered
-            ])
-            .database()?;
+            let message = rows::resource_type(self.tx, rt, &self.stamp)?;
             catalogue.insert(rt.id.clone(), (rt.clone(), message));
         }
         Ok(catalogue)
     }
 
     fn resources(&self, store: &dyn Store, run: RunId, rt: &ResourceType) -> Result<u64, Error> {
-        let mut stmt = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id,
-             parent_resource_id, data, sync_id, discovered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .database()?;
         each(
             |after: Option<&String>| {
                 store.resources_page(run, &rt.id, after.map(String::as_str), PAGE)
@@ -447,17 +420,7 @@ impl Rows<'_> {
             |r| r.id.id.clone(),
             |r| {
                 let message = convert::resource(r, &rt.traits);
-                stmt.execute(params![
-                    r.id.resource_type.as_str(),
-                    resource_key(&r.id),
-                    r.parent.as_ref().map(|p| p.resource_type.as_str()),
-                    r.parent.as_ref().map(|p| p.id.as_str()),
-                    message.encode_to_vec(),
-                    self.sync_id,
-                    self.discovered
-                ])
-                .database()?;
-                Ok(())
+                rows::resource(self.tx, r, &message.encode_to_vec(), &self.stamp)
             },
         )
     }
@@ -468,57 +431,19 @@ impl Rows<'_> {
         run: RunId,
         catalogue: &Catalogue,
     ) -> Result<u64, Error> {
-        let mut stmt = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data,
-             sync_id, discovered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .database()?;
         let mut owner = Owner::default();
         each(
             |after| store.entitlements_page(run, after, PAGE),
             |e| e.id.clone(),
             |e| {
                 let resource = owner.get(store, run, &e.id.resource, catalogue)?;
-                let grantable_to = e
-                    .grantable_to
-                    .iter()
-                    .map(|t| {
-                        catalogue.get(t).map_or_else(
-                            || pb::ResourceType {
-                                id: t.as_str().to_owned(),
-                                ..pb::ResourceType::default()
-                            },
-                            |(_, m)| m.clone(),
-                        )
-                    })
-                    .collect();
-                let message = convert::entitlement(e, resource.clone(), grantable_to);
-                stmt.execute(params![
-                    e.id.resource.resource_type.as_str(),
-                    e.id.resource.id,
-                    entitlement_key(&e.id),
-                    message.encode_to_vec(),
-                    self.sync_id,
-                    self.discovered
-                ])
-                .database()?;
-                Ok(())
+                let message = rows::entitlement_message(e, resource.clone(), catalogue);
+                rows::entitlement(self.tx, e, &message.encode_to_vec(), &self.stamp)
             },
         )
     }
 
     fn grants(&self, store: &dyn Store, run: RunId, catalogue: &Catalogue) -> Result<u64, Error> {
-        let mut stmt = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id,
-             principal_resource_type_id, principal_resource_id, external_id, expansion,
-             needs_expansion, data, sync_id, discovered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0, ?7, ?8, ?9)",
-            )
-            .database()?;
         let mut owner = Owner::default();
         let mut blob = Vec::new();
         // Grants come in entitlement order: the entitlement part of the blob (the full resource
@@ -533,7 +458,7 @@ impl Rows<'_> {
                     .is_none_or(|(id, _)| *id != g.entitlement)
                 {
                     let resource = owner.get(store, run, &g.entitlement.resource, catalogue)?;
-                    let bytes = convert::grant_entitlement(g, resource.clone()).encode_to_vec();
+                    let bytes = rows::grant_head(&g.entitlement, &resource.encode_to_vec());
                     entitlement = Some((g.entitlement.clone(), bytes));
                 }
                 let Some((_, encoded)) = &entitlement else {
@@ -541,19 +466,7 @@ impl Rows<'_> {
                 };
                 blob.clear();
                 convert::encode_grant(g, encoded, &mut blob);
-                stmt.execute(params![
-                    g.entitlement.resource.resource_type.as_str(),
-                    g.entitlement.resource.id,
-                    entitlement_key(&g.entitlement),
-                    g.principal.resource_type.as_str(),
-                    g.principal.id,
-                    grant_key(g),
-                    blob,
-                    self.sync_id,
-                    self.discovered
-                ])
-                .database()?;
-                Ok(())
+                rows::grant(self.tx, g, &blob, &self.stamp)
             },
         )
     }
@@ -606,13 +519,7 @@ impl Owner {
                 Some(resource) => convert::resource(&resource, &traits),
                 // A run that passed its integrity check has every resource; keep the id alone
                 // otherwise, as baton's slim rows do.
-                None => pb::Resource {
-                    id: Some(pb::ResourceId {
-                        resource_type: id.resource_type.as_str().to_owned(),
-                        resource: id.id.clone(),
-                    }),
-                    ..pb::Resource::default()
-                },
+                None => rows::slim_resource(id),
             };
             self.current = Some((id.clone(), message));
         }

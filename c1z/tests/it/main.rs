@@ -7,6 +7,7 @@
 
 mod files;
 mod hostile;
+mod live;
 mod schema;
 mod wire;
 
@@ -21,7 +22,7 @@ use connector_sdk::{
 use tokio_util::sync::CancellationToken;
 
 /// A completed sync of `tenant` into a fresh store, its connector fingerprinted `name`.
-async fn synced(tenant: &FakeTenant, name: &str) -> (Arc<SqliteStore>, RunId) {
+pub async fn synced(tenant: &FakeTenant, name: &str) -> (Arc<SqliteStore>, RunId) {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let report = SyncEngine::new(
         tenant.registry_for(name),
@@ -68,7 +69,7 @@ type Records = (
 );
 
 /// Every resource, entitlement and grant of a run, by id.
-fn in_store(store: &dyn Store, run: RunId) -> Records {
+pub fn in_store(store: &dyn Store, run: RunId) -> Records {
     let mut resources = BTreeMap::new();
     for rt in store.resource_types(run).unwrap() {
         for r in store.resources(run, &rt.id).unwrap() {
