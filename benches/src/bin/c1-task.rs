@@ -30,6 +30,11 @@ fn rss() -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs to stderr when RUST_LOG asks (e.g. `RUST_LOG=c1z=debug,c1_service_mode=debug`).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut args = std::env::args().skip(1);
     let (name, latency_ms, sim_limit, client_limit, workers) = match args.next().as_deref() {
         Some("fast") | None => ("20 ms latency, no limit", 20, 0, None, 16),

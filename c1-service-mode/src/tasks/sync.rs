@@ -195,18 +195,15 @@ async fn heartbeat_loop(
     }
 }
 
-/// The engine, the `.c1z`, the upload.
+/// The engine, the `.c1z`, the upload. The `.c1z` is written while the sync runs
+/// ([`c1z::LiveWriter`]: a sync held back by the rate limit leaves time for it), or from the
+/// store afterwards when it could not be.
 async fn sync_and_upload(
     shared: &Shared,
     task_id: &str,
     config: SyncConfig,
     cancel: &CancellationToken,
 ) -> Finish {
-    let engine = SyncEngine::new(shared.registry.clone(), shared.store.clone(), config);
-    let report = match engine.run(cancel).await {
-        Ok(report) => report,
-        Err(error) => return sdk_error(&error),
-    };
     let dir = match &shared.config.temp_dir {
         Some(dir) => tempfile::Builder::new().prefix("c1-sync-").tempdir_in(dir),
         None => tempfile::Builder::new().prefix("c1-sync-").tempdir(),
@@ -221,15 +218,27 @@ async fn sync_and_upload(
             );
         }
     };
+    let live = match c1z::Writer::new().live(shared.store.clone(), dir.path()) {
+        Ok(live) => live,
+        Err(e) => return Finish::error(code::UNKNOWN, connector_sdk::error_chain(&e), false),
+    };
+    let engine = SyncEngine::new(shared.registry.clone(), shared.store.clone(), config)
+        .with_observer(live.observer());
+    let report = match engine.run(cancel).await {
+        Ok(report) => report,
+        Err(error) => return sdk_error(&error),
+    };
     let path = dir.path().join("sync.c1z");
-    let store = shared.store.clone();
     let run = report.run;
     let target = path.clone();
-    let written =
-        tokio::task::spawn_blocking(move || c1z::Writer::new().write(store.as_ref(), run, &target))
-            .await;
+    let started = std::time::Instant::now();
+    let written = tokio::task::spawn_blocking(move || live.finish(run, &target)).await;
     match written {
-        Ok(Ok(_)) => {}
+        Ok(Ok(written)) => {
+            tracing::debug!(task_id, %run, during_sync = written.written_during_sync,
+                bytes = written.bytes, ms = started.elapsed().as_millis() as u64,
+                "sync file written");
+        }
         Ok(Err(e)) => {
             return Finish::error(code::UNKNOWN, connector_sdk::error_chain(&e), false);
         }
