@@ -147,6 +147,11 @@ impl Live {
         Ok((bytes, hash))
     }
 
+    /// The run followed.
+    pub(super) fn run(&self) -> RunId {
+        self.run
+    }
+
     /// Starts a transaction for the pages queued together.
     pub(super) fn begin_batch(&self) -> Result<(), Error> {
         self.conn.execute_batch("BEGIN").database()

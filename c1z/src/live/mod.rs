@@ -3,7 +3,7 @@
 mod database;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -62,7 +62,9 @@ pub struct LiveWriter {
     writer: Writer,
     store: Arc<dyn Store>,
     sink: Arc<Sink>,
-    thread: Option<JoinHandle<Result<Option<Live>, Error>>>,
+    /// Asks the thread to complete the file for a run, at a path.
+    finishing: Option<SyncSender<(RunId, PathBuf)>>,
+    thread: Option<JoinHandle<Result<Done, Error>>>,
     work: tempfile::TempDir,
 }
 
@@ -85,11 +87,26 @@ impl LiveWriter {
         let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE);
         let db = work.path().join("db.sqlite");
         let gave_up = Arc::new(AtomicBool::new(false));
+        let (finishing, finish) = std::sync::mpsc::sync_channel::<(RunId, PathBuf)>(1);
         let thread = {
             let (store, writer, gave_up) = (store.clone(), writer.clone(), gave_up.clone());
+            let dir = work.path().to_owned();
             std::thread::Builder::new()
                 .name("c1z-live".into())
-                .spawn(move || follow(&receiver, &gave_up, store.as_ref(), &writer, &db))
+                .spawn(move || {
+                    let Some(live) = follow(&receiver, &gave_up, store.as_ref(), &writer, &db)?
+                    else {
+                        return Ok(Done::Unused);
+                    };
+                    // The file is completed and compressed on this thread too: the compressor
+                    // reuses the memory the database let go of, rather than adding its own.
+                    Ok(match finish.recv() {
+                        Ok((run, path)) if run == live.run() => {
+                            Done::Finished(live.finish(store.as_ref(), &writer, &dir, &path))
+                        }
+                        _ => Done::Unused,
+                    })
+                })
                 .map_err(Error::io(work.path()))?
         };
         Ok(Self {
@@ -100,6 +117,7 @@ impl LiveWriter {
                 status: Status::Waiting,
                 gave_up,
             }))),
+            finishing: Some(finishing),
             thread: Some(thread),
             work,
         })
@@ -115,15 +133,24 @@ impl LiveWriter {
     /// adds the run to a file already at `path`). Blocks: call it off an async runtime.
     pub fn finish(mut self, run: RunId, path: &Path) -> Result<WriteReport, Error> {
         let status = self.sink.close();
-        let built = self.thread.take().map(JoinHandle::join);
         let occupied = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-        let (why, failed) = match (status, built) {
+        // Asked to complete the file only for the run it followed whole; otherwise the sender
+        // goes here and the thread stops.
+        if let Some(finishing) = self.finishing.take()
+            && status == Status::Drained(run)
+            && !occupied
+        {
+            // The thread waits for this (or has stopped, which joining tells).
+            let _ = finishing.send((run, path.to_owned()));
+        }
+        let done = self.thread.take().map(JoinHandle::join);
+        let (why, failed) = match (status, done) {
             _ if occupied => (
                 "the file already holds syncs; the run is added to them from the store".into(),
                 false,
             ),
-            (Status::Drained(r), Some(Ok(Ok(Some(live))))) if r == run => {
-                match live.finish(self.store.as_ref(), &self.writer, self.work.path(), path) {
+            (Status::Drained(r), Some(Ok(Ok(Done::Finished(finished))))) if r == run => {
+                match finished {
                     Ok(report) => return Ok(report),
                     Err(why) => (why, true),
                 }
@@ -166,6 +193,14 @@ enum Status {
     Drained(RunId),
     /// Stopped following, for this reason.
     GaveUp(String),
+}
+
+/// How the thread ended.
+enum Done {
+    /// It followed no whole run, or was not asked to complete one.
+    Unused,
+    /// It completed the file (its report), or why the rows could not be used.
+    Finished(Result<WriteReport, String>),
 }
 
 enum Note {
