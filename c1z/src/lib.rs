@@ -8,6 +8,9 @@
 //!   resource, entitlement and grant as a deterministic protobuf blob (`c1.connector.v2`).
 //!   Rows are streamed a page at a time, so memory does not grow with the tenant. Writing into
 //!   an existing file adds a sync and keeps the previous finished one, so `baton diff` has two.
+//! * [`LiveWriter`] writes the same file while the sync runs, from the pages the engine stores
+//!   (a [`connector_sdk::PageObserver`]), so a rate-limited sync's file is ready moments after
+//!   the run completes; it writes from the store instead whenever it did not see the whole run.
 //! * [`Reader`] reads v1 files, ours and baton's: the newest finished full sync, or a named one.
 //!   Files in baton's newer Pebble container (`C1Z3`) are refused with a typed error; corrupt or
 //!   truncated files, a wrong header, or a blob that disagrees with its row are typed errors.

@@ -54,7 +54,9 @@ impl Writer {
 /// let engine = SyncEngine::new(registry, store, SyncConfig::default())
 ///     .with_observer(live.observer());
 /// let report = engine.run(&Default::default()).await?;
-/// let written = live.finish(report.run, "sync.c1z".as_ref())?;
+/// // `finish` blocks (the file is completed and compressed): off the runtime's threads.
+/// let written =
+///     tokio::task::spawn_blocking(move || live.finish(report.run, "sync.c1z".as_ref())).await??;
 /// println!("{} grants, written during the sync: {}", written.grants, written.written_during_sync);
 /// # Ok(()) }
 /// ```
