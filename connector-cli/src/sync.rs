@@ -24,7 +24,23 @@ pub(crate) async fn run<C: ConnectorCli>(
     // Its warnings are the sync's too: the engine reports them.
     registry.validate().await?;
     let store = args.out.open().await?;
-    let engine = SyncEngine::new(
+    let writer = c1z::Writer::new().with_fingerprint_change(args.switch_tenant);
+    // A new `.c1z` is written while the sync runs (a rate-limited sync leaves the time); one
+    // that already holds syncs gains this one from the store afterwards.
+    let live =
+        match &args.c1z {
+            Some(path) if !std::fs::metadata(path).is_ok_and(|m| m.len() > 0) => {
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                Some(writer.live(store.clone(), dir).map_err(|e| {
+                    CliError::failed("the .c1z could not be started").with_source(e)
+                })?)
+            }
+            _ => None,
+        };
+    let mut engine = SyncEngine::new(
         registry.clone(),
         store.clone(),
         SyncConfig::default()
@@ -34,6 +50,9 @@ pub(crate) async fn run<C: ConnectorCli>(
             .with_fingerprint_change(args.switch_tenant)
             .with_retry(RetryPolicy::default().with_max_attempts(3)),
     );
+    if let Some(live) = &live {
+        engine = engine.with_observer(live.observer());
+    }
     let progress = tokio::spawn(show_progress(ctx.name, engine.subscribe()));
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
@@ -73,11 +92,9 @@ pub(crate) async fn run<C: ConnectorCli>(
     if let Some(path) = &args.c1z {
         let target = path.clone();
         let run = report.run;
-        let switch_tenant = args.switch_tenant;
-        let written = tokio::task::spawn_blocking(move || {
-            c1z::Writer::new()
-                .with_fingerprint_change(switch_tenant)
-                .write(store.as_ref(), run, &target)
+        let written = tokio::task::spawn_blocking(move || match live {
+            Some(live) => live.finish(run, &target),
+            None => writer.write(store.as_ref(), run, &target),
         })
         .await
         .map_err(|e| CliError::failed("the .c1z writer stopped").with_source(e))?
