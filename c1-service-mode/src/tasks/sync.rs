@@ -204,21 +204,15 @@ async fn sync_and_upload(
     config: SyncConfig,
     cancel: &CancellationToken,
 ) -> Finish {
-    let dir = match &shared.config.temp_dir {
-        Some(dir) => tempfile::Builder::new().prefix("c1-sync-").tempdir_in(dir),
-        None => tempfile::Builder::new().prefix("c1-sync-").tempdir(),
-    };
-    let dir = match dir {
-        Ok(dir) => dir,
-        Err(e) => {
-            return Finish::error(
-                code::UNKNOWN,
-                format!("cannot make a temp directory: {e}"),
-                false,
-            );
-        }
-    };
-    let live = match c1z::Writer::new().live(shared.store.clone(), dir.path()) {
+    // The writer's database lives in the temp directory itself, where the next writer finds
+    // and removes what a killed process left; the file to upload gets a directory of its own
+    // once the sync is done.
+    let base = shared
+        .config
+        .temp_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
+    let live = match c1z::Writer::new().live(shared.store.clone(), &base) {
         Ok(live) => live,
         Err(e) => return Finish::error(code::UNKNOWN, connector_sdk::error_chain(&e), false),
     };
@@ -227,6 +221,19 @@ async fn sync_and_upload(
     let report = match engine.run(cancel).await {
         Ok(report) => report,
         Err(error) => return sdk_error(&error),
+    };
+    let dir = match tempfile::Builder::new()
+        .prefix("c1-sync-")
+        .tempdir_in(&base)
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            return Finish::error(
+                code::UNKNOWN,
+                format!("cannot make a temp directory: {e}"),
+                false,
+            );
+        }
     };
     let path = dir.path().join("sync.c1z");
     let run = report.run;

@@ -180,7 +180,6 @@ impl Live {
                 .unwrap_or_default();
             let bytes = convert::resource(r, traits).encode_to_vec();
             rows::resource(&self.conn, r, &bytes, &self.stamp)?;
-            self.owners.remove(&r.id);
             self.settle(&r.id, &bytes)?;
         }
         for e in &page.entitlements {
@@ -190,7 +189,8 @@ impl Live {
         }
         for g in &page.grants {
             // A head is current while its resource's hash is the one it was made with (a
-            // resource stored since is dropped from `owners`, so the next use reloads it).
+            // resource stored since with another message is dropped from `owners` as its
+            // embeddings are rewritten, so the next use reloads it).
             let current = self
                 .heads
                 .get(&g.entitlement)

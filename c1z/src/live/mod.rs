@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use connector_sdk::{PageObserver, RunId, Store, StoredPage};
+use connector_sdk::{Holder, PageObserver, RunId, Store, StoredPage};
 
 use crate::Error;
 use crate::writer::{WriteReport, Writer};
@@ -82,10 +82,19 @@ impl fmt::Debug for LiveWriter {
 
 impl LiveWriter {
     fn start(writer: Writer, store: Arc<dyn Store>, dir: &Path) -> Result<Self, Error> {
+        sweep(dir);
         let work = tempfile::Builder::new()
-            .prefix(".c1z-live-")
+            .prefix(WORK_PREFIX)
             .tempdir_in(dir)
             .map_err(Error::io(dir))?;
+        // Who writes here, so that a later writer can tell this directory from one a killed
+        // process left behind (its database is as large as the sync got).
+        let holder = work.path().join(HOLDER);
+        let recorded = serde_json::to_vec(&Holder::current()).map_err(|e| Error::Io {
+            path: holder.clone(),
+            source: e.into(),
+        })?;
+        std::fs::write(&holder, recorded).map_err(Error::io(&holder))?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE);
         let db = work.path().join("db.sqlite");
         let gave_up = Arc::new(AtomicBool::new(false));
@@ -162,7 +171,10 @@ impl LiveWriter {
                 true,
             ),
             (Status::Drained(_), Some(Err(_))) => ("its thread panicked".into(), true),
-            (Status::Drained(r), _) => (format!("it followed run {r}, not run {run}"), true),
+            (Status::Drained(r), _) if r != run => {
+                (format!("it followed run {r}, not run {run}"), true)
+            }
+            (Status::Drained(_), _) => ("it did not complete the file".into(), true),
             (Status::GaveUp(why), _) => (why, false),
             (Status::Waiting, _) => ("no run started".into(), false),
             (Status::Live(_), _) => ("the sync did not store all its pages".into(), false),
@@ -181,6 +193,38 @@ impl Drop for LiveWriter {
     fn drop(&mut self) {
         // The thread writes what is queued and stops; its database goes with `work`.
         self.sink.close();
+    }
+}
+
+/// The prefix of a writer's working directory.
+const WORK_PREFIX: &str = ".c1z-live-";
+
+/// The file in a working directory naming the process that writes there.
+const HOLDER: &str = "holder.json";
+
+/// Removes the working directories in `dir` whose process is gone (killed during a sync, it
+/// left its database behind). A directory whose holder may be alive (on another host, or one
+/// that has not written its holder yet) is left alone; nothing here fails a sync.
+fn sweep(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(WORK_PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        let holder = std::fs::read(path.join(HOLDER))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Holder>(&bytes).ok());
+        if holder.is_some_and(|h| !h.may_be_alive()) {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => tracing::info!(path = %path.display(),
+                    "removed a .c1z database a stopped process left behind"),
+                Err(error) => tracing::warn!(path = %path.display(), %error,
+                    "could not remove a .c1z database a stopped process left behind"),
+            }
+        }
     }
 }
 

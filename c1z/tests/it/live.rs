@@ -266,3 +266,72 @@ async fn a_file_that_holds_syncs_gets_the_run_from_the_store() {
     assert!(!written.written_during_sync);
     assert_eq!(written.syncs_kept, 2);
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_a_stopped_process_left_is_removed_by_the_next_writer() {
+    use connector_sdk::Holder;
+    let (store, _) = synced(&tenant(), "fake tenant").await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = Holder::current().host;
+    let leave = |name: &str, holder: Option<Holder>| {
+        let path = dir.path().join(name);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("db.sqlite"), b"left behind").unwrap();
+        if let Some(holder) = holder {
+            std::fs::write(
+                path.join("holder.json"),
+                serde_json::to_vec(&holder).unwrap(),
+            )
+            .unwrap();
+        }
+    };
+    // A process on this host that is gone; one on another host; this very process; one that
+    // has not written its holder yet; a directory that is not a writer's.
+    leave(
+        ".c1z-live-dead",
+        Some(Holder::new("gone", u32::MAX, host.clone())),
+    );
+    leave(
+        ".c1z-live-elsewhere",
+        Some(Holder::new("other", u32::MAX, "another-host")),
+    );
+    leave(".c1z-live-alive", Some(Holder::current()));
+    leave(".c1z-live-starting", None);
+    leave("kept", Some(Holder::new("gone", u32::MAX, host)));
+    let live = writer().live(store.clone(), dir.path()).unwrap();
+    let names: BTreeSet<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let ours: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            n.starts_with(".c1z-live-")
+                && ![
+                    ".c1z-live-elsewhere",
+                    ".c1z-live-alive",
+                    ".c1z-live-starting",
+                ]
+                .contains(&n.as_str())
+        })
+        .collect();
+    assert_eq!(ours.len(), 1, "{names:?}");
+    for kept in [
+        ".c1z-live-elsewhere",
+        ".c1z-live-alive",
+        ".c1z-live-starting",
+        "kept",
+    ] {
+        assert!(names.contains(kept), "{kept} was removed: {names:?}");
+    }
+    assert!(!names.contains(".c1z-live-dead"), "{names:?}");
+    // The writer's own directory names this process, so the next writer leaves it alone.
+    let holder: Holder = serde_json::from_slice(
+        &std::fs::read(dir.path().join(ours[0]).join("holder.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(holder.may_be_alive());
+    assert_eq!(holder.pid, std::process::id());
+    drop(live);
+}

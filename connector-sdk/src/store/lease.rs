@@ -67,8 +67,8 @@ impl Holder {
 
     /// Whether the holder may still be running: `false` only when it is on this host and its
     /// process is gone, or its pid now belongs to another process (Linux: another start time or
-    /// boot); elsewhere it counts as alive until its heartbeat goes stale.
-    pub(crate) fn may_be_alive(&self) -> bool {
+    /// boot); elsewhere it counts as alive (a store waits for its heartbeat to go stale).
+    pub fn may_be_alive(&self) -> bool {
         if self.host != host_name() {
             return true;
         }
