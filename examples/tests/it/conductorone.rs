@@ -99,11 +99,7 @@ async fn service_mode_runs_tasks_reports_metrics_and_stops_on_sigterm_mid_sync()
             .await
     );
     let stopping = Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::sigterm(&child);
     let output = child.wait_with_output().unwrap();
     let took = stopping.elapsed();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -232,10 +228,7 @@ async fn a_refused_secret_is_logged_by_client_id_and_status_never_printed() {
             .wait_for(Duration::from_secs(20), |p| p.token_requests().1 >= 2)
             .await
     );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::sigterm(&child);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -320,10 +313,7 @@ async fn a_revoke_killed_between_its_two_writes_is_repaired_before_the_task_come
     let again = plane.push(ScriptedTask::revoke(&grant));
     let second = service_for(&plane, &ca, &sim, &db);
     let finished = plane.wait_finished(1, Duration::from_secs(30)).await;
-    Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
+    crate::sigterm(&second);
     let output = second.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -426,10 +416,7 @@ async fn baton_health_checks_versions_and_task_metrics_answer() {
     assert!(stdout.contains("\"status\":\"ready\""), "{stdout}");
     let (code, _, stderr) = check(free_port(), "live");
     assert_eq!(code, 1, "{stderr}");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::sigterm(&child);
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0));
 }
@@ -569,10 +556,7 @@ async fn service_mode_reaches_conductorone_and_coupa_through_a_proxy() {
             .wait_finished(grants.len() + 1, Duration::from_secs(30))
             .await;
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::sigterm(&child);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     for id in [&sync, grants.last().unwrap()] {

@@ -147,11 +147,7 @@ async fn sigterm_mid_sync_exits_0_and_a_restart_completes_the_run() {
     assert_eq!(running["run"], 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = std::time::Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::sigterm(&child);
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()
@@ -189,10 +185,7 @@ async fn sigterm_mid_sync_exits_0_and_a_restart_completes_the_run() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(grants, expected);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::sigterm(&child);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 

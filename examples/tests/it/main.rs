@@ -40,6 +40,15 @@ pub fn example(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// Sends SIGTERM to `child`, as Kubernetes stops a pod.
+pub fn sigterm(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -TERM {}: {sent}", child.id());
+}
+
 /// A command for an example binary with no Coupa variables inherited, and a state folder of
 /// its own (`XDG_STATE_HOME`, where a write's default journal lives), so that concurrent tests
 /// never share a journal.

@@ -1,7 +1,7 @@
 //! The programs on a PostgreSQL store (`--out postgres://…`): a database of its own per test,
 //! created in the one `TEST_DATABASE_URL` names, dropped at the end.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::coupa_service::latest;
@@ -249,10 +249,7 @@ async fn replicas_share_one_sync_and_take_over_a_killed_one() {
     let runs: Vec<(i64, String)> = runs.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(runs, [(1, "completed".to_owned())], "one sync in all");
     for child in [&mut replicas[survivor], &mut late] {
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
+        crate::sigterm(child);
         assert_eq!(child.wait().unwrap().code(), Some(0));
     }
 }
@@ -292,10 +289,7 @@ async fn service_mode_syncs_into_postgres() {
     let runs = db.query("SELECT status FROM sync_runs").await;
     let runs: Vec<String> = runs.iter().map(|r| r.get(0)).collect();
     assert_eq!(runs, ["completed"]);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::sigterm(&child);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
